@@ -1,0 +1,48 @@
+"""Turn ranked hits into the bot's reply kind: answer, suggest ("もしかして") or fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from faq.index import Hit
+
+# Tuned on the *_dev.csv query sets only (see bench/README.md "Retrieval").
+CONFIDENT = 0.50  # top score at or above this → answer directly ...
+MARGIN = 0.05  # ... if it also leads the runner-up by this much
+SUGGEST = 0.25  # top score at or above this → offer candidates
+MAX_CANDIDATES = 4
+
+Kind = Literal["answer", "suggest", "fallback"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to reply: one answer, up to four candidates, or the fallback."""
+
+    kind: Kind
+    hit: Hit | None = None
+    candidates: tuple[Hit, ...] = field(default=())
+
+
+def decide(
+    hits: list[Hit],
+    confident: float | None = None,
+    suggest: float | None = None,
+    margin: float | None = None,
+) -> Decision:
+    """Decide the reply for ``hits`` (best first); thresholds default to the module constants."""
+    confident = CONFIDENT if confident is None else confident
+    suggest = SUGGEST if suggest is None else suggest
+    margin = MARGIN if margin is None else margin
+    if not hits:
+        return Decision("fallback")
+    top = hits[0]
+    second = hits[1].score if len(hits) > 1 else 0.0
+    if top.score >= confident and top.score - second >= margin:
+        return Decision("answer", hit=top)
+    if top.score >= suggest:
+        floor = max(suggest * 0.8, top.score * 0.6)
+        cands = tuple(h for h in hits[:MAX_CANDIDATES] if h.score >= floor)
+        return Decision("suggest", candidates=cands)
+    return Decision("fallback")

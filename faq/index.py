@@ -1,0 +1,171 @@
+"""FAQ retrieval: TF-IDF over Sudachi word features fused with character n-grams.
+
+Each entry is represented by several rows (its question and each alternate); an entry's
+score is its best row's fused cosine similarity, plus a small contribution from its answer.
+Cosine similarities of L2-normalized TF-IDF vectors stay in 0..1 whatever the FAQ size, so
+thresholds in ``faq.decide`` carry over from a 50-entry ward FAQ to thousands of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from faq.model import FaqEntry
+from faq.synonyms import Synonyms
+from nlp.normalize import normalize
+from nlp.tokenize import analyze
+
+# Fusion weights (tuned on dev splits; see bench/README.md "Retrieval").
+W_WORD = 0.6
+W_CHAR = 0.4
+W_ANSWER = 0.15
+ANSWER_CHARS = 400  # only the start of an answer says what it is about
+MAX_QUERY_CHARS = 1000
+
+
+@dataclass
+class Hit:
+    """A ranked FAQ entry with a 0..1 score."""
+
+    entry: FaqEntry
+    score: float
+
+
+def _identity(x: list[str]) -> list[str]:
+    return x
+
+
+def _fit(vectorizer: TfidfVectorizer, docs: list) -> sparse.csr_matrix | None:  # type: ignore[type-arg]
+    try:
+        return vectorizer.fit_transform(docs).tocsr()
+    except ValueError:  # empty vocabulary: every doc had no usable feature
+        return None
+
+
+class _Channel:
+    """One TF-IDF feature space; ``None`` matrix when it has no vocabulary."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, docs: list) -> None:  # type: ignore[type-arg]
+        self.vectorizer = vectorizer
+        m = _fit(vectorizer, docs)
+        self.matrix_t = m.T.tocsr() if m is not None else None
+        self.n = len(docs)
+
+    def scores(self, doc: object) -> np.ndarray:
+        if self.matrix_t is None:
+            return np.zeros(self.n)
+        q = self.vectorizer.transform([doc])
+        if q.nnz == 0:
+            return np.zeros(self.n)
+        return np.asarray((q @ self.matrix_t).todense()).ravel()
+
+
+def _word_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm="l2", dtype=np.float32)
+
+
+def _char_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, norm="l2", dtype=np.float32
+    )
+
+
+class FaqIndex:
+    """Search FAQ entries by a resident's free-text question."""
+
+    def __init__(self) -> None:  # use FaqIndex.build()
+        self._entries: tuple[FaqEntry, ...] = ()
+        self._by_id: dict[str, FaqEntry] = {}
+        self._synonyms: Synonyms | None = None
+        self._row_starts = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def build(cls, entries: Sequence[FaqEntry], synonyms: Synonyms | None = None) -> FaqIndex:
+        """Index ``entries``; ``synonyms`` rewrite variants on both FAQ and query side."""
+        if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
+            raise ValueError("FaqIndex.build() expects a sequence of FaqEntry")
+        if synonyms is not None and not isinstance(synonyms, Synonyms):
+            raise ValueError("synonyms must be a faq.synonyms.Synonyms or None")
+        self = cls()
+        self._synonyms = synonyms
+        by_id: dict[str, FaqEntry] = {}
+        for i, e in enumerate(entries):
+            if not isinstance(e, FaqEntry):
+                raise ValueError(f"entries[{i}] is {type(e).__name__}, not FaqEntry")
+            if e.id in by_id:
+                raise ValueError(f"duplicate FAQ id {e.id!r}")
+            by_id[e.id] = e
+        self._entries = tuple(entries)
+        self._by_id = by_id
+        if not self._entries:
+            return self
+
+        row_words: list[list[str]] = []
+        row_chars: list[str] = []
+        starts: list[int] = []
+        for e in self._entries:
+            starts.append(len(row_words))
+            for text in (e.question, *e.alternates):
+                words, chars = self._analyze(text)
+                row_words.append(words)
+                row_chars.append(chars)
+        self._row_starts = np.asarray(starts, dtype=np.int64)
+        self._n_rows = len(row_words)
+        self._words = _Channel(_word_vectorizer(), row_words)
+        self._chars = _Channel(_char_vectorizer(), row_chars)
+        answers = [self._analyze(e.answer[:ANSWER_CHARS])[0] for e in self._entries]
+        self._answers = _Channel(_word_vectorizer(), answers)
+        return self
+
+    def _analyze(self, text: str) -> tuple[list[str], str]:
+        norm = normalize(text)
+        if self._synonyms is not None:
+            norm = self._synonyms.apply(norm)
+        words, chars = analyze(norm)
+        return list(words), chars
+
+    @property
+    def entries(self) -> tuple[FaqEntry, ...]:
+        """The indexed entries, in input order."""
+        return self._entries
+
+    def get(self, id: str) -> FaqEntry | None:
+        """The entry with ``id``, or None."""
+        return self._by_id.get(id)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, id: object) -> bool:
+        return id in self._by_id
+
+    def scores(self, query: str) -> np.ndarray:
+        """Fused 0..1 score for every entry, in ``entries`` order."""
+        if not isinstance(query, str):
+            raise ValueError(f"query must be str, not {type(query).__name__}")
+        if not self._entries:
+            return np.zeros(0)
+        words, chars = self._analyze(query[:MAX_QUERY_CHARS])
+        if not words and not chars:
+            return np.zeros(len(self._entries))
+        row = W_WORD * self._words.scores(words) + W_CHAR * self._chars.scores(chars)
+        best = np.maximum.reduceat(row, self._row_starts) if self._n_rows else row
+        total = best + W_ANSWER * self._answers.scores(words)
+        return np.clip(total / (W_WORD + W_CHAR + W_ANSWER), 0.0, 1.0)
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The ``k`` best entries for ``query``, best first; [] when nothing matches."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive int, not {k!r}")
+        scores = self.scores(query)
+        if scores.size == 0:
+            return []
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [Hit(self._entries[i], float(scores[i])) for i in top if scores[i] > 0.0]
