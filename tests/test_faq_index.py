@@ -1,0 +1,129 @@
+"""faq.index and faq.decide on a small inline ward FAQ."""
+
+import pytest
+
+from faq.decide import CONFIDENT, SUGGEST, Decision, decide
+from faq.index import FaqIndex, Hit
+from faq.model import FaqEntry
+from faq.synonyms import Synonyms
+
+FAQ = [
+    FaqEntry("sodai", "粗大ごみの出し方を教えてください", "粗大ごみ受付センターへ電話またはインターネットで申し込んでください。",
+             category="ごみ", alternates=("ソファやベッドを捨てたい",)),
+    FaqEntry("gomi-day", "ごみの収集日はいつですか", "地域ごとの収集日はごみカレンダーで確認できます。", category="ごみ"),
+    FaqEntry("tennyu", "引っ越してきたときの手続きは？", "転入日から14日以内に区役所で転入届を出してください。",
+             category="戸籍・住民票"),
+    FaqEntry("juminhyo", "住民票の写しを取りたい", "区役所の窓口またはマイナンバーカードでコンビニ交付を利用できます。",
+             category="戸籍・住民票"),
+    FaqEntry("mynumber", "マイナンバーカードの申請方法", "交付申請書を郵送するか、スマートフォンで申請できます。"),
+    FaqEntry("hoiku", "保育園に入るにはどうすればいいですか", "入園申込書を子ども家庭課に提出してください。",
+             category="子育て"),
+    FaqEntry("jidou-teate", "児童手当はいつ振り込まれますか", "6月、10月、2月に前月分までを振り込みます。",
+             category="子育て"),
+    FaqEntry("hours", "区役所の開庁時間は？", "平日8時30分から17時15分までです。"),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> FaqIndex:
+    return FaqIndex.build(FAQ, Synonyms.load())
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("大型ゴミを捨てたいんですけど", "sodai"),
+        ("そだいごみってどうやって出すの", "sodai"),
+        ("ソファを処分したい", "sodai"),
+        ("ゴミの日を知りたい", "gomi-day"),
+        ("引越しの届出", "tennyu"),
+        ("住民票がほしいのですが", "juminhyo"),
+        ("マイナカードを作りたい", "mynumber"),
+        ("保育所の申し込み", "hoiku"),
+        ("子ども手当の振込日", "jidou-teate"),
+        ("市役所は何時から開いてますか", "hours"),
+        ("ＨＯＩＫＵ　保育園　入園", "hoiku"),
+    ],
+)
+def test_paraphrases_rank_first(index: FaqIndex, query: str, expected: str) -> None:
+    hits = index.search(query, k=3)
+    assert hits, query
+    assert hits[0].entry.id == expected, [(h.entry.id, round(h.score, 3)) for h in hits]
+
+
+def test_scores_are_ranked_and_in_unit_range(index: FaqIndex) -> None:
+    hits = index.search("粗大ごみの出し方を教えてください", k=8)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 < s <= 1.0 for s in scores)
+    assert hits[0].score >= CONFIDENT
+
+
+@pytest.mark.parametrize("query", ["", "   ", "🎉🎉", "！？", "教えてください"])
+def test_empty_queries_return_nothing(index: FaqIndex, query: str) -> None:
+    assert index.search(query) == []
+
+
+def test_unrelated_query_scores_low(index: FaqIndex) -> None:
+    hits = index.search("今日の競馬の予想を教えて")
+    assert not hits or hits[0].score < SUGGEST
+
+
+def test_accessors_and_k(index: FaqIndex) -> None:
+    assert len(index) == len(FAQ)
+    assert index.get("hours") is FAQ[-1]
+    assert index.get("nope") is None
+    assert [e.id for e in index.entries] == [e.id for e in FAQ]
+    assert len(index.search("ごみ", k=1)) == 1
+
+
+@pytest.mark.parametrize("bad_k", [0, -1, 1.5, True])
+def test_bad_k_is_value_error(index: FaqIndex, bad_k) -> None:
+    with pytest.raises(ValueError):
+        index.search("ごみ", k=bad_k)
+
+
+def test_bad_inputs_are_value_errors(index: FaqIndex) -> None:
+    with pytest.raises(ValueError):
+        index.search(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="duplicate FAQ id"):
+        FaqIndex.build([FAQ[0], FAQ[0]])
+    with pytest.raises(ValueError, match="not FaqEntry"):
+        FaqIndex.build(["粗大ごみ"])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        FaqIndex.build("粗大ごみ")  # type: ignore[arg-type]
+
+
+def test_empty_and_symbol_only_faq() -> None:
+    assert FaqIndex.build([]).search("ごみ") == []
+    odd = FaqIndex.build([FaqEntry("x", "？？", "!")])
+    assert odd.search("ごみ") == []
+
+
+def test_synonyms_apply_on_both_sides() -> None:
+    syn = Synonyms([("保育園", ["保育所"]), ("国民年金", ["年金"])])
+    assert syn.apply("保育所と年金と国民年金") == "保育園と国民年金と国民年金"
+    ix = FaqIndex.build([FaqEntry("a", "保育所の一覧", "x"), FaqEntry("b", "図書館の一覧", "y")], syn)
+    assert ix.search("保育園の一覧")[0].entry.id == "a"
+
+
+def test_synonyms_csv_parse_errors() -> None:
+    with pytest.raises(ValueError):
+        Synonyms.parse("a,b\n1,2\n")
+    assert len(Synonyms.parse("term,synonyms\n粗大ごみ,大型ごみ|粗大ゴミ\n")) == 2
+
+
+def _hit(score: float, id: str = "x") -> Hit:
+    return Hit(FaqEntry(id, "q", "a"), score)
+
+
+def test_decide_thresholds() -> None:
+    assert decide([]) == Decision("fallback")
+    d = decide([_hit(CONFIDENT + 0.2, "a"), _hit(SUGGEST * 0.5, "b")])
+    assert d.kind == "answer" and d.hit is not None and d.hit.entry.id == "a"
+    d = decide([_hit(CONFIDENT - 0.01, "a"), _hit(CONFIDENT - 0.02, "b")])
+    assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b"]
+    assert decide([_hit(SUGGEST - 0.01)]).kind == "fallback"
+    # a near tie at the top is not confident enough to answer
+    d = decide([_hit(0.9, "a"), _hit(0.9, "b"), _hit(0.89, "c"), _hit(0.88, "d"), _hit(0.87, "e")])
+    assert d.kind == "suggest" and len(d.candidates) == 4
