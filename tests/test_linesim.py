@@ -1,0 +1,268 @@
+"""linesim exercised through the real line-bot-sdk v3 client, as the bot will use it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from linebot.v3 import WebhookParser
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    MessageAction,
+    MessagingApi,
+    MulticastRequest,
+    PushMessageRequest,
+    QuickReply,
+    QuickReplyItem,
+    ReplyMessageRequest,
+    TextMessage,
+)
+from linebot.v3.webhooks import FollowEvent, MessageEvent, TextMessageContent
+from werkzeug.serving import make_server
+
+import linesim
+
+SECRET = "test-channel-secret"
+TOKEN = "test-access-token"
+USER = "U" + "1" * 32
+
+
+@contextmanager
+def serve(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def running_sim() -> Iterator[tuple[str, object]]:
+    app = linesim.create_app(SECRET, TOKEN)
+    with serve(app) as base:
+        yield base, app.extensions["linesim"]
+
+
+@pytest.fixture
+def sim(running_sim) -> tuple[str, object]:
+    running_sim[1].reset_all()
+    return running_sim
+
+
+@pytest.fixture
+def base(sim) -> str:
+    return sim[0]
+
+
+@contextmanager
+def messaging(base: str, token: str = TOKEN) -> Iterator[MessagingApi]:
+    with ApiClient(Configuration(host=base, access_token=token)) as client:
+        yield MessagingApi(client)
+
+
+def call(base: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def text(n: int = 1) -> list[TextMessage]:
+    return [TextMessage(text=f"m{i}") for i in range(n)]
+
+
+def test_reply_token_single_use(base):
+    token = call(base, "POST", "/_emulator/reply-tokens", {"userId": USER})["replyToken"]
+    with messaging(base) as api:
+        resp = api.reply_message_with_http_info(ReplyMessageRequest(reply_token=token, messages=text(2)))
+        assert resp.status_code == 200
+        assert resp.headers["x-line-request-id"]
+        assert len(resp.data.sent_messages) == 2 and resp.data.sent_messages[0].quote_token
+        with pytest.raises(ApiException) as exc:
+            api.reply_message(ReplyMessageRequest(reply_token=token, messages=text()))
+    assert exc.value.status == 400
+    assert json.loads(exc.value.body)["message"] == "Invalid reply token"
+    got = call(base, "GET", f"/_emulator/messages?to={USER}")["messages"]
+    assert [(m["kind"], m["message"]["text"]) for m in got] == [("reply", "m0"), ("reply", "m1")]
+
+
+def test_wrong_token_is_401(base):
+    with messaging(base, token="wrong") as api, pytest.raises(ApiException) as exc:
+        api.push_message(PushMessageRequest(to=USER, messages=text()))
+    assert exc.value.status == 401
+    assert json.loads(exc.value.body)["message"].startswith("Authentication failed")
+
+
+@pytest.mark.parametrize(
+    "request_factory, prop",
+    [
+        # construct() skips the SDK's own client-side checks so the request reaches the server.
+        (lambda: MulticastRequest.construct(to=[f"U{i:032x}" for i in range(501)], messages=text()), "to"),
+        (lambda: PushMessageRequest.construct(to=USER, messages=text(6)), "messages"),
+        (lambda: PushMessageRequest(to=USER, messages=[TextMessage(text="a" * 4999 + "😀")]), "messages[0].text"),
+        (
+            lambda: PushMessageRequest(to=USER, messages=[TextMessage(text="q", quick_reply=QuickReply(items=[
+                QuickReplyItem(action=MessageAction(label="x" * 21, text="x"))]))]),
+            "messages[0].quickReply.items[0].action.label",
+        ),
+    ],
+)
+def test_limits_are_400(base, request_factory, prop):
+    req = request_factory()
+    with messaging(base) as api, pytest.raises(ApiException) as exc:
+        if isinstance(req, MulticastRequest):
+            api.multicast(req)
+        else:
+            api.push_message(req)
+    assert exc.value.status == 400
+    assert prop in [d["property"] for d in json.loads(exc.value.body)["details"]]
+
+
+def test_text_at_limit_is_accepted(base):
+    with messaging(base) as api:
+        api.push_message(PushMessageRequest(to=USER, messages=[TextMessage(text="a" * 4998 + "😀")]))
+
+
+def test_retry_key_repeat_is_409_and_delivered_once(base):
+    key = str(uuid.uuid4())
+    users = [USER, "U" + "2" * 32]
+    with messaging(base) as api:
+        first = api.multicast_with_http_info(MulticastRequest(to=users, messages=text()), x_line_retry_key=key)
+        assert first.status_code == 200
+        with pytest.raises(ApiException) as exc:
+            api.multicast(MulticastRequest(to=users, messages=text()), x_line_retry_key=key)
+        with pytest.raises(ApiException) as bad_key:
+            api.push_message(PushMessageRequest(to=USER, messages=text()), x_line_retry_key="not-a-uuid")
+    assert exc.value.status == 409
+    assert exc.value.headers["x-line-accepted-request-id"] == first.headers["x-line-request-id"]
+    assert bad_key.value.status == 400
+    assert call(base, "GET", "/_emulator/delivery-counts") == {
+        "counts": {USER: 1, users[1]: 1}, "requests": 1, "replies": 0, "totalUsage": 2}
+
+
+def test_retry_key_not_allowed_on_reply(base):
+    token = call(base, "POST", "/_emulator/reply-tokens", {})["replyToken"]
+    with messaging(base) as api, pytest.raises(ApiException) as exc:
+        api.api_client.call_api(
+            "/v2/bot/message/reply", "POST",
+            header_params={"Content-Type": "application/json", "X-Line-Retry-Key": str(uuid.uuid4()),
+                           "Authorization": f"Bearer {TOKEN}"},
+            body={"replyToken": token, "messages": [{"type": "text", "text": "x"}]},
+            response_types_map={"200": "ReplyMessageResponse"},
+        )
+    assert exc.value.status == 400
+
+
+def test_500_after_accept_still_delivers(base):
+    call(base, "POST", "/_emulator/faults", {"rate_500_after_accept": 1.0, "seed": 1})
+    key = str(uuid.uuid4())
+    with messaging(base) as api:
+        with pytest.raises(ApiException) as exc:
+            api.push_message(PushMessageRequest(to=USER, messages=text()), x_line_retry_key=key)
+        assert exc.value.status == 500
+        with pytest.raises(ApiException) as again:
+            api.push_message(PushMessageRequest(to=USER, messages=text()), x_line_retry_key=key)
+    assert again.value.status == 409
+    assert len(call(base, "GET", f"/_emulator/messages?to={USER}")["messages"]) == 1
+
+
+def test_plain_500_does_not_deliver_and_faults_reset(base):
+    call(base, "POST", "/_emulator/faults", {"rate_500": 1.0, "endpoints": ["push"]})
+    with messaging(base) as api:
+        with pytest.raises(ApiException) as exc:
+            api.push_message(PushMessageRequest(to=USER, messages=text()))
+        assert exc.value.status == 500
+        api.multicast(MulticastRequest(to=[USER], messages=text()))  # not in fault scope
+        call(base, "DELETE", "/_emulator/faults")
+        api.push_message(PushMessageRequest(to=USER, messages=text()))
+    kinds = [m["kind"] for m in call(base, "GET", f"/_emulator/messages?to={USER}")["messages"]]
+    assert kinds == ["multicast", "push"]
+
+
+def test_monthly_limit_is_429(base):
+    call(base, "POST", "/_emulator/faults", {"monthly_limit": True})
+    with messaging(base) as api, pytest.raises(ApiException) as exc:
+        api.push_message(PushMessageRequest(to=USER, messages=text()))
+    assert exc.value.status == 429
+    assert json.loads(exc.value.body)["message"] == "You have reached your monthly limit."
+
+
+def test_profile_and_broadcast(base):
+    call(base, "POST", "/_emulator/users", {"userId": USER, "displayName": "みどり", "language": "en"})
+    with messaging(base) as api:
+        profile = api.get_profile(USER)
+        assert (profile.display_name, profile.language) == ("みどり", "en")
+        with pytest.raises(ApiException) as exc:
+            api.get_profile("U" + "9" * 32)
+        assert exc.value.status == 404
+        api.broadcast(linesim_broadcast())
+    assert call(base, "GET", "/_emulator/delivery-counts")["counts"] == {USER: 1}
+
+
+def linesim_broadcast():
+    from linebot.v3.messaging import BroadcastRequest
+
+    return BroadcastRequest(messages=text())
+
+
+def test_webhook_is_signed_and_parseable(sim):
+    base, _state = sim
+    received: list[tuple[bytes, str]] = []
+
+    def bot(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        received.append((environ["wsgi.input"].read(length), environ.get("HTTP_X_LINE_SIGNATURE", "")))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"OK"]
+
+    with serve(bot) as bot_url:
+        call(base, "POST", "/_emulator/config", {"webhook_url": bot_url + "/callback"})
+        out = call(base, "POST", "/_emulator/webhook",
+                   {"userId": USER, "event": {"type": "message", "message": {"type": "text", "text": "こんにちは"}}})
+        follow = call(base, "POST", "/_emulator/webhook", {"userId": USER, "event": {"type": "follow"}})
+        again = call(base, "POST", "/_emulator/webhook", {"body": out["body"]})
+    assert out["status"] == 200 and follow["status"] == 200 and again["status"] == 200
+    parser = WebhookParser(SECRET)
+    raw, signature = received[0]
+    assert raw.decode() == out["body"] == received[2][0].decode()
+    assert signature == linesim.sign(SECRET, raw)
+    (event,) = parser.parse(raw.decode(), signature)
+    assert isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent)
+    assert event.message.text == "こんにちは" and event.source.user_id == USER
+    assert event.delivery_context.is_redelivery is False and len(event.webhook_event_id) == 26
+    (follow_event,) = parser.parse(received[1][0].decode(), received[1][1])
+    assert isinstance(follow_event, FollowEvent) and follow_event.follow.is_unblocked is False
+    # The minted reply token works against the Messaging API.
+    with messaging(base) as api:
+        api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=text()))
+
+
+def test_make_event_is_parseable_with_sign():
+    body = json.dumps({"destination": "U" + "0" * 32, "events": [
+        linesim.make_event(USER, {"type": "postback", "postback": {"data": "a=1"}}),
+        linesim.make_event(USER, {"type": "message", "message": {"type": "location", "latitude": 35.6,
+                                                                 "longitude": 139.7, "title": "t", "address": "a"}},
+                           redelivery=True),
+        linesim.make_event(USER, {"type": "unfollow"}),
+    ]})
+    events = WebhookParser(SECRET).parse(body, linesim.sign(SECRET, body.encode()))
+    assert [type(e).__name__ for e in events] == ["PostbackEvent", "MessageEvent", "UnfollowEvent"]
+    assert events[1].delivery_context.is_redelivery is True
+
+
+def test_chat_page_served(base):
+    with urllib.request.urlopen(base + "/", timeout=5) as resp:
+        html = resp.read().decode()
+    assert "みどり区 公式" in html
