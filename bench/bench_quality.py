@@ -1,0 +1,71 @@
+"""Print retrieval metrics for every FAQ corpus and query split that exists.
+
+Usage: .venv/bin/python bench/bench_quality.py [--failures DIR] [--json]
+Thresholds and weights are tuned on *_dev.csv only; *_test.csv is reported, never tuned on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from faq.csvio import load_faq_csv  # noqa: E402
+from faq.eval import evaluate, load_kosodate_json, read_queries  # noqa: E402
+from faq.index import FaqIndex  # noqa: E402
+from faq.synonyms import Synonyms  # noqa: E402
+
+KOSODATE = Path("/work/shared/data/kosodate-faq/corpus.json")
+CORPORA = {
+    "ward": (lambda: load_faq_csv(ROOT / "faq/data/sample_faq.csv"), ROOT / "faq/data/sample_faq.csv",
+             "eval/ward_queries_{split}.csv"),
+    "kosodate": (lambda: load_kosodate_json(KOSODATE), KOSODATE, "eval/kosodate_queries_{split}.csv"),
+}
+KEYS = ("n", "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_accuracy", "no_answer_n",
+        "no_answer_accuracy", "suggest_rate")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--failures", type=Path, help="write <corpus>_<split>_failures.csv here")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--splits", default="dev,test")
+    args = ap.parse_args()
+    synonyms = Synonyms.load()
+    rows = []
+    for name, (loader, source, pattern) in CORPORA.items():
+        if not source.exists():
+            print(f"# {name}: {source} missing, skipped", file=sys.stderr)
+            continue
+        index = FaqIndex.build(loader(), synonyms)
+        for split in args.splits.split(","):
+            qpath = ROOT / pattern.format(split=split)
+            if not qpath.exists():
+                print(f"# {name}/{split}: {qpath} missing, skipped", file=sys.stderr)
+                continue
+            t = time.perf_counter()
+            result = evaluate(index, read_queries(qpath))
+            ms = (time.perf_counter() - t) * 1000 / max(1, result.metrics["n"] + result.metrics["no_answer_n"])
+            rows.append({"corpus": name, "split": split, "entries": len(index), **result.metrics,
+                         "ms_per_query": ms})
+            if args.failures:
+                args.failures.mkdir(parents=True, exist_ok=True)
+                result.write_failures(args.failures / f"{name}_{split}_failures.csv")
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    head = ["corpus", "split", "entries", *KEYS, "ms_per_query"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        cells = [f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in head]
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

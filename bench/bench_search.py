@@ -1,0 +1,93 @@
+"""Index build time, search latency and memory for a ~2000-entry FAQ.
+
+The FAQ is the 661 kosodate entries plus rewritten variants (other ids,
+question reworded with ward/time prefixes, answers shared), i.e. realistic vocabulary
+and near-duplicates, 2000 entries in all. Usage: .venv/bin/python bench/bench_search.py
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from faq.eval import load_kosodate_json, read_queries  # noqa: E402
+from faq.index import FaqIndex  # noqa: E402
+from faq.synonyms import Synonyms  # noqa: E402
+
+KOSODATE = Path("/work/shared/data/kosodate-faq/corpus.json")
+PREFIXES = ("○○区で", "中央出張所では", "令和8年度の", "土日に", "外国籍の場合", "転入したばかりで")
+SUFFIXES = ("（区民向け）", "（事業者向け）", "")
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def synthetic_faq(target: int = 2000):  # type: ignore[no-untyped-def]
+    base = load_kosodate_json(KOSODATE)
+    out = list(base)
+    i = 0
+    while len(out) < target:
+        e = base[i % len(base)]
+        p = PREFIXES[i % len(PREFIXES)]
+        s = SUFFIXES[i % len(SUFFIXES)]
+        out.append(replace(e, id=f"v{i}", question=f"{p}{e.question}{s}"))
+        i += 1
+    return out
+
+
+def main() -> None:
+    entries = synthetic_faq()
+    synonyms = Synonyms.load()
+    # Warm Sudachi's dictionary first so the build time is the index's own cost.
+    FaqIndex.build(entries[:5], synonyms).search("保育園")
+    from nlp.tokenize import _analyze_cached
+
+    _analyze_cached.cache_clear()
+    gc.collect()
+    rss0 = rss_kb()
+    t = time.perf_counter()
+    index = FaqIndex.build(entries, synonyms)
+    build_s = time.perf_counter() - t
+    gc.collect()
+    rss1 = rss_kb()
+
+    queries = [q.query for p in sorted((ROOT / "eval").glob("*_dev.csv")) for q in read_queries(p)]
+    queries = queries or [e.question for e in entries[:300]]
+    lat = []
+    for rnd in range(3):
+        for q in queries:
+            if rnd == 0:
+                _analyze_cached.cache_clear()  # first pass: no token cache, like new messages
+            t = time.perf_counter()
+            index.search(q, k=5)
+            lat.append((time.perf_counter() - t) * 1000)
+        if rnd == 0:
+            cold = sorted(lat)
+    lat.sort()
+
+    def pct(xs: list[float], p: float) -> float:
+        return xs[min(len(xs) - 1, int(len(xs) * p))]
+
+    print(f"entries: {len(index)} (rows incl. alternates: {index._n_rows})")
+    print(f"build: {build_s:.2f} s")
+    print(f"search uncached ({len(cold)} queries): p50 {pct(cold, 0.5):.2f} ms, p99 {pct(cold, 0.99):.2f} ms, "
+          f"max {cold[-1]:.2f} ms")
+    print(f"search all ({len(lat)}): p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
+          f"mean {statistics.mean(lat):.2f} ms")
+    print(f"RSS growth for the index: {(rss1 - rss0) / 1024:.1f} MiB (process RSS {rss1 / 1024:.0f} MiB, "
+          f"Sudachi dictionary included)")
+
+
+if __name__ == "__main__":
+    main()
