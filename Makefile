@@ -1,0 +1,42 @@
+# madoguchi — `make run` to chat with the bot in a browser, `make test` to run every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+.PHONY: run test lint bench venv dev-venv browser clean
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.runtime
+dev-venv: $(VENV)/.dev
+
+## Start the LINE emulator + chat simulator, the bot (gunicorn) and the delivery worker.
+run: $(VENV)/.runtime
+	$(PY) scripts/dev.py
+
+## Install what the tests need (venv, Debian's chromium) and run the whole suite.
+test: $(VENV)/.dev browser
+	$(PY) -m pytest -q
+
+## Debian's chromium for the Playwright browser tests (no browser download).
+browser:
+	@bash scripts/ensure-chromium.sh
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.dev
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,132 @@
+"""Webhook throughput and latency under gunicorn against the LINE emulator, vs. the SDK's echo bot.
+
+Both servers run with the same gunicorn settings (the Procfile's); the load is N signed text
+webhooks (one event each, a fresh reply token each) sent by C client threads. Prints req/s,
+p50/p99 latency and madoguchi/echo throughput ratio.
+
+Usage: python bench/bench_webhook.py [--requests 2000] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import sign  # noqa: E402
+from tests.procs import free_port, procfile_command, start_linesim, start_procfile, stop, wait_http  # noqa: E402
+
+SECRET, TOKEN = "bench-secret", "bench-token"
+QUESTIONS = [
+    "粗大ごみを出したいんだけど", "住民票 コンビニ", "マイナンバーカードをなくしました", "保育園の申し込みはいつまで",
+    "引っ越してきたら何の手続きが必要？", "避難所はどこですか", "こんにちは", "国民健康保険に入りたい",
+    "犬を飼い始めた", "住民税の納付書をなくした", "印鑑登録したい", "ごみの分別がわからない",
+]
+
+
+def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
+    tokens = [requests.post(f"{sim}/_emulator/reply-tokens", timeout=10).json()["replyToken"] for _ in range(n)]
+    bodies = []
+    for i, tok in enumerate(tokens):
+        event = {
+            "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": f"U{i % 500:032d}"},
+            "webhookEventId": uuid.uuid4().hex.upper()[:26], "deliveryContext": {"isRedelivery": False},
+            "replyToken": tok, "message": {"id": str(i), "type": "text", "text": random.choice(QUESTIONS), "quoteToken": "q"},
+        }
+        body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
+        bodies.append((body, sign(body, SECRET)))
+    lat: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    it = iter(bodies)
+
+    def worker():
+        nonlocal errors
+        s = requests.Session()
+        while True:
+            with lock:
+                item = next(it, None)
+            if item is None:
+                return
+            t0 = time.perf_counter()
+            r = s.post(url, data=item[0], headers={"X-Line-Signature": item[1], "Content-Type": "application/json"}, timeout=30)
+            dt = time.perf_counter() - t0
+            with lock:
+                lat.append(dt)
+                errors += r.status_code != 200
+
+    threads = [threading.Thread(target=worker) for _ in range(conc)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    lat.sort()
+    return {
+        "rps": n / wall,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+        "errors": errors,
+    }
+
+
+def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
+    web_port, sim_port = free_port(), free_port()
+    sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp / f"{kind}-sim.log")
+    env = {
+        "PORT": str(web_port), "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}", "DATABASE_URL": f"sqlite:///{tmp / (kind + '.db')}",
+        "SECRET_KEY": "bench", "WEB_CONCURRENCY": "2",
+    }
+    cmd = procfile_command("web")
+    if kind == "echo":
+        cmd = cmd.replace('"webhook:create_app()"', "bench.echo_bot:app").replace("--access-logfile -", "")
+    else:
+        cmd = cmd.replace("--access-logfile -", "")
+    import os
+
+    full_env = dict(os.environ, **env)
+    full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
+    web = subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=full_env,
+                           stdout=(tmp / f"{kind}-web.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{web_port}/healthz", 60, web)
+        url = f"http://127.0.0.1:{web_port}/callback"
+        run_load(url, f"http://127.0.0.1:{sim_port}", min(200, n), conc)  # warm-up (index build, pools)
+        return run_load(url, f"http://127.0.0.1:{sim_port}", n, conc)
+    finally:
+        stop(web)
+        stop(sim)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        echo = bench("echo", args.requests, args.concurrency, tmp)
+        ours = bench("madoguchi", args.requests, args.concurrency, tmp)
+    for name, r in (("echo bot (SDK example)", echo), ("madoguchi", ours)):
+        print(f"{name:24} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}")
+    print(f"throughput ratio madoguchi/echo = {ours['rps'] / echo['rps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Resident-facing bot: webhook, event routing, replies, and the LINE API client."""

@@ -1,0 +1,223 @@
+"""Text questions: commands, small talk, then the FAQ (answer / もしかして / fallback)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Callable, Sequence
+
+from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, TextMessage
+
+from bot.catalog import t
+from bot.context import Ctx
+from bot.events import on, on_postback, postback_data
+from faq.decide import decide
+from faq.model import FaqEntry
+from nlp.normalize import normalize
+from store import core as core_store
+
+log = logging.getLogger(__name__)
+
+LABEL_MAX = 20  # LINE's quick-reply label limit
+DISPLAY_TEXT_MAX = 300
+TEXT_MAX = 5000  # UTF-16 code units
+
+Command = Callable[[Ctx, Any], Sequence[Message]]
+_COMMANDS: dict[str, Command] = {}
+# Notices put ahead of answers while something urgent is active (issue C's disaster mode).
+ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
+
+_SMALL_TALK = (
+    ("help", re.compile(r"^(ヘルプ|へるぷ|help|使い方|つかいかた|メニュー|menu|\?|？)$")),
+    ("greeting", re.compile(r"^(こんにちは|こんにちわ|こんばんは|こんばんわ|おはよう(ございます)?|はじめまして|hello|hi|hey|やあ|どうも)[!！。.\s]*$")),
+    ("thanks", re.compile(r"^(ありがとう(ございます|ございました)?|ありがと|助かりました|たすかりました|thanks?( you)?|thx|サンキュー)[!！。.\s]*$")),
+)
+
+
+def command(*words: str) -> Callable[[Command], Command]:
+    """Register a text command (matched on the normalized whole message)."""
+
+    def deco(fn: Command) -> Command:
+        for w in words:
+            _COMMANDS[normalize(w)] = fn
+        return fn
+
+    return deco
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip_label(text: str, limit: int = LABEL_MAX) -> str:
+    text = text.replace("\n", " ").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_text(text: str, limit: int = TEXT_MAX) -> str:
+    if utf16_len(text) <= limit:
+        return text
+    out = []
+    used = 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit - 1:
+            break
+        out.append(ch)
+    return "".join(out) + "…"
+
+
+def localized(entry: FaqEntry, lang: str) -> tuple[str, str]:
+    """The entry's question and answer in `lang` when translated, else Japanese."""
+    tr = entry.translations.get(lang) if entry.translations else None
+    if tr and tr.get("answer"):
+        return tr.get("question") or entry.question, tr["answer"]
+    return entry.question, entry.answer
+
+
+def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None) -> list[Message]:
+    """The FAQ's answer (with URL/contact) and the 解決した/解決しない quick replies."""
+    _, answer = localized(entry, ctx.lang)
+    parts = [answer.strip()]
+    if entry.url:
+        parts.append(t("answer_more", ctx.lang, url=entry.url))
+    if entry.contact:
+        parts.append(t("answer_contact", ctx.lang, contact=entry.contact))
+    parts.append(t("feedback_ask", ctx.lang))
+    quick = QuickReply(
+        items=[
+            QuickReplyItem(
+                action=PostbackAction(
+                    label=clip_label(t("feedback_yes", ctx.lang)),
+                    data=postback_data(a="fb", v=1, q=log_id, id=entry.id),
+                    display_text=t("feedback_yes", ctx.lang),
+                )
+            ),
+            QuickReplyItem(
+                action=PostbackAction(
+                    label=clip_label(t("feedback_no", ctx.lang)),
+                    data=postback_data(a="fb", v=0, q=log_id, id=entry.id),
+                    display_text=t("feedback_no", ctx.lang),
+                )
+            ),
+        ]
+    )
+    return [TextMessage(text=clip_text("\n\n".join(parts)), quick_reply=quick)]
+
+
+def suggest_messages(ctx: Ctx, entries: Sequence[FaqEntry], log_id: int | None) -> list[Message]:
+    """もしかして: up to 4 candidates as quick replies (full question as the display text)."""
+    items = []
+    lines = []
+    for i, entry in enumerate(entries[:4], start=1):
+        question, _ = localized(entry, ctx.lang)
+        lines.append(f"{i}. {question}")
+        items.append(
+            QuickReplyItem(
+                action=PostbackAction(
+                    label=clip_label(question),
+                    data=postback_data(a="faq", id=entry.id, q=log_id),
+                    display_text=question[:DISPLAY_TEXT_MAX],
+                )
+            )
+        )
+    items.append(
+        QuickReplyItem(
+            action=PostbackAction(
+                label=clip_label(t("suggest_none_label", ctx.lang)),
+                data=postback_data(a="none", q=log_id),
+                display_text=t("suggest_none_label", ctx.lang),
+            )
+        )
+    )
+    return [TextMessage(text=clip_text(t("suggest_intro", ctx.lang, list="\n".join(lines))), quick_reply=QuickReply(items=items))]
+
+
+def fallback_messages(ctx: Ctx) -> list[Message]:
+    return [TextMessage(text=t("fallback", ctx.lang, contact=ctx.contact()))]
+
+
+def small_talk(normalized: str) -> str | None:
+    for key, pattern in _SMALL_TALK:
+        if pattern.match(normalized):
+            return key
+    return None
+
+
+def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
+    """Decide the reply to a free-text question (pure apart from the query log)."""
+    normalized = normalize(text)
+    cmd = _COMMANDS.get(normalized)
+    if cmd is not None:
+        return list(cmd(ctx, text))
+    talk = small_talk(normalized)
+    if talk is not None:
+        return [TextMessage(text=t(talk, ctx.lang))]
+    published = ctx.faq.current()
+    hits = published.index.search(text, k=5)
+    decision = decide(hits)
+    top = hits[0] if hits else None
+    log_id = core_store.log_query(
+        ctx.db,
+        normalized[:500],
+        decision.kind,
+        faq_id=decision.hit.entry.id if decision.kind == "answer" else (top.entry.id if top else None),
+        score=round(top.score, 4) if top else None,
+        faq_version=published.version,
+        lang=ctx.lang,
+    )
+    if decision.kind == "answer":
+        messages = answer_messages(ctx, decision.hit.entry, log_id)
+    elif decision.kind == "suggest":
+        messages = suggest_messages(ctx, [h.entry for h in decision.candidates], log_id)
+    else:
+        messages = fallback_messages(ctx)
+    prefix: list[Message] = []
+    for fn in ANSWER_PREFIXES:
+        prefix.extend(fn(ctx))
+    return (prefix + messages)[-5:] if prefix else messages
+
+
+@on("message:text")
+def text_message(ctx: Ctx, event: Any) -> Sequence[Message]:
+    return reply_to_text(ctx, event.message.text or "")
+
+
+@on("message:*")
+def other_message(ctx: Ctx, event: Any) -> Sequence[Message]:
+    return [TextMessage(text=t("unsupported", ctx.lang))]
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@on_postback("faq")
+def choose_candidate(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message]:
+    """The resident picked one of the もしかして candidates."""
+    published = ctx.faq.current()
+    entry = published.index.get(fields.get("id", ""))
+    if entry is None:
+        return [TextMessage(text=t("faq_gone", ctx.lang))]
+    log_id = core_store.log_query(
+        ctx.db, f"[choice] {entry.id}", "answer_chosen", faq_id=entry.id, faq_version=published.version, lang=ctx.lang
+    )
+    return answer_messages(ctx, entry, log_id)
+
+
+@on_postback("none")
+def none_of_them(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message]:
+    core_store.record_feedback(ctx.db, _int_or_none(fields.get("q")), None, helpful=False)
+    return [TextMessage(text=t("suggest_none_reply", ctx.lang, contact=ctx.contact()))]
+
+
+@on_postback("fb")
+def feedback(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message]:
+    helpful = fields.get("v") == "1"
+    core_store.record_feedback(ctx.db, _int_or_none(fields.get("q")), fields.get("id"), helpful)
+    if helpful:
+        return [TextMessage(text=t("feedback_thanks", ctx.lang))]
+    return [TextMessage(text=t("feedback_sorry", ctx.lang, contact=ctx.contact()))]

@@ -1,0 +1,1 @@
+"""Location messages and shelter questions (issue D)."""

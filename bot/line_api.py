@@ -1,0 +1,137 @@
+"""The one module that calls the LINE Messaging API (through line-bot-sdk v3).
+
+Every call goes to `LINE_API_BASE_URL`, so tests and the dev simulator point the
+real SDK at a local emulator. Errors come back as `LineApiError` with the HTTP
+status, LINE's message and the response headers the delivery worker needs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    FlexMessage,
+    Message,
+    MessagingApi,
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+
+DEFAULT_TIMEOUT = (3.05, 10)
+
+
+class LineApiError(Exception):
+    """A Messaging API call failed (status 0 = no HTTP answer: timeout or connection error)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(f"LINE API {status}: {message}")
+        self.status = status
+        self.message = message
+        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
+
+    @property
+    def is_monthly_limit(self) -> bool:
+        return self.status == 429 and "monthly limit" in self.message.lower()
+
+    @property
+    def accepted_request_id(self) -> str | None:
+        return self.headers.get("x-line-accepted-request-id")
+
+
+def _error_from(exc: Exception) -> LineApiError:
+    if isinstance(exc, ApiException):
+        message = ""
+        try:
+            message = json.loads(exc.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            message = str(exc.reason or "")
+        headers = dict(exc.headers or {})
+        return LineApiError(int(exc.status or 0), message or str(exc.reason or ""), headers)
+    return LineApiError(0, f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class LineApi:
+    """Thin wrapper over MessagingApi with one pooled ApiClient per process."""
+
+    base_url: str
+    access_token: str
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    _client: ApiClient | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def _api(self) -> MessagingApi:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    conf = Configuration(host=self.base_url.rstrip("/"), access_token=self.access_token)
+                    conf.connection_pool_maxsize = 32
+                    self._client = ApiClient(conf)
+        return MessagingApi(self._client)
+
+    def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
+        try:
+            self._api().reply_message(
+                ReplyMessageRequest(reply_token=reply_token, messages=list(messages)),
+                _request_timeout=self.timeout,
+            )
+        except Exception as exc:  # noqa: BLE001 - normalised for callers
+            raise _error_from(exc) from exc
+
+    def push(self, to: str, messages: Sequence[Message], retry_key: str | None = None) -> None:
+        try:
+            self._api().push_message(
+                PushMessageRequest(to=to, messages=list(messages)),
+                x_line_retry_key=retry_key,
+                _request_timeout=self.timeout,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def multicast(self, to: Sequence[str], messages: Sequence[Message], retry_key: str) -> str | None:
+        """Send to ≤500 users; returns LINE's request id (None when LINE says 409: already accepted)."""
+        try:
+            resp = self._api().multicast_with_http_info(
+                MulticastRequest(to=list(to), messages=list(messages)),
+                x_line_retry_key=retry_key,
+                _request_timeout=self.timeout,
+            )
+            return (resp.headers or {}).get("x-line-request-id")
+        except Exception as exc:  # noqa: BLE001
+            err = _error_from(exc)
+            if err.status == 409 and err.accepted_request_id:
+                return None
+            raise err from exc
+
+    def profile(self, user_id: str) -> dict[str, Any] | None:
+        """The user's profile (displayName, language — which may be absent); None if unknown."""
+        try:
+            prof = self._api().get_profile(user_id, _request_timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001
+            err = _error_from(exc)
+            if err.status == 404:
+                return None
+            raise err from exc
+        return {"display_name": prof.display_name, "language": prof.language}
+
+    def start_loading(self, chat_id: str, seconds: int = 5) -> None:
+        try:
+            self._api().show_loading_animation(
+                ShowLoadingAnimationRequest(chat_id=chat_id, loading_seconds=seconds),
+                _request_timeout=self.timeout,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+
+def flex(alt_text: str, contents: dict[str, Any]) -> FlexMessage:
+    """Build a Flex message from plain JSON (as designed in LINE's Flex simulator)."""
+    return FlexMessage.from_dict({"type": "flex", "altText": alt_text[:400], "contents": contents})

@@ -1,0 +1,83 @@
+"""HTTP surface of the bot: the LINE webhook and the health check."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from linebot.v3 import WebhookParser
+from linebot.v3.exceptions import InvalidSignatureError
+
+import bot.handlers  # noqa: F401 - registers the event handlers
+from bot import events
+from bot.context import Ctx
+from store import core as core_store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("bot", __name__)
+
+
+def _runtime():
+    return current_app.extensions["madoguchi"]
+
+
+@bp.post("/callback")
+def callback():
+    """LINE webhook: verify the signature on the raw body, drop redeliveries, handle events."""
+    signature = request.headers.get("X-Line-Signature")
+    if not signature:
+        abort(400, "missing X-Line-Signature")
+    body = request.get_data(as_text=True)
+    rt = _runtime()
+    try:
+        parsed = rt.parser.parse(body, signature)
+        raw_events = json.loads(body)["events"]
+        if not isinstance(raw_events, list):
+            raise TypeError("events is not a list")
+    except InvalidSignatureError:
+        log.warning("webhook with an invalid signature rejected")
+        abort(400, "invalid signature")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        abort(400, "body is not a LINE webhook JSON object")
+
+    db = rt.store.db
+    for raw, event in zip(raw_events, parsed):
+        event_id = raw.get("webhookEventId") if isinstance(raw, dict) else None
+        if event_id and not core_store.claim_event(db, str(event_id)):
+            log.info("redelivered event dropped")
+            continue
+        ctx = Ctx(
+            config=current_app.config,
+            store=rt.store,
+            line=rt.line,
+            faq=rt.faq,
+            user_id=events.user_id_of(event),
+        )
+        events.dispatch(ctx, event)
+    _maybe_prune(rt)
+    return "OK"
+
+
+def _maybe_prune(rt) -> None:
+    """Apply retention windows now and then (cheap, off the common path)."""
+    if random.random() < 0.002:
+        cfg = current_app.config
+        core_store.prune_events(rt.store.db, cfg["EVENT_ID_RETENTION_DAYS"] * 86400)
+        core_store.prune_query_log(rt.store.db, cfg["QUERY_LOG_RETENTION_DAYS"] * 86400)
+
+
+@bp.get("/healthz")
+def healthz():
+    rt = _runtime()
+    db = rt.store.db
+    ok = core_store.database_ok(db)
+    version = core_store.published_faq_version(db) if ok else None
+    return jsonify(
+        status="ok" if ok else "degraded",
+        faq_version=version,
+        database=ok,
+        time=int(time.time()),
+    ), (200 if ok else 503)

@@ -1,0 +1,3 @@
+"""`flask --app webhook alerts …` (filled in by its issue)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""`flask --app webhook shelters …` (filled in by its issue)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""`flask --app webhook users …` (filled in by its issue)."""
+
+COMMANDS: list = []

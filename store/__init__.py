@@ -1,0 +1,140 @@
+"""Storage: the only package that holds SQL.
+
+`Store` owns the database location and hands out one sqlite-utils `Database` per
+thread (SQLite connections must not cross threads). Each domain keeps its SQL in
+its own module here (`store.core`, `store.alerts`, `store.shelters`, `store.admin`)
+with its own `sqlite_utils.Migrations` set, applied in the order of MIGRATION_MODULES.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+# Order matters: later sets may reference tables of earlier ones.
+MIGRATION_MODULES = ("store.core", "store.alerts", "store.shelters", "store.admin")
+
+
+class StoreError(Exception):
+    """Base class of storage errors."""
+
+
+class UnsupportedDatabaseUrl(StoreError):
+    """DATABASE_URL names a database this build cannot open."""
+
+
+def sqlite_path(database_url: str) -> Path:
+    """Return the file path of a `sqlite:///path` URL (relative paths are relative to CWD)."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        raise UnsupportedDatabaseUrl(
+            f"DATABASE_URL must look like sqlite:///path/to/file.db, got {database_url.split(':', 1)[0]}:…"
+        )
+    rest = database_url[len(prefix) :]
+    if not rest:
+        raise UnsupportedDatabaseUrl("DATABASE_URL has no file path")
+    return Path(rest)
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    """Open one connection with the pragmas every process uses."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return sqlite_utils.Database(conn)
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply every pending migration of every domain, in order."""
+    for name in MIGRATION_MODULES:
+        module = importlib.import_module(name)
+        module.migrations.apply(db)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Serialise start-up work (migrations, seeding) across gunicorn workers."""
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class Store:
+    """One database, one connection per thread, migrated on first use."""
+
+    def __init__(self, database_url: str):
+        self.path = sqlite_path(database_url)
+        self._local = threading.local()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def ensure_ready(self) -> None:
+        """Migrate once per process (under a file lock shared by all processes)."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _file_lock(self.path):
+                db = connect(self.path)
+                try:
+                    migrate(db)
+                finally:
+                    db.conn.close()
+            self._ready = True
+
+    @contextmanager
+    def exclusive(self) -> Iterator[sqlite_utils.Database]:
+        """A connection held under the cross-process start-up lock (for seeding)."""
+        self.ensure_ready()
+        with _file_lock(self.path):
+            yield self.db
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (created on first use; a forked child gets new ones)."""
+        if os.getpid() != self._pid:
+            self._local = threading.local()
+            self._pid = os.getpid()
+        db = getattr(self._local, "db", None)
+        if db is None:
+            self.ensure_ready()
+            db = connect(self.path)
+            self._local.db = db
+        return db
+
+    def close_thread_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[sqlite_utils.Database]:
+    """BEGIN IMMEDIATE … COMMIT (rolled back on error); connections run in autocommit otherwise."""
+    db.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")

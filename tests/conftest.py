@@ -1,0 +1,152 @@
+"""Shared fixtures: a real LINE emulator (HTTP, in a thread), the app on a temp SQLite file."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+import linesim
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SECRET = "test-channel-secret"
+TOKEN = "test-access-token"
+
+
+class Emulator:
+    """Test handle on a running linesim: its URL and its /_emulator control API."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def reset(self) -> None:
+        self.http.post(f"{self.base_url}/_emulator/reset").raise_for_status()
+
+    def mint_token(self, user_id: str | None = None) -> str:
+        r = self.http.post(f"{self.base_url}/_emulator/reply-tokens", json={"userId": user_id} if user_id else {})
+        r.raise_for_status()
+        return r.json()["replyToken"]
+
+    def messages(self, to: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"to": to, "kind": kind, "limit": 1_000_000}.items() if v is not None}
+        r = self.http.get(f"{self.base_url}/_emulator/messages", params=params)
+        r.raise_for_status()
+        return r.json()["messages"]
+
+    def texts(self, to: str) -> list[str]:
+        return [m["message"].get("text") or m["message"].get("altText", "") for m in self.messages(to)]
+
+    def faults(self, **settings: Any) -> None:
+        self.http.post(f"{self.base_url}/_emulator/faults", json=settings).raise_for_status()
+
+    def add_user(self, user_id: str, language: str | None = None, name: str = "テスト") -> None:
+        body = {"userId": user_id, "displayName": name}
+        if language:
+            body["language"] = language
+        self.http.post(f"{self.base_url}/_emulator/users", json=body).raise_for_status()
+
+    def delivery_counts(self) -> dict[str, Any]:
+        return self.http.get(f"{self.base_url}/_emulator/delivery-counts").json()
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        return self.http.get(f"{self.base_url}/_emulator/requests", params={"limit": 10000}).json()["requests"]
+
+    def configure(self, **settings: Any) -> None:
+        self.http.post(f"{self.base_url}/_emulator/config", json=settings).raise_for_status()
+
+    def send_webhook(self, user_id: str, event: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        r = self.http.post(f"{self.base_url}/_emulator/webhook", json={"userId": user_id, "event": event, **extra})
+        return r.json()
+
+
+@pytest.fixture(scope="session")
+def emulator_server():
+    app = linesim.create_app(SECRET, TOKEN, None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Emulator(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+
+
+@pytest.fixture
+def emulator(emulator_server: Emulator) -> Emulator:
+    emulator_server.reset()
+    return emulator_server
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, emulator: Emulator) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+        "LINE_API_BASE_URL": emulator.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "SECRET_KEY": "test-secret-key",
+        "FAQ_RELOAD_SECONDS": 0,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]):
+    from webhook import create_app
+
+    return create_app(app_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def text_event(user_id: str, text: str, reply_token: str, event_id: str | None = None) -> dict[str, Any]:
+    """A message event with every field LINE sends (the SDK drops events missing required ones)."""
+    return {
+        "type": "message",
+        "mode": "active",
+        "timestamp": 1700000000000,
+        "source": {"type": "user", "userId": user_id},
+        "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": reply_token,
+        "message": {"id": "1", "type": "text", "text": text, "quoteToken": "q"},
+    }
+
+
+def postback_event(user_id: str, data: str, reply_token: str) -> dict[str, Any]:
+    return {
+        "type": "postback",
+        "mode": "active",
+        "timestamp": 1700000000000,
+        "source": {"type": "user", "userId": user_id},
+        "webhookEventId": uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": reply_token,
+        "postback": {"data": data},
+    }
+
+
+def post_events(client, events: list[dict[str, Any]], secret: str = SECRET):
+    body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
+    return client.post("/callback", data=body, headers={"X-Line-Signature": sign(body, secret), "Content-Type": "application/json"})

@@ -1,0 +1,125 @@
+"""madoguchi: the Flask app factory (`gunicorn "webhook:create_app()"`, `flask --app webhook …`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, jsonify
+from linebot.v3 import WebhookParser
+from werkzeug.exceptions import HTTPException
+
+from bot.faq_runtime import FaqRuntime
+from bot.line_api import LineApi
+from store import Store
+
+ROOT = Path(__file__).resolve().parent
+
+DEFAULTS: dict[str, Any] = {
+    "DEV_MODE": False,
+    "LINE_CHANNEL_SECRET": None,
+    "LINE_CHANNEL_ACCESS_TOKEN": None,
+    "LINE_API_BASE_URL": "https://api.line.me",
+    "DATABASE_URL": "sqlite:///instance/madoguchi.db",
+    "FAQ_CSV": str(ROOT / "faq" / "data" / "sample_faq.csv"),
+    "SHELTERS_CSV": str(ROOT / "shelters" / "data" / "sample_shelters.csv"),
+    "SYNONYMS_CSV": str(ROOT / "data" / "synonyms.csv"),
+    "AREAS_CSV": str(ROOT / "data" / "areas.csv"),
+    "SECRET_KEY": None,
+    "SIMULATOR_URL": "http://127.0.0.1:9100/",
+    "CONTACT_PHONE": "03-0000-0000（みどり区役所 代表）",
+    "CONTACT_HOURS": "平日 8:30〜17:15",
+    "CONTACT_URL": "https://www.city.midori.example.jp/",
+    "FAQ_RELOAD_SECONDS": 1.0,
+    "EVENT_ID_RETENTION_DAYS": 7,
+    "QUERY_LOG_RETENTION_DAYS": 365,
+}
+# Read from the environment when set (strings; numbers converted below).
+ENV_KEYS = tuple(k for k in DEFAULTS if k != "DEV_MODE") + ("MADOGUCHI_DEV",)
+REQUIRED_IN_PRODUCTION = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "SECRET_KEY")
+DEV_SECRETS = {
+    "LINE_CHANNEL_SECRET": "dev-channel-secret",
+    "LINE_CHANNEL_ACCESS_TOKEN": "dev-access-token",
+    "SECRET_KEY": "dev-secret-key-not-for-production",
+}
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or invalid."""
+
+
+@dataclass
+class Runtime:
+    """Per-process objects shared by requests (kept in app.extensions['madoguchi'])."""
+
+    store: Store
+    line: LineApi
+    faq: FaqRuntime
+    parser: WebhookParser
+
+
+def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then `test_config`."""
+    cfg = dict(DEFAULTS)
+    for key in ENV_KEYS:
+        if key in os.environ:
+            cfg[key] = os.environ[key]
+    if "MADOGUCHI_DEV" in cfg:
+        cfg["DEV_MODE"] = str(cfg.pop("MADOGUCHI_DEV")).lower() in ("1", "true", "yes")
+    if test_config:
+        cfg.update(test_config)
+    for key in ("FAQ_RELOAD_SECONDS",):
+        cfg[key] = float(cfg[key])
+    for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS"):
+        cfg[key] = int(cfg[key])
+    for key in REQUIRED_IN_PRODUCTION:
+        if not cfg.get(key):
+            if cfg["DEV_MODE"]:
+                cfg[key] = DEV_SECRETS[key]
+            else:
+                raise ConfigError(f"{key} is not set (required outside dev mode; set MADOGUCHI_DEV=1 for local use)")
+    return cfg
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    cfg = load_config(test_config)
+    app.config.update(cfg)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = not cfg["DEV_MODE"] and not cfg.get("TESTING", False)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    store = Store(cfg["DATABASE_URL"])
+    app.extensions["madoguchi"] = Runtime(
+        store=store,
+        line=LineApi(cfg["LINE_API_BASE_URL"], cfg["LINE_CHANNEL_ACCESS_TOKEN"]),
+        faq=FaqRuntime(
+            store,
+            Path(cfg["FAQ_CSV"]),
+            synonyms_csv=Path(cfg["SYNONYMS_CSV"]) if cfg.get("SYNONYMS_CSV") else None,
+            check_interval=cfg["FAQ_RELOAD_SECONDS"],
+        ),
+        parser=WebhookParser(cfg["LINE_CHANNEL_SECRET"]),
+    )
+
+    from bot.routes import bp as bot_bp
+
+    app.register_blueprint(bot_bp)
+    if cfg["DEV_MODE"]:
+        from bot.simulator import bp as sim_bp
+
+        app.register_blueprint(sim_bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        return jsonify(error=err.name, message=err.description), err.code
+
+    from commands import register_commands
+
+    register_commands(app)
+    return app
