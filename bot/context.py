@@ -34,7 +34,7 @@ class Ctx:
         return hash_user(self.user_id, str(self.config.get("SECRET_KEY", "")))
 
     def contact(self) -> str:
-        from bot.catalog import t
+        from bot.i18n import t
 
         return t(
             "contact_line",

@@ -92,7 +92,7 @@ def dispatch(ctx: Ctx, event: Any) -> None:
     except Exception:  # noqa: BLE001 - one bad event must not fail the webhook
         log.exception("handler for %s failed (user %s)", kind, ctx.user_hash)
         messages = None
-        from bot.catalog import t
+        from bot.i18n import t
         from linebot.v3.messaging import TextMessage
 
         if getattr(event, "reply_token", None):

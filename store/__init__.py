@@ -20,7 +20,7 @@ from typing import Iterator
 import sqlite_utils
 
 # Order matters: later sets may reference tables of earlier ones.
-MIGRATION_MODULES = ("store.core", "store.alerts", "store.shelters", "store.admin")
+MIGRATION_MODULES = ("store.core", "store.audit", "store.residents", "store.alerts", "store.shelters", "store.admin")
 
 
 class StoreError(Exception):

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
-from bot.catalog import t
+from bot.i18n import t
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from faq.decide import decide

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from linebot.v3.messaging import Message, TextMessage
 
-from bot.catalog import t
+from bot.i18n import t
 from bot.context import Ctx
 from bot.events import on
 

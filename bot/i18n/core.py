@@ -1,16 +1,6 @@
-"""Message catalog: every string a resident sees, per language.
+"""Core resident-facing strings: greeting, help, FAQ answers, fallback, feedback."""
 
-Code asks `t(key, lang, **fields)`; no resident-visible literal lives in handlers.
-Languages: ja (default), easy (やさしい日本語), en, zh, zh-Hant, ko, vi, pt — issue F fills
-in the others; a key missing in a language falls back to やさしい日本語, then Japanese.
-"""
-
-from __future__ import annotations
-
-DEFAULT_LANG = "ja"
-LANGUAGES = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
-
-CATALOG: dict[str, dict[str, str]] = {
+MESSAGES: dict[str, dict[str, str]] = {
     "ja": {
         "greeting": "こんにちは。みどり区の窓口チャットです。\nごみ、住民票、マイナンバーカード、子育て、防災など、区役所への質問を文章で送ってください。\n使い方は「ヘルプ」と送ってください。",
         "thanks": "どういたしまして。ほかにも質問があれば、いつでも送ってください。",
@@ -33,12 +23,3 @@ CATALOG: dict[str, dict[str, str]] = {
         "translation_missing": "",
     },
 }
-
-
-def t(key: str, lang: str = DEFAULT_LANG, **fields: object) -> str:
-    """The catalog text for `key` in `lang` (falling back to easy, then ja), formatted."""
-    for candidate in (lang, "easy", DEFAULT_LANG):
-        text = CATALOG.get(candidate, {}).get(key)
-        if text is not None:
-            return text.format(**fields) if fields else text
-    raise KeyError(f"message catalog has no key {key!r}")

@@ -1,0 +1,41 @@
+"""Message catalog: every string a resident sees, per language.
+
+Code asks `t(key, lang, **fields)`; no resident-visible literal lives in handlers. Each
+domain keeps its strings in its own module here (`core`, `residents`, `shelters`,
+`alerts`) as MESSAGES = {lang: {key: text}}. A key missing in a language falls back
+to やさしい日本語, then Japanese (tests check that none is missing).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+DEFAULT_LANG = "ja"
+# ja, やさしい日本語, English, 简体中文, 繁體中文, 한국어, Tiếng Việt, Português
+LANGUAGES = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
+CATALOG_MODULES = ("bot.i18n.core", "bot.i18n.residents", "bot.i18n.shelters", "bot.i18n.alerts")
+
+
+def _load() -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for name in CATALOG_MODULES:
+        module = importlib.import_module(name)
+        for lang, messages in module.MESSAGES.items():
+            bucket = merged.setdefault(lang, {})
+            for key, text in messages.items():
+                if key in bucket:
+                    raise ValueError(f"catalog key {key!r} ({lang}) defined twice")
+                bucket[key] = text
+    return merged
+
+
+CATALOG = _load()
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **fields: object) -> str:
+    """The catalog text for `key` in `lang` (falling back to easy, then ja), formatted."""
+    for candidate in (lang, "easy", DEFAULT_LANG):
+        text = CATALOG.get(candidate, {}).get(key)
+        if text is not None:
+            return text.format(**fields) if fields else text
+    raise KeyError(f"message catalog has no key {key!r}")

@@ -1,0 +1,1 @@
+"""Shelters: open-data import, live status, nearest-shelter search (issue D)."""

@@ -1,0 +1,67 @@
+"""Append-only audit log: who did what to which object, when (UPDATE and DELETE are refused)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("madoguchi.audit")
+
+
+@migrations(name="0001_audit_log")
+def _m0001(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT,
+            source TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX audit_log_at ON audit_log(at)")
+    db.execute(
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+        " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+        " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+    )
+
+
+def record(
+    db: Database, actor: str, action: str, target: str | None = None, detail: Any = None, source: str = "cli"
+) -> int:
+    """Append one entry; `action` like 'alert.approve', `source` like 'cli' or 'web 203.0.113.5'."""
+    cur = db.execute(
+        "INSERT INTO audit_log (at, actor, action, target, detail, source) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            time.time(),
+            actor,
+            action,
+            target,
+            json.dumps(detail, ensure_ascii=False) if detail is not None else None,
+            source,
+        ],
+    )
+    return cur.lastrowid
+
+
+def entries(db: Database, limit: int = 200, target: str | None = None, action_prefix: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM audit_log WHERE 1=1"
+    params: list[Any] = []
+    if target is not None:
+        sql += " AND target = ?"
+        params.append(target)
+    if action_prefix is not None:
+        sql += " AND action LIKE ?"
+        params.append(action_prefix.replace("%", "") + "%")
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    return list(db.query(sql, params))
