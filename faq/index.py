@@ -21,9 +21,12 @@ from nlp.normalize import normalize
 from nlp.tokenize import analyze
 
 # Fusion weights (tuned on dev splits; see bench/README.md "Retrieval").
-W_WORD = 0.6
-W_CHAR = 0.4
-W_ANSWER = 0.15
+W_WORD = 0.6  # Sudachi normalized forms + readings
+W_CHAR = 0.7  # character 2-3-grams of the content words
+W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling meet)
+W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
+ANSWER_FUSION = "softor"
+ALT_WEIGHT = 0.6  # an alternate row counts this much of a question row
 ANSWER_CHARS = 400  # only the start of an answer says what it is about
 MAX_QUERY_CHARS = 1000
 
@@ -75,6 +78,12 @@ def _char_vectorizer() -> TfidfVectorizer:
     )
 
 
+def _reading_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char", ngram_range=(2, 3), sublinear_tf=True, norm="l2", dtype=np.float32
+    )
+
+
 class FaqIndex:
     """Search FAQ entries by a resident's free-text question."""
 
@@ -107,27 +116,33 @@ class FaqIndex:
 
         row_words: list[list[str]] = []
         row_chars: list[str] = []
+        row_reads: list[str] = []
+        row_weight: list[float] = []
         starts: list[int] = []
         for e in self._entries:
             starts.append(len(row_words))
-            for text in (e.question, *e.alternates):
-                words, chars = self._analyze(text)
+            for j, text in enumerate((e.question, *e.alternates)):
+                words, chars, reading = self._analyze(text)
                 row_words.append(words)
                 row_chars.append(chars)
+                row_reads.append(reading)
+                row_weight.append(1.0 if j == 0 else ALT_WEIGHT)
         self._row_starts = np.asarray(starts, dtype=np.int64)
+        self._row_weight = np.asarray(row_weight, dtype=np.float32)
         self._n_rows = len(row_words)
         self._words = _Channel(_word_vectorizer(), row_words)
         self._chars = _Channel(_char_vectorizer(), row_chars)
+        self._reads = _Channel(_reading_vectorizer(), row_reads) if W_READ else None
         answers = [self._analyze(e.answer[:ANSWER_CHARS])[0] for e in self._entries]
         self._answers = _Channel(_word_vectorizer(), answers)
         return self
 
-    def _analyze(self, text: str) -> tuple[list[str], str]:
+    def _analyze(self, text: str) -> tuple[list[str], str, str]:
         norm = normalize(text)
         if self._synonyms is not None:
             norm = self._synonyms.apply(norm)
-        words, chars = analyze(norm)
-        return list(words), chars
+        words, chars, reading = analyze(norm)
+        return list(words), chars, reading
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -150,13 +165,24 @@ class FaqIndex:
             raise ValueError(f"query must be str, not {type(query).__name__}")
         if not self._entries:
             return np.zeros(0)
-        words, chars = self._analyze(query[:MAX_QUERY_CHARS])
+        words, chars, reading = self._analyze(query[:MAX_QUERY_CHARS])
         if not words and not chars:
+            # Only filler or symbols: nothing to look for.
             return np.zeros(len(self._entries))
         row = W_WORD * self._words.scores(words) + W_CHAR * self._chars.scores(chars)
-        best = np.maximum.reduceat(row, self._row_starts) if self._n_rows else row
-        total = best + W_ANSWER * self._answers.scores(words)
-        return np.clip(total / (W_WORD + W_CHAR + W_ANSWER), 0.0, 1.0)
+        norm = W_WORD + W_CHAR
+        if self._reads is not None:
+            row += W_READ * self._reads.scores(reading)
+            norm += W_READ
+        row = row * self._row_weight / norm
+        best = np.maximum.reduceat(row, self._row_starts)
+        ans = self._answers.scores(words)
+        if ANSWER_FUSION == "linear":
+            total = (best + W_ANSWER * ans) / (1.0 + W_ANSWER)
+        else:
+            # Soft OR: the answer adds evidence but a perfect question match stays at 1.
+            total = best + W_ANSWER * ans * (1.0 - best)
+        return np.clip(total, 0.0, 1.0)
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The ``k`` best entries for ``query``, best first; [] when nothing matches."""

@@ -109,12 +109,29 @@ def content_words(text: str, mode: Mode = "C") -> list[str]:
     return [m.normalized_form() for m in _morphemes(norm, mode) if m.surface().strip() and _is_content(m)]
 
 
+_READING_SKIP_POS = frozenset({"補助記号", "空白", "記号"})
+_HIRA_TO_KATA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
+
+
+def _reading(m) -> str:  # type: ignore[no-untyped-def]
+    r = m.reading_form()
+    if not r or r == "キゴウ":
+        r = m.surface()
+    return r.translate(_HIRA_TO_KATA)
+
+
 @lru_cache(maxsize=8192)
-def _analyze_cached(norm: str) -> tuple[tuple[str, ...], str]:
+def _analyze_cached(norm: str) -> tuple[tuple[str, ...], str, str]:
     out: list[str] = []
     surfaces: list[str] = []
+    readings: list[str] = []
     for m in _morphemes(norm, "C"):
-        if not m.surface().strip() or not _is_content(m):
+        if not m.surface().strip():
+            continue
+        head = m.part_of_speech()[0]
+        if head not in _READING_SKIP_POS:
+            readings.append(_reading(m))
+        if not _is_content(m):
             continue
         surfaces.append(m.surface())
         nf = m.normalized_form()
@@ -130,7 +147,7 @@ def _analyze_cached(norm: str) -> tuple[tuple[str, ...], str]:
             out.append("~" + reading)
             if len(parts) > 1:
                 out.extend("~" + p.reading_form() for p in parts if _is_content(p))
-    return tuple(out), " ".join(surfaces)
+    return tuple(out), " ".join(surfaces), "".join(readings)
 
 
 def word_features(text: str) -> list[str]:
@@ -141,8 +158,9 @@ def word_features(text: str) -> list[str]:
     return list(_analyze_cached(norm)[0])
 
 
-def analyze(norm: str) -> tuple[tuple[str, ...], str]:
-    """For already-normalized text: (word features, content-word surfaces joined by spaces)."""
+def analyze(norm: str) -> tuple[tuple[str, ...], str, str]:
+    """For already-normalized text: word features, content-word surfaces joined by spaces,
+    and the katakana reading of the whole text (particles kept, symbols dropped)."""
     if not norm:
-        return (), ""
+        return (), "", ""
     return _analyze_cached(norm)
