@@ -165,11 +165,14 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
         for line, row in records:
             if not any(cell.strip() for cell in row):
                 continue  # blank lines between records are harmless
-            if len(row) != n_fields:
+            if len(row) > n_fields and any(c.strip() for c in row[n_fields:]):
                 errors.append(
                     FaqCsvError(line, "-", f"expected {n_fields} fields, found {len(row)}")
                 )
                 continue
+            # Rows cut short (hand-edited files, some exporters) read as empty trailing cells;
+            # a missing id/question/answer is then reported as empty.
+            row = row[:n_fields] + [""] * (n_fields - len(row))
 
             def cell(name: str, row: list[str] = row) -> str:
                 i = col.get(name)

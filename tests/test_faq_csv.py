@@ -62,7 +62,7 @@ def test_all_row_errors_collected_with_lines() -> None:
         "3,質問,\n"  # line 5
         ",質問,回答\n"  # line 6
         '1,重複,"回答"\n'  # line 7
-        "4,質問\n"  # line 8
+        "4,質問,回答,余分\n"  # line 8
         "5,長い,{}\n".format("あ" * 5001)  # line 9
     ).encode("utf-8")
     assert _errors(data) == [
@@ -70,9 +70,15 @@ def test_all_row_errors_collected_with_lines() -> None:
         "line 5, column answer: empty answer",
         "line 6, column id: empty id",
         "line 7, column id: duplicate id '1' (first on line 2)",
-        "line 8, column -: expected 3 fields, found 2",
+        "line 8, column -: expected 3 fields, found 4",
         "line 9, column answer: answer too long: 5001 > 5000 UTF-16 code units",
     ]
+
+
+def test_short_rows_are_padded() -> None:
+    entries = parse_faq_csv("id,question,answer,alternates\n1,q,a\n2,q,a,,\n".encode())
+    assert [(e.id, e.alternates) for e in entries] == [("1", ()), ("2", ())]
+    assert _errors(b"id,question,answer\n1,q\n") == ["line 2, column answer: empty answer"]
 
 
 def test_answer_length_counts_utf16_units() -> None:
