@@ -347,6 +347,9 @@ class SimState:
                 if endpoint != "reply" and uid is not None:
                     counts[uid] = counts.get(uid, 0) + 1
             self.seq = seq
+            if self.loading:  # a delivered message ends the loading animation, as in LINE
+                for uid in recipients:
+                    self.loading.pop(uid, None)
             if endpoint == "reply":
                 self.reply_requests += 1
             else:
