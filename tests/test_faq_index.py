@@ -121,9 +121,16 @@ def test_decide_thresholds() -> None:
     assert decide([]) == Decision("fallback")
     d = decide([_hit(CONFIDENT + 0.2, "a"), _hit(SUGGEST * 0.5, "b")])
     assert d.kind == "answer" and d.hit is not None and d.hit.entry.id == "a"
-    d = decide([_hit(CONFIDENT - 0.01, "a"), _hit(CONFIDENT - 0.02, "b")])
-    assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b"]
     assert decide([_hit(SUGGEST - 0.01)]).kind == "fallback"
     # a near tie at the top is not confident enough to answer
     d = decide([_hit(0.9, "a"), _hit(0.9, "b"), _hit(0.89, "c"), _hit(0.88, "d"), _hit(0.87, "e")])
-    assert d.kind == "suggest" and len(d.candidates) == 4
+    assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b", "c", "d"]
+
+
+def test_decide_explicit_thresholds() -> None:
+    hits = [_hit(0.55, "a"), _hit(0.4, "b"), _hit(0.1, "c")]
+    assert decide(hits, confident=0.5, suggest=0.25, margin=0.05).kind == "answer"
+    d = decide(hits, confident=0.6, suggest=0.25, margin=0.05)
+    assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b"]  # c is too weak
+    assert decide(hits, confident=0.5, suggest=0.25, margin=0.2).kind == "suggest"
+    assert decide(hits, confident=0.9, suggest=0.6, margin=0.0).kind == "fallback"
