@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-requests", action="store_true", help="log every request, not only failures")
     args = parser.parse_args(argv)
     if not args.channel_secret or not args.access_token:
-        parser.error("--channel-secret and --access-token are required "
-                     "(or LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN)")
+        parser.error(
+            "--channel-secret and --access-token are required (or LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN)"
+        )
     app = create_app(args.channel_secret, args.access_token, args.webhook_url)
     handler = WSGIRequestHandler if args.log_requests else _QuietHandler
     server = make_server(args.host, args.port, app, threaded=True, request_handler=handler)

@@ -19,8 +19,9 @@ LANGUAGES = ("ja", "easy", "en", "zh", "ko", "vi", "pt")
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
-                    content_type="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def _api_error(message: str, status: int, details: list[dict] | None = None) -> Response:
@@ -103,8 +104,13 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
     def bot_info():
         if (denied := unauthorized()) is not None:
             return denied
-        info = {"userId": sim.config["destination"], "basicId": "@linesim", "displayName": sim.config["bot_name"],
-                "chatMode": "bot", "markAsReadMode": "auto"}
+        info = {
+            "userId": sim.config["destination"],
+            "basicId": "@linesim",
+            "displayName": sim.config["bot_name"],
+            "chatMode": "bot",
+            "markAsReadMode": "auto",
+        }
         return _json(info, 200, {"x-line-request-id": str(uuid.uuid4())})
 
     # ----- emulator control ---------------------------------------------------------
@@ -134,8 +140,9 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
         if not isinstance(user_id, str) or not user_id:
             return _json({"error": "userId is required"}, 400)
         language = body.get("language")
-        profile = sim.add_user(user_id, body.get("displayName"), language, body.get("pictureUrl"),
-                               body.get("statusMessage"))
+        profile = sim.add_user(
+            user_id, body.get("displayName"), language, body.get("pictureUrl"), body.get("statusMessage")
+        )
         return _json(profile)
 
     @app.route("/_emulator/messages", methods=["GET", "DELETE"])
@@ -191,8 +198,15 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
             payload = {"destination": sim.config["destination"], "events": events}
             raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         status, error = _post_webhook(url, raw, sign(sim.channel_secret, raw), float(sim.config["webhook_timeout_s"]))
-        sim.log({"time": int(time.time() * 1000), "endpoint": "webhook", "status": status,
-                 "events": [e.get("type") for e in events], "error": error})
+        sim.log(
+            {
+                "time": int(time.time() * 1000),
+                "endpoint": "webhook",
+                "status": status,
+                "events": [e.get("type") for e in events],
+                "error": error,
+            }
+        )
         result: dict[str, Any] = {"status": status, "body": raw.decode("utf-8")}
         if events:
             result["event"] = events[0]
@@ -230,7 +244,7 @@ class _FastSend:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(self._PREFIX):
             return self.wsgi_app(environ, start_response)
-        endpoint = path[len(self._PREFIX):]
+        endpoint = path[len(self._PREFIX) :]
         if endpoint not in SEND_ENDPOINTS:
             return self.wsgi_app(environ, start_response)
         sim = self.sim
@@ -253,8 +267,15 @@ class _FastSend:
         return [data]
 
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 409: "Conflict",
-            429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 
 
 def _complete(sim: SimState, user_id: str, partial: dict, options: dict) -> dict[str, Any]:

@@ -146,14 +146,19 @@ class SimState:
 
     # ----- users & tokens ----------------------------------------------------------
 
-    def add_user(self, user_id: str, display_name: str | None = None, language: str | None = None,
-                 picture_url: str | None = None, status_message: str | None = None) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: str,
+        display_name: str | None = None,
+        language: str | None = None,
+        picture_url: str | None = None,
+        status_message: str | None = None,
+    ) -> dict[str, Any]:
         with self.lock:
             profile = self.users.get(user_id) or {"userId": user_id, "displayName": f"ユーザー{user_id[-4:]}"}
             if display_name:
                 profile["displayName"] = display_name
-            for key, value in (("language", language), ("pictureUrl", picture_url),
-                               ("statusMessage", status_message)):
+            for key, value in (("language", language), ("pictureUrl", picture_url), ("statusMessage", status_message)):
                 if value:
                     profile[key] = value
             self.users[user_id] = profile
@@ -253,8 +258,13 @@ class SimState:
             if endpoint == "reply":
                 return 400, _error("The X-Line-Retry-Key header is not supported for this API."), 0
             if not validate.is_uuid(retry_key):
-                return 400, _error("The value of the X-Line-Retry-Key header is invalid.",
-                                   [("Must be a UUID", "X-Line-Retry-Key")]), 0
+                return (
+                    400,
+                    _error(
+                        "The value of the X-Line-Retry-Key header is invalid.", [("Must be a UUID", "X-Line-Retry-Key")]
+                    ),
+                    0,
+                )
         try:
             body = json.loads(raw)
         except ValueError:
@@ -339,7 +349,7 @@ class SimState:
                 user_list = by_user.get(uid)
                 if user_list is None:
                     user_list = by_user[uid] = []
-                for m, mid in zip(messages, ids):
+                for m, mid in zip(messages, ids, strict=True):
                     seq += 1
                     rec = (seq, endpoint, uid, m, retry_key, request_id, now_ms, mid)
                     records.append(rec)

@@ -19,8 +19,15 @@ MAX_CAROUSEL_BUBBLES = 12
 
 MESSAGE_TYPES = {"text", "flex", "sticker", "image", "location", "template", "video", "audio", "imagemap"}
 ACTION_TYPES = {
-    "message", "postback", "uri", "datetimepicker", "camera", "cameraRoll", "location",
-    "richmenuswitch", "clipboard",
+    "message",
+    "postback",
+    "uri",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "richmenuswitch",
+    "clipboard",
 }
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

@@ -73,8 +73,7 @@ def messaging(base: str, token: str = TOKEN) -> Iterator[MessagingApi]:
 
 def call(base: str, method: str, path: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=5) as resp:
         return json.loads(resp.read())
 
@@ -113,8 +112,15 @@ def test_wrong_token_is_401(base):
         (lambda: PushMessageRequest.construct(to=USER, messages=text(6)), "messages"),
         (lambda: PushMessageRequest(to=USER, messages=[TextMessage(text="a" * 4999 + "😀")]), "messages[0].text"),
         (
-            lambda: PushMessageRequest(to=USER, messages=[TextMessage(text="q", quick_reply=QuickReply(items=[
-                QuickReplyItem(action=MessageAction(label="x" * 21, text="x"))]))]),
+            lambda: PushMessageRequest(
+                to=USER,
+                messages=[
+                    TextMessage(
+                        text="q",
+                        quick_reply=QuickReply(items=[QuickReplyItem(action=MessageAction(label="x" * 21, text="x"))]),
+                    )
+                ],
+            ),
             "messages[0].quickReply.items[0].action.label",
         ),
     ],
@@ -149,16 +155,24 @@ def test_retry_key_repeat_is_409_and_delivered_once(base):
     assert exc.value.headers["x-line-accepted-request-id"] == first.headers["x-line-request-id"]
     assert bad_key.value.status == 400
     assert call(base, "GET", "/_emulator/delivery-counts") == {
-        "counts": {USER: 1, users[1]: 1}, "requests": 1, "replies": 0, "totalUsage": 2}
+        "counts": {USER: 1, users[1]: 1},
+        "requests": 1,
+        "replies": 0,
+        "totalUsage": 2,
+    }
 
 
 def test_retry_key_not_allowed_on_reply(base):
     token = call(base, "POST", "/_emulator/reply-tokens", {})["replyToken"]
     with messaging(base) as api, pytest.raises(ApiException) as exc:
         api.api_client.call_api(
-            "/v2/bot/message/reply", "POST",
-            header_params={"Content-Type": "application/json", "X-Line-Retry-Key": str(uuid.uuid4()),
-                           "Authorization": f"Bearer {TOKEN}"},
+            "/v2/bot/message/reply",
+            "POST",
+            header_params={
+                "Content-Type": "application/json",
+                "X-Line-Retry-Key": str(uuid.uuid4()),
+                "Authorization": f"Bearer {TOKEN}",
+            },
             body={"replyToken": token, "messages": [{"type": "text", "text": "x"}]},
             response_types_map={"200": "ReplyMessageResponse"},
         )
@@ -229,8 +243,12 @@ def test_webhook_is_signed_and_parseable(sim):
 
     with serve(bot) as bot_url:
         call(base, "POST", "/_emulator/config", {"webhook_url": bot_url + "/callback"})
-        out = call(base, "POST", "/_emulator/webhook",
-                   {"userId": USER, "event": {"type": "message", "message": {"type": "text", "text": "こんにちは"}}})
+        out = call(
+            base,
+            "POST",
+            "/_emulator/webhook",
+            {"userId": USER, "event": {"type": "message", "message": {"type": "text", "text": "こんにちは"}}},
+        )
         follow = call(base, "POST", "/_emulator/webhook", {"userId": USER, "event": {"type": "follow"}})
         again = call(base, "POST", "/_emulator/webhook", {"body": out["body"]})
     assert out["status"] == 200 and follow["status"] == 200 and again["status"] == 200
@@ -250,13 +268,29 @@ def test_webhook_is_signed_and_parseable(sim):
 
 
 def test_make_event_is_parseable_with_sign():
-    body = json.dumps({"destination": "U" + "0" * 32, "events": [
-        linesim.make_event(USER, {"type": "postback", "postback": {"data": "a=1"}}),
-        linesim.make_event(USER, {"type": "message", "message": {"type": "location", "latitude": 35.6,
-                                                                 "longitude": 139.7, "title": "t", "address": "a"}},
-                           redelivery=True),
-        linesim.make_event(USER, {"type": "unfollow"}),
-    ]})
+    body = json.dumps(
+        {
+            "destination": "U" + "0" * 32,
+            "events": [
+                linesim.make_event(USER, {"type": "postback", "postback": {"data": "a=1"}}),
+                linesim.make_event(
+                    USER,
+                    {
+                        "type": "message",
+                        "message": {
+                            "type": "location",
+                            "latitude": 35.6,
+                            "longitude": 139.7,
+                            "title": "t",
+                            "address": "a",
+                        },
+                    },
+                    redelivery=True,
+                ),
+                linesim.make_event(USER, {"type": "unfollow"}),
+            ],
+        }
+    )
     events = WebhookParser(SECRET).parse(body, linesim.sign(SECRET, body.encode()))
     assert [type(e).__name__ for e in events] == ["PostbackEvent", "MessageEvent", "UnfollowEvent"]
     assert events[1].delivery_context.is_redelivery is True
@@ -266,3 +300,95 @@ def test_chat_page_served(base):
     with urllib.request.urlopen(base + "/", timeout=5) as resp:
         html = resp.read().decode()
     assert "みどり区 公式" in html
+
+
+def _chromium_path() -> str | None:
+    import os
+    import shutil
+
+    for candidate in (
+        os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE"),
+        "/usr/lib/chromium/chromium-headless-shell",
+        shutil.which("chromium-headless-shell"),
+        shutil.which("chromium"),
+    ):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.mark.browser
+def test_chat_page_round_trip_in_headless_chromium(sim):
+    """Type a message, get the bot's reply with quick replies, tap one (postback), send a location."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium_path()
+    base, _state = sim
+    parser = WebhookParser(SECRET)
+    quick = {
+        "items": [
+            {
+                "type": "action",
+                "action": {"type": "postback", "label": "詳しく", "data": "more=1", "displayText": "詳しく知りたい"},
+            },
+            {"type": "action", "action": {"type": "location", "label": "位置情報を送る"}},
+        ]
+    }
+
+    def bot(environ, start_response):
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
+        for event in parser.parse(raw, environ.get("HTTP_X_LINE_SIGNATURE", "")):
+            if event.type == "message" and event.message.type == "text":
+                reply = {
+                    "type": "text",
+                    "text": f"受信: {event.message.text}\nhttps://example.jp/",
+                    "quickReply": quick,
+                }
+            elif event.type == "message" and event.message.type == "location":
+                reply = {"type": "text", "text": f"緯度 {event.message.latitude}"}
+            elif event.type == "postback":
+                reply = {
+                    "type": "flex",
+                    "altText": "詳細",
+                    "contents": {
+                        "type": "bubble",
+                        "body": {
+                            "type": "box",
+                            "layout": "vertical",
+                            "contents": [{"type": "text", "text": f"PB {event.postback.data}"}],
+                        },
+                    },
+                }
+            else:
+                continue
+            req = urllib.request.Request(
+                base + "/v2/bot/message/reply",
+                method="POST",
+                data=json.dumps({"replyToken": event.reply_token, "messages": [reply]}).encode(),
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req, timeout=5).close()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"OK"]
+
+    with serve(bot) as bot_url, sync_api.sync_playwright() as p:
+        call(base, "POST", "/_emulator/config", {"webhook_url": bot_url + "/callback"})
+        try:
+            browser = p.chromium.launch(executable_path=executable)
+        except sync_api.Error as exc:  # no browser on this machine
+            pytest.skip(f"no headless Chromium: {exc.message.splitlines()[0]}")
+        try:
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.fill("#msg-input", "こんにちは")
+            page.press("#msg-input", "Enter")
+            page.wait_for_selector("text=受信: こんにちは", timeout=5000)
+            assert page.locator("a[href='https://example.jp/']").count() == 1
+            page.click(".chip >> text=詳しく")
+            page.wait_for_selector(".flex-bubble >> text=PB more=1", timeout=5000)
+            assert page.locator("[data-testid=user-bubble] >> text=詳しく知りたい").count() == 1
+            page.click("#location-btn")
+            page.click("text=松山市役所")
+            page.click("#loc-send")
+            page.wait_for_selector("text=緯度 33.8392", timeout=5000)
+        finally:
+            browser.close()
