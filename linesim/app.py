@@ -250,6 +250,7 @@ class _FastSend:
         sim = self.sim
         if environ.get("HTTP_AUTHORIZATION") != sim.auth_header:
             status, body, headers = 401, {"message": MSG_AUTH}, {"x-line-request-id": str(uuid.uuid4())}
+            sim.log({"time": int(time.time() * 1000), "endpoint": endpoint, "status": 401, "error": MSG_AUTH})
         else:
             delay = sim.latency_for(endpoint)
             if delay:
@@ -287,7 +288,7 @@ def _complete(sim: SimState, user_id: str, partial: dict, options: dict) -> dict
     elif etype == "unfollow":
         sim.unfollow(user_id)
     reply_token = None
-    if etype in ("message", "postback", "follow") and "replyToken" not in partial:
+    if etype in ("message", "postback", "follow") and "replyToken" not in partial and partial.get("mode") != "standby":
         reply_token = sim.mint_reply_token(user_id, options.get("replyToken"))
     return make_event(
         user_id,

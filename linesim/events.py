@@ -98,7 +98,9 @@ def make_event(
     event.setdefault("source", {"type": "user", "userId": user_id})
     event.setdefault("webhookEventId", webhook_event_id or new_ulid())
     event.setdefault("deliveryContext", {"isRedelivery": bool(redelivery)})
-    if etype in _REPLYABLE and "replyToken" not in event:
+    # In standby mode (another channel owns the chat) LINE sends message events without a token.
+    standby = event["mode"] == "standby" and etype != "follow"
+    if etype in _REPLYABLE and "replyToken" not in event and not standby:
         event["replyToken"] = reply_token or new_token()
     if etype == "message":
         event["message"] = _complete_message(event.get("message") or {})

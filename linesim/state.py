@@ -99,7 +99,7 @@ class SimState:
             self.reply_requests = 0
             self.total_usage = 0
             self.accepted_keys: dict[str, tuple[str, list]] = {}
-            self.request_log: collections.deque = collections.deque(maxlen=1000)
+            self.request_log: collections.deque = collections.deque(maxlen=10000)
 
     def reset_all(self) -> None:
         with self.lock:
