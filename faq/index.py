@@ -26,7 +26,10 @@ W_CHAR = 0.7  # character 2-3-grams of the content words
 W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling meet)
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
 ANSWER_FUSION = "softor"
-ALT_WEIGHT = 0.6  # an alternate row counts this much of a question row
+ALT_WEIGHT = 0.8  # an alternate row counts this much of a question row
+CHAR_NGRAMS = (1, 3)
+READ_NGRAMS = (2, 3)
+ANSWER_WITH_CATEGORY = True  # category words join the answer channel
 ANSWER_CHARS = 400  # only the start of an answer says what it is about
 MAX_QUERY_CHARS = 1000
 
@@ -74,13 +77,13 @@ def _word_vectorizer() -> TfidfVectorizer:
 
 def _char_vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, norm="l2", dtype=np.float32
+        analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, norm="l2", dtype=np.float32
     )
 
 
 def _reading_vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(
-        analyzer="char", ngram_range=(2, 3), sublinear_tf=True, norm="l2", dtype=np.float32
+        analyzer="char", ngram_range=READ_NGRAMS, sublinear_tf=True, norm="l2", dtype=np.float32
     )
 
 
@@ -133,7 +136,10 @@ class FaqIndex:
         self._words = _Channel(_word_vectorizer(), row_words)
         self._chars = _Channel(_char_vectorizer(), row_chars)
         self._reads = _Channel(_reading_vectorizer(), row_reads) if W_READ else None
-        answers = [self._analyze(e.answer[:ANSWER_CHARS])[0] for e in self._entries]
+        answers = [
+            self._analyze((e.category + " " if ANSWER_WITH_CATEGORY else "") + e.answer[:ANSWER_CHARS])[0]
+            for e in self._entries
+        ]
         self._answers = _Channel(_word_vectorizer(), answers)
         return self
 
