@@ -102,8 +102,8 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
 
     full_env = dict(os.environ, **env)
     full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
-    web = subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=full_env,
-                           stdout=(tmp / f"{kind}-web.log").open("w"), stderr=subprocess.STDOUT)
+    with (tmp / f"{kind}-web.log").open("w") as out:
+        web = subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{web_port}/healthz", 60, web)
         url = f"http://127.0.0.1:{web_port}/callback"
