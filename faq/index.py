@@ -22,7 +22,7 @@ from nlp.tokenize import analyze
 
 # Fusion weights (tuned on dev splits; see bench/README.md "Retrieval").
 W_WORD = 0.6  # Sudachi normalized forms + readings
-W_CHAR = 0.7  # character 2-3-grams of the content words
+W_CHAR = 0.7  # character 1-3-grams of the content words
 W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling meet)
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
 ANSWER_FUSION = "softor"
