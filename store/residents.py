@@ -1,5 +1,191 @@
-"""SQL for residents (subscribers): area, language, topics (filled in by issue C)."""
+"""SQL for residents (subscribers): area, language, topics, delivery stop.
 
-from sqlite_utils import Migrations
+A row exists only while the resident follows the account: unfollow deletes it (and the
+topics), and only anonymous counters (`resident_counters`) remain.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlite_utils import Database, Migrations
+
+from store import transaction
 
 migrations = Migrations("madoguchi.residents")
+
+# 防災 is always on; the others are opt-in.
+ALWAYS_TOPIC = "disaster"
+TOPICS = ("disaster", "event", "childcare", "garbage")
+_FIELDS = ("area", "lang", "lang_source", "topics", "delivery_stopped", "reg_step")
+
+
+@migrations(name="0001_residents")
+def _m0001(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE residents (
+            user_id TEXT PRIMARY KEY,
+            area TEXT,
+            lang TEXT,
+            lang_source TEXT,
+            delivery_stopped INTEGER NOT NULL DEFAULT 0,
+            reg_step TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX residents_area ON residents(area)")
+    db.execute(
+        """CREATE TABLE resident_topics (
+            user_id TEXT NOT NULL REFERENCES residents(user_id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            PRIMARY KEY (user_id, topic)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX resident_topics_topic ON resident_topics(topic, user_id)")
+    db.execute("CREATE TABLE resident_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)")
+
+
+def _row_to_dict(db: Database, row: dict[str, Any]) -> dict[str, Any]:
+    topics = [r[0] for r in db.execute("SELECT topic FROM resident_topics WHERE user_id = ? ORDER BY topic", [row["user_id"]])]
+    if ALWAYS_TOPIC not in topics:
+        topics.insert(0, ALWAYS_TOPIC)
+    return {
+        "user_id": row["user_id"],
+        "area": row["area"],
+        "lang": row["lang"],
+        "lang_source": row["lang_source"],
+        "topics": topics,
+        "delivery_stopped": bool(row["delivery_stopped"]),
+        "reg_step": row["reg_step"],
+    }
+
+
+def get_resident(db: Database, user_id: str) -> dict[str, Any] | None:
+    """The resident's settings, or None when they are not (or no longer) registered."""
+    rows = list(db.query("SELECT * FROM residents WHERE user_id = ?", [user_id]))
+    return _row_to_dict(db, rows[0]) if rows else None
+
+
+def set_resident(db: Database, user_id: str, **fields: Any) -> None:
+    """Create or update a resident; only the given fields change.
+
+    Fields: area, lang, lang_source ("profile" | "choice" | None), topics (iterable of
+    topic names; 防災 is always kept), delivery_stopped (bool), reg_step (registration progress).
+    """
+    unknown = set(fields) - set(_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown resident field(s): {', '.join(sorted(unknown))}")
+    now = time.time()
+    with transaction(db):
+        created = db.execute(
+            "INSERT OR IGNORE INTO residents (user_id, created_at, updated_at) VALUES (?, ?, ?)", [user_id, now, now]
+        ).rowcount
+        if created:
+            _bump(db, "follows")
+        cols = [k for k in fields if k != "topics"]
+        if cols:
+            values = [int(bool(fields[k])) if k == "delivery_stopped" else fields[k] for k in cols]
+            db.execute(
+                f"UPDATE residents SET {', '.join(f'{c} = ?' for c in cols)}, updated_at = ? WHERE user_id = ?",
+                [*values, now, user_id],
+            )
+        if "topics" in fields:
+            topics = {ALWAYS_TOPIC, *(fields["topics"] or ())}
+            bad = topics - set(TOPICS)
+            if bad:
+                raise ValueError(f"unknown topic(s): {', '.join(sorted(bad))}")
+            db.execute("DELETE FROM resident_topics WHERE user_id = ?", [user_id])
+            db.conn.executemany(
+                "INSERT INTO resident_topics (user_id, topic) VALUES (?, ?)", [(user_id, t) for t in sorted(topics)]
+            )
+            db.execute("UPDATE residents SET updated_at = ? WHERE user_id = ?", [now, user_id])
+
+
+def delete_resident(db: Database, user_id: str) -> None:
+    """Forget everything about a resident (unfollow); only an anonymous counter changes."""
+    with transaction(db):
+        deleted = db.execute("DELETE FROM residents WHERE user_id = ?", [user_id]).rowcount
+        db.execute("DELETE FROM resident_topics WHERE user_id = ?", [user_id])
+        if deleted:
+            _bump(db, "unfollows")
+
+
+def _bump(db: Database, name: str, by: int = 1) -> None:
+    db.execute(
+        "INSERT INTO resident_counters (name, n) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET n = n + excluded.n",
+        [name, by],
+    )
+
+
+def resident_counts(db: Database) -> dict[str, Any]:
+    """Anonymous counts for the dashboard: total, by area, by language (plus follow/unfollow totals)."""
+    total = db.execute("SELECT COUNT(*) FROM residents").fetchone()[0]
+    by_area = {(a or "-"): n for a, n in db.execute("SELECT area, COUNT(*) FROM residents GROUP BY area")}
+    by_lang = {(lang or "-"): n for lang, n in db.execute("SELECT lang, COUNT(*) FROM residents GROUP BY lang")}
+    stopped = db.execute("SELECT COUNT(*) FROM residents WHERE delivery_stopped = 1").fetchone()[0]
+    counters = {name: n for name, n in db.execute("SELECT name, n FROM resident_counters")}
+    return {
+        "total": total,
+        "by_area": by_area,
+        "by_lang": by_lang,
+        "delivery_stopped": stopped,
+        "follows": counters.get("follows", 0),
+        "unfollows": counters.get("unfollows", 0),
+    }
+
+
+def _target_sql(areas: Sequence[str], langs: Sequence[str], topics: Sequence[str]) -> tuple[str, list[Any]]:
+    sql = "SELECT r.user_id, r.lang FROM residents r WHERE r.delivery_stopped = 0"
+    params: list[Any] = []
+    if areas:
+        # Residents who have not chosen an area receive every area's alerts.
+        sql += f" AND (r.area IS NULL OR r.area IN ({', '.join('?' for _ in areas)}))"
+        params += list(areas)
+    if langs:
+        sql += f" AND r.lang IN ({', '.join('?' for _ in langs)})"
+        params += list(langs)
+    extra = [t for t in topics if t != ALWAYS_TOPIC]
+    if extra:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM resident_topics rt WHERE rt.user_id = r.user_id"
+            f" AND rt.topic IN ({', '.join('?' for _ in extra)}))"
+        )
+        params += extra
+    return sql + " ORDER BY r.user_id", params
+
+
+def iter_recipients(
+    db: Database, areas: Sequence[str] = (), langs: Sequence[str] = (), topics: Sequence[str] = ()
+) -> Iterator[tuple[str, str | None]]:
+    """(user_id, lang) of every resident an alert with this targeting reaches, ordered by id."""
+    sql, params = _target_sql(areas, langs, topics)
+    yield from db.execute(sql, params)
+
+
+def count_recipients_by_lang(
+    db: Database, areas: Sequence[str] = (), langs: Sequence[str] = (), topics: Sequence[str] = ()
+) -> dict[str | None, int]:
+    """How many residents the targeting reaches, per stored language (None = not chosen)."""
+    sql, params = _target_sql(areas, langs, topics)
+    return {lang: n for lang, n in db.execute(f"SELECT lang, COUNT(*) FROM ({sql}) GROUP BY lang", params)}
+
+
+def bulk_add_residents(db: Database, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert many residents at once (tests, benchmarks, migration from another system)."""
+    now = time.time()
+    n = 0
+    with transaction(db):
+        for row in rows:
+            db.execute(
+                "INSERT OR REPLACE INTO residents (user_id, area, lang, lang_source, delivery_stopped, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [row["user_id"], row.get("area"), row.get("lang"), row.get("lang_source"),
+                 int(bool(row.get("delivery_stopped"))), now, now],
+            )
+            for topic in row.get("topics") or ():
+                if topic != ALWAYS_TOPIC:
+                    db.execute("INSERT OR IGNORE INTO resident_topics (user_id, topic) VALUES (?, ?)", [row["user_id"], topic])
+            n += 1
+    return n
