@@ -8,9 +8,9 @@ from typing import Literal
 from faq.index import Hit
 
 # Tuned on the *_dev.csv query sets only (see bench/README.md "Retrieval").
-CONFIDENT = 0.45  # top score at or above this → answer directly ...
+CONFIDENT = 0.50  # top score at or above this → answer directly ...
 MARGIN = 0.06  # ... if it also leads the runner-up by this much
-SUGGEST = 0.45  # top score at or above this → offer candidates
+SUGGEST = 0.50  # top score at or above this → offer candidates
 MAX_CANDIDATES = 4
 
 Kind = Literal["answer", "suggest", "fallback"]

@@ -27,6 +27,9 @@ W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
 ANSWER_FUSION = "softor"
 ALT_WEIGHT = 0.8  # an alternate row counts this much of a question row
+COVERAGE_WORD = 0.3  # blend of query coverage into the word channel's cosine
+COVERAGE_CHAR = 0.3
+COVERAGE_MODE = "geo"  # cos^(1-c) * coverage^c
 CHAR_NGRAMS = (1, 3)
 READ_NGRAMS = (2, 3)
 ANSWER_WITH_CATEGORY = True  # category words join the answer channel
@@ -56,19 +59,34 @@ def _fit(vectorizer: TfidfVectorizer, docs: list) -> sparse.csr_matrix | None:  
 class _Channel:
     """One TF-IDF feature space; ``None`` matrix when it has no vocabulary."""
 
-    def __init__(self, vectorizer: TfidfVectorizer, docs: list) -> None:  # type: ignore[type-arg]
+    def __init__(self, vectorizer: TfidfVectorizer, docs: list, coverage: float = 0.0) -> None:  # type: ignore[type-arg]
         self.vectorizer = vectorizer
         m = _fit(vectorizer, docs)
         self.matrix_t = m.T.tocsr() if m is not None else None
+        self.coverage = coverage
+        if m is not None and coverage:
+            presence = m.T.tocsr(copy=True)
+            presence.data[:] = 1.0
+            self.presence_t = presence
         self.n = len(docs)
 
     def scores(self, doc: object) -> np.ndarray:
+        """Cosine to each row, blended with how much of the query's weight the row covers."""
         if self.matrix_t is None:
             return np.zeros(self.n)
         q = self.vectorizer.transform([doc])
         if q.nnz == 0:
             return np.zeros(self.n)
-        return np.asarray((q @ self.matrix_t).todense()).ravel()
+        cos = np.asarray((q @ self.matrix_t).todense()).ravel()
+        if not self.coverage:
+            return cos
+        # Cosine favours short, generic questions that share one word with the query;
+        # coverage (share of the query's squared weight found in the row) favours rows
+        # that match more of what was asked.
+        cov = np.asarray((q.multiply(q) @ self.presence_t).todense()).ravel()
+        if COVERAGE_MODE == "geo":
+            return cos ** (1.0 - self.coverage) * cov ** self.coverage
+        return (1.0 - self.coverage) * cos + self.coverage * cov
 
 
 def _word_vectorizer() -> TfidfVectorizer:
@@ -133,9 +151,9 @@ class FaqIndex:
         self._row_starts = np.asarray(starts, dtype=np.int64)
         self._row_weight = np.asarray(row_weight, dtype=np.float32)
         self._n_rows = len(row_words)
-        self._words = _Channel(_word_vectorizer(), row_words)
-        self._chars = _Channel(_char_vectorizer(), row_chars)
-        self._reads = _Channel(_reading_vectorizer(), row_reads) if W_READ else None
+        self._words = _Channel(_word_vectorizer(), row_words, COVERAGE_WORD)
+        self._chars = _Channel(_char_vectorizer(), row_chars, COVERAGE_CHAR)
+        self._reads = _Channel(_reading_vectorizer(), row_reads, COVERAGE_CHAR) if W_READ else None
         answers = [
             self._analyze((e.category + " " if ANSWER_WITH_CATEGORY else "") + e.answer[:ANSWER_CHARS])[0]
             for e in self._entries
