@@ -27,6 +27,7 @@ W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
 ANSWER_FUSION = "softor"
 ALT_WEIGHT = 0.8  # an alternate row counts this much of a question row
+IDF_POWER = 1.0  # idf ** p (1.5 and 2.0 tried on dev: no gain)
 COVERAGE_WORD = 0.3  # blend of query coverage into the word channel's cosine
 COVERAGE_CHAR = 0.3
 COVERAGE_MODE = "geo"  # cos^(1-c) * coverage^c
@@ -62,6 +63,9 @@ class _Channel:
     def __init__(self, vectorizer: TfidfVectorizer, docs: list, coverage: float = 0.0) -> None:  # type: ignore[type-arg]
         self.vectorizer = vectorizer
         m = _fit(vectorizer, docs)
+        if m is not None and IDF_POWER != 1.0:
+            vectorizer.idf_ = vectorizer.idf_ ** IDF_POWER
+            m = vectorizer.transform(docs).tocsr()
         self.matrix_t = m.T.tocsr() if m is not None else None
         self.coverage = coverage
         if m is not None and coverage:
