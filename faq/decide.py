@@ -10,6 +10,8 @@ from faq.index import Hit
 # Tuned on the *_dev.csv query sets only (see bench/README.md "Retrieval").
 CONFIDENT = 0.50  # top score at or above this → answer directly ...
 MARGIN = 0.06  # ... if it also leads the runner-up by this much
+CLEAR_FLOOR = 0.40  # a lower top score still answers when it stands out:
+CLEAR_RATIO = 1.5  # top ≥ CLEAR_FLOOR and top ≥ CLEAR_RATIO × runner-up
 SUGGEST = 0.50  # top score at or above this → offer candidates
 MAX_CANDIDATES = 4
 
@@ -30,16 +32,22 @@ def decide(
     confident: float | None = None,
     suggest: float | None = None,
     margin: float | None = None,
+    clear_floor: float | None = None,
+    clear_ratio: float | None = None,
 ) -> Decision:
     """Decide the reply for ``hits`` (best first); thresholds default to the module constants."""
     confident = CONFIDENT if confident is None else confident
     suggest = SUGGEST if suggest is None else suggest
     margin = MARGIN if margin is None else margin
+    clear_floor = CLEAR_FLOOR if clear_floor is None else clear_floor
+    clear_ratio = CLEAR_RATIO if clear_ratio is None else clear_ratio
     if not hits:
         return Decision("fallback")
     top = hits[0]
     second = hits[1].score if len(hits) > 1 else 0.0
     if top.score >= confident and top.score - second >= margin:
+        return Decision("answer", hit=top)
+    if top.score >= clear_floor and top.score >= clear_ratio * second:
         return Decision("answer", hit=top)
     if top.score >= suggest:
         floor = max(suggest * 0.8, top.score * 0.6)

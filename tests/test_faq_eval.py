@@ -39,7 +39,7 @@ def test_metric_math() -> None:
         EvalQuery("o1"),
         EvalQuery("o2"),
     ]
-    r = evaluate(index, queries, confident=0.5, suggest=0.25, margin=0.05)  # type: ignore[arg-type]
+    r = evaluate(index, queries, confident=0.5, suggest=0.25, margin=0.05, clear_floor=1.0)  # type: ignore[arg-type]
     m = r.metrics
     assert m["n"] == 4 and m["no_answer_n"] == 2
     assert m["hit_at_1"] == pytest.approx(1 / 4)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from faq.decide import CONFIDENT, SUGGEST, Decision, decide
+from faq.decide import CLEAR_FLOOR, CLEAR_RATIO, CONFIDENT, SUGGEST, Decision, decide
 from faq.index import FaqIndex, Hit
 from faq.model import FaqEntry
 from faq.synonyms import Synonyms
@@ -121,7 +121,11 @@ def test_decide_thresholds() -> None:
     assert decide([]) == Decision("fallback")
     d = decide([_hit(CONFIDENT + 0.2, "a"), _hit(SUGGEST * 0.5, "b")])
     assert d.kind == "answer" and d.hit is not None and d.hit.entry.id == "a"
-    assert decide([_hit(SUGGEST - 0.01)]).kind == "fallback"
+    low = min(SUGGEST, CLEAR_FLOOR) - 0.01
+    assert decide([_hit(low), _hit(low - 0.01)]).kind == "fallback"
+    # below CONFIDENT but far ahead of everything else: still answered
+    d = decide([_hit(CLEAR_FLOOR + 0.01, "a"), _hit((CLEAR_FLOOR + 0.01) / CLEAR_RATIO - 0.01, "b")])
+    assert d.kind == "answer" and d.hit is not None and d.hit.entry.id == "a"
     # a near tie at the top is not confident enough to answer
     d = decide([_hit(0.9, "a"), _hit(0.9, "b"), _hit(0.89, "c"), _hit(0.88, "d"), _hit(0.87, "e")])
     assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b", "c", "d"]
@@ -130,7 +134,9 @@ def test_decide_thresholds() -> None:
 def test_decide_explicit_thresholds() -> None:
     hits = [_hit(0.55, "a"), _hit(0.4, "b"), _hit(0.1, "c")]
     assert decide(hits, confident=0.5, suggest=0.25, margin=0.05).kind == "answer"
-    d = decide(hits, confident=0.6, suggest=0.25, margin=0.05)
+    d = decide(hits, confident=0.6, suggest=0.25, margin=0.05, clear_floor=0.6)
     assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b"]  # c is too weak
-    assert decide(hits, confident=0.5, suggest=0.25, margin=0.2).kind == "suggest"
-    assert decide(hits, confident=0.9, suggest=0.6, margin=0.0).kind == "fallback"
+    assert decide(hits, confident=0.5, suggest=0.25, margin=0.2, clear_floor=0.6).kind == "suggest"
+    assert decide(hits, confident=0.9, suggest=0.6, margin=0.0, clear_floor=0.9).kind == "fallback"
+    assert decide(hits, confident=0.9, suggest=0.6, clear_floor=0.5, clear_ratio=1.3).kind == "answer"
+    assert decide(hits, confident=0.9, suggest=0.6, clear_floor=0.5, clear_ratio=1.5).kind == "fallback"
