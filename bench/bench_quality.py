@@ -22,12 +22,24 @@ from faq.synonyms import Synonyms  # noqa: E402
 
 KOSODATE = Path("/work/shared/data/kosodate-faq/corpus.json")
 CORPORA = {
-    "ward": (lambda: load_faq_csv(ROOT / "faq/data/sample_faq.csv"), ROOT / "faq/data/sample_faq.csv",
-             "eval/ward_queries_{split}.csv"),
+    "ward": (
+        lambda: load_faq_csv(ROOT / "faq/data/sample_faq.csv"),
+        ROOT / "faq/data/sample_faq.csv",
+        "eval/ward_queries_{split}.csv",
+    ),
     "kosodate": (lambda: load_kosodate_json(KOSODATE), KOSODATE, "eval/kosodate_queries_{split}.csv"),
 }
-KEYS = ("n", "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_accuracy", "no_answer_n",
-        "no_answer_accuracy", "suggest_rate")
+KEYS = (
+    "n",
+    "hit_at_1",
+    "hit_at_3",
+    "hit_at_5",
+    "mrr",
+    "answer_accuracy",
+    "no_answer_n",
+    "no_answer_accuracy",
+    "suggest_rate",
+)
 
 
 def main() -> None:
@@ -51,8 +63,7 @@ def main() -> None:
             t = time.perf_counter()
             result = evaluate(index, read_queries(qpath))
             ms = (time.perf_counter() - t) * 1000 / max(1, result.metrics["n"] + result.metrics["no_answer_n"])
-            rows.append({"corpus": name, "split": split, "entries": len(index), **result.metrics,
-                         "ms_per_query": ms})
+            rows.append({"corpus": name, "split": split, "entries": len(index), **result.metrics, "ms_per_query": ms})
             if args.failures:
                 args.failures.mkdir(parents=True, exist_ok=True)
                 result.write_failures(args.failures / f"{name}_{split}_failures.csv")

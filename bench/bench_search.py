@@ -81,12 +81,18 @@ def main() -> None:
 
     print(f"entries: {len(index)} (rows incl. alternates: {index._n_rows})")
     print(f"build: {build_s:.2f} s")
-    print(f"search uncached ({len(cold)} queries): p50 {pct(cold, 0.5):.2f} ms, p99 {pct(cold, 0.99):.2f} ms, "
-          f"max {cold[-1]:.2f} ms")
-    print(f"search all ({len(lat)}): p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
-          f"mean {statistics.mean(lat):.2f} ms")
-    print(f"RSS growth for the index: {(rss1 - rss0) / 1024:.1f} MiB (process RSS {rss1 / 1024:.0f} MiB, "
-          f"Sudachi dictionary included)")
+    print(
+        f"search uncached ({len(cold)} queries): p50 {pct(cold, 0.5):.2f} ms, p99 {pct(cold, 0.99):.2f} ms, "
+        f"max {cold[-1]:.2f} ms"
+    )
+    print(
+        f"search all ({len(lat)}): p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
+        f"mean {statistics.mean(lat):.2f} ms"
+    )
+    print(
+        f"RSS growth for the index: {(rss1 - rss0) / 1024:.1f} MiB (process RSS {rss1 / 1024:.0f} MiB, "
+        f"Sudachi dictionary included)"
+    )
 
 
 if __name__ == "__main__":

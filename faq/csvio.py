@@ -61,7 +61,7 @@ def _line_of_offset(data: bytes, offset: int) -> int:
 def _decode(data: bytes) -> str:
     """Decode UTF-8 (BOM optional) or CP932; raise FaqCsvInvalid on undecodable bytes."""
     if data.startswith(codecs.BOM_UTF8):
-        body = data[len(codecs.BOM_UTF8):]
+        body = data[len(codecs.BOM_UTF8) :]
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -166,9 +166,7 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
             if not any(cell.strip() for cell in row):
                 continue  # blank lines between records are harmless
             if len(row) > n_fields and any(c.strip() for c in row[n_fields:]):
-                errors.append(
-                    FaqCsvError(line, "-", f"expected {n_fields} fields, found {len(row)}")
-                )
+                errors.append(FaqCsvError(line, "-", f"expected {n_fields} fields, found {len(row)}"))
                 continue
             # Rows cut short (hand-edited files, some exporters) read as empty trailing cells;
             # a missing id/question/answer is then reported as empty.
@@ -186,16 +184,15 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
             if fid:
                 if fid in first_line_of_id:
                     row_errors.append(
-                        FaqCsvError(
-                            line, "id", f"duplicate id {fid!r} (first on line {first_line_of_id[fid]})"
-                        )
+                        FaqCsvError(line, "id", f"duplicate id {fid!r} (first on line {first_line_of_id[fid]})")
                     )
                 else:
                     first_line_of_id[fid] = line
             if utf16_len(answer) > MAX_ANSWER_UTF16:
                 row_errors.append(
                     FaqCsvError(
-                        line, "answer",
+                        line,
+                        "answer",
                         f"answer too long: {utf16_len(answer)} > {MAX_ANSWER_UTF16} UTF-16 code units",
                     )
                 )
@@ -205,7 +202,8 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
                 if utf16_len(a_t) > MAX_ANSWER_UTF16:
                     row_errors.append(
                         FaqCsvError(
-                            line, f"answer_{lang}",
+                            line,
+                            f"answer_{lang}",
                             f"answer too long: {utf16_len(a_t)} > {MAX_ANSWER_UTF16} UTF-16 code units",
                         )
                     )
@@ -215,9 +213,7 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
             if row_errors:
                 errors.extend(row_errors)
                 continue
-            alternates = tuple(
-                a.strip() for a in _ALTERNATE_SPLIT_RE.split(cell("alternates")) if a.strip()
-            )
+            alternates = tuple(a.strip() for a in _ALTERNATE_SPLIT_RE.split(cell("alternates")) if a.strip())
             entries.append(
                 FaqEntry(
                     id=fid,

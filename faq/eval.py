@@ -95,9 +95,7 @@ def _decision_label(d: Decision) -> str:
     return d.kind
 
 
-def evaluate(
-    index: FaqIndex, queries: Sequence[EvalQuery], k: int = 5, **decide_kwargs: float
-) -> EvalResult:
+def evaluate(index: FaqIndex, queries: Sequence[EvalQuery], k: int = 5, **decide_kwargs: float) -> EvalResult:
     """Hit@1/3/5 and MRR over in-scope queries; answer and fallback accuracy of decide()."""
     n = n_out = 0
     h1 = h3 = h5 = 0
@@ -134,8 +132,7 @@ def evaluate(
                     "expected": list(q.expected),
                     "decision": _decision_label(d),
                     "got": [
-                        {"id": h.entry.id, "score": round(h.score, 4), "question": h.entry.question}
-                        for h in hits[:3]
+                        {"id": h.entry.id, "score": round(h.score, 4), "question": h.entry.question} for h in hits[:3]
                     ],
                 }
             )

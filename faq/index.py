@@ -27,7 +27,6 @@ W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
 ANSWER_FUSION = "softor"
 ALT_WEIGHT = 0.8  # an alternate row counts this much of a question row
-IDF_POWER = 1.0  # idf ** p (1.5 and 2.0 tried on dev: no gain)
 COVERAGE_WORD = 0.3  # blend of query coverage into the word channel's cosine
 COVERAGE_CHAR = 0.3
 COVERAGE_MODE = "geo"  # cos^(1-c) * coverage^c
@@ -63,9 +62,6 @@ class _Channel:
     def __init__(self, vectorizer: TfidfVectorizer, docs: list, coverage: float = 0.0) -> None:  # type: ignore[type-arg]
         self.vectorizer = vectorizer
         m = _fit(vectorizer, docs)
-        if m is not None and IDF_POWER != 1.0:
-            vectorizer.idf_ = vectorizer.idf_ ** IDF_POWER
-            m = vectorizer.transform(docs).tocsr()
         self.matrix_t = m.T.tocsr() if m is not None else None
         self.coverage = coverage
         if m is not None and coverage:
@@ -89,7 +85,7 @@ class _Channel:
         # that match more of what was asked.
         cov = np.asarray((q.multiply(q) @ self.presence_t).todense()).ravel()
         if COVERAGE_MODE == "geo":
-            return cos ** (1.0 - self.coverage) * cov ** self.coverage
+            return cos ** (1.0 - self.coverage) * cov**self.coverage
         return (1.0 - self.coverage) * cos + self.coverage * cov
 
 
@@ -98,15 +94,11 @@ def _word_vectorizer() -> TfidfVectorizer:
 
 
 def _char_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, norm="l2", dtype=np.float32
-    )
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, norm="l2", dtype=np.float32)
 
 
 def _reading_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char", ngram_range=READ_NGRAMS, sublinear_tf=True, norm="l2", dtype=np.float32
-    )
+    return TfidfVectorizer(analyzer="char", ngram_range=READ_NGRAMS, sublinear_tf=True, norm="l2", dtype=np.float32)
 
 
 class FaqIndex:

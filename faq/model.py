@@ -33,9 +33,7 @@ class FaqEntry:
             raise ValueError(f"FaqEntry {self.id}: answer must be a string")
         if not isinstance(self.alternates, tuple):
             object.__setattr__(self, "alternates", tuple(self.alternates))
-        frozen = {
-            lang: MappingProxyType(dict(fields)) for lang, fields in dict(self.translations).items()
-        }
+        frozen = {lang: MappingProxyType(dict(fields)) for lang, fields in dict(self.translations).items()}
         object.__setattr__(self, "translations", MappingProxyType(frozen))
 
     def __hash__(self) -> int:

@@ -54,9 +54,7 @@ class Synonyms:
     def parse(cls, text: str) -> Synonyms:
         """Parse CSV text with header ``term,synonyms``."""
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-        if reader.fieldnames is None or not {"term", "synonyms"} <= {
-            f.strip() for f in reader.fieldnames
-        }:
+        if reader.fieldnames is None or not {"term", "synonyms"} <= {f.strip() for f in reader.fieldnames}:
             raise ValueError("synonyms CSV needs the columns term,synonyms")
         groups = []
         for row in reader:

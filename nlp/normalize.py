@@ -7,9 +7,7 @@ import unicodedata
 
 # Dash-like characters that mean the katakana long vowel when they follow kana.
 _LONG_VOWEL_LIKE = "\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70\u301c\uff5e\u223c~"
-_LONG_VOWEL_RE = re.compile(
-    "(?<=[\u3041-\u309f\u30a1-\u30fa])[" + re.escape(_LONG_VOWEL_LIKE) + "]+"
-)
+_LONG_VOWEL_RE = re.compile("(?<=[\u3041-\u309f\u30a1-\u30fa])[" + re.escape(_LONG_VOWEL_LIKE) + "]+")
 # Wave dash variants used for ranges (9時〜17時) are unified to one character.
 _WAVE_RE = re.compile("[\u301c\uff5e\u223c\u2053~]")
 _SPACE_RE = re.compile(r"\s+")

@@ -64,8 +64,7 @@ def tokens(text: str, mode: Mode = "C") -> list[Token]:
     if not text or not text.strip():
         return []
     return [
-        Token(m.surface(), m.normalized_form(), m.dictionary_form(), m.reading_form(),
-              tuple(m.part_of_speech()))
+        Token(m.surface(), m.normalized_form(), m.dictionary_form(), m.reading_form(), tuple(m.part_of_speech()))
         for m in _morphemes(text, mode)
         if m.surface().strip()
     ]
@@ -109,8 +108,6 @@ def content_words(text: str, mode: Mode = "C") -> list[str]:
     return [m.normalized_form() for m in _morphemes(norm, mode) if m.surface().strip() and _is_content(m)]
 
 
-WORD_BIGRAMS = False  # adjacent content-word pairs as extra features
-SPLIT_VERBS = True  # also index the mode-A parts of compound verbs (受け取る → 受ける, 取る)
 _READING_SKIP_POS = frozenset({"補助記号", "空白", "記号"})
 _HIRA_TO_KATA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
 
@@ -138,7 +135,8 @@ def _analyze_cached(norm: str) -> tuple[tuple[str, ...], str, str]:
         surfaces.append(m.surface())
         nf = m.normalized_form()
         out.append(nf)
-        parts = m.split("A") if len(m.surface()) > 2 and (SPLIT_VERBS or m.part_of_speech()[0] != "動詞") else [m]
+        # Mode-A parts let a compound meet its pieces (児童手当 ↔ 手当, 受け取る ↔ 受ける).
+        parts = m.split("A") if len(m.surface()) > 2 else [m]
         if len(parts) > 1:
             for p in parts:
                 if _is_content(p):
@@ -149,9 +147,6 @@ def _analyze_cached(norm: str) -> tuple[tuple[str, ...], str, str]:
             out.append("~" + reading)
             if len(parts) > 1:
                 out.extend("~" + p.reading_form() for p in parts if _is_content(p))
-    if WORD_BIGRAMS:
-        heads = [f for f in out if not f.startswith("~")]
-        out.extend(a + "+" + b for a, b in zip(heads, heads[1:]))
     return tuple(out), " ".join(surfaces), "".join(readings)
 
 

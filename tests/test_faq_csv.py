@@ -50,8 +50,8 @@ def test_parse_encodings_multiline_alternates_translations(encode) -> None:
 
 
 def test_missing_required_columns() -> None:
-    assert _errors("id,question\n1,q\n".encode()) == ["line 1, column answer: missing required column"]
-    assert _errors("question,answer\n".encode()) == ["line 1, column id: missing required column"]
+    assert _errors(b"id,question\n1,q\n") == ["line 1, column answer: missing required column"]
+    assert _errors(b"question,answer\n") == ["line 1, column id: missing required column"]
 
 
 def test_all_row_errors_collected_with_lines() -> None:
@@ -76,7 +76,7 @@ def test_all_row_errors_collected_with_lines() -> None:
 
 
 def test_short_rows_are_padded() -> None:
-    entries = parse_faq_csv("id,question,answer,alternates\n1,q,a\n2,q,a,,\n".encode())
+    entries = parse_faq_csv(b"id,question,answer,alternates\n1,q,a\n2,q,a,,\n")
     assert [(e.id, e.alternates) for e in entries] == [("1", ()), ("2", ())]
     assert _errors(b"id,question,answer\n1,q\n") == ["line 2, column answer: empty answer"]
 
@@ -118,7 +118,7 @@ def test_header_only_is_rejected() -> None:
 
 
 def test_unterminated_quote_is_reported() -> None:
-    errors = _errors('id,question,answer\n1,q,"never closed\n2,q,a\n'.encode())
+    errors = _errors(b'id,question,answer\n1,q,"never closed\n2,q,a\n')
     assert errors[0].startswith("line 2, column -: CSV syntax error")
 
 
@@ -133,8 +133,13 @@ def test_error_str_and_attributes() -> None:
 
 def test_dump_round_trip_bom_crlf_and_formula_escape(tmp_path) -> None:
     entries = [
-        FaqEntry("1", "=HYPERLINK()", "-危険\n2行目", alternates=("別の言い方", "@x"),
-                 translations={"en": {"question": "Q", "answer": "+A"}}),
+        FaqEntry(
+            "1",
+            "=HYPERLINK()",
+            "-危険\n2行目",
+            alternates=("別の言い方", "@x"),
+            translations={"en": {"question": "Q", "answer": "+A"}},
+        ),
         FaqEntry("2", "質問", "回答", category="戸籍"),
     ]
     data = dump_faq_csv(entries)

@@ -48,8 +48,16 @@ def test_metric_math() -> None:
     assert m["mrr"] == pytest.approx((1 + 1 / 3) / 4)
     assert m["answer_accuracy"] == pytest.approx(1 / 4)
     assert m["no_answer_accuracy"] == pytest.approx(1 / 2)
-    assert {"n", "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_accuracy", "no_answer_n",
-            "no_answer_accuracy"} <= set(m)
+    assert {
+        "n",
+        "hit_at_1",
+        "hit_at_3",
+        "hit_at_5",
+        "mrr",
+        "answer_accuracy",
+        "no_answer_n",
+        "no_answer_accuracy",
+    } <= set(m)
     assert [f["query"] for f in r.failures] == ["q2", "q3", "q4", "o2"]
     assert r.failures[1]["decision"] == "answer:x"
     assert r.failures[1]["got"][0] == {"id": "x", "score": 0.9, "question": "qx"}
@@ -75,12 +83,30 @@ def test_read_queries_and_write_failures(tmp_path) -> None:
 
 def test_load_kosodate_json(tmp_path) -> None:
     path = tmp_path / "corpus.json"
-    path.write_text(json.dumps([
-        {"faq_id": 7, "question": "母子手帳は\nどこ？", "answer": "窓口です", "category1": "妊娠・出産",
-         "category2": "64", "service_name": "null"},
-        {"faq_id": 8, "question": "児童手当", "answer": "a", "category1": "手当", "category2": "児童手当",
-         "service_name": "児童手当\n特例給付"},
-    ], ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "faq_id": 7,
+                    "question": "母子手帳は\nどこ？",
+                    "answer": "窓口です",
+                    "category1": "妊娠・出産",
+                    "category2": "64",
+                    "service_name": "null",
+                },
+                {
+                    "faq_id": 8,
+                    "question": "児童手当",
+                    "answer": "a",
+                    "category1": "手当",
+                    "category2": "児童手当",
+                    "service_name": "児童手当\n特例給付",
+                },
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     e1, e2 = load_kosodate_json(path)
     assert (e1.id, e1.question, e1.category, e1.alternates) == ("7", "母子手帳は どこ？", "妊娠・出産", ())
     assert e2.alternates == ("児童手当", "特例給付") and e2.category == "手当 / 児童手当"
