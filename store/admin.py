@@ -1,5 +1,294 @@
-"""SQL for the admin domain (filled in by its issue)."""
+"""SQL for the console: users, server-side sessions, login attempts, the unanswered queue, dashboard stats."""
 
-from sqlite_utils import Migrations
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from store import transaction
 
 migrations = Migrations("madoguchi.admin")
+
+ROLES: tuple[str, ...] = ("admin", "staff", "operator", "approver")
+
+
+@migrations(name="0001_users_sessions")
+def _m0001(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE admin_users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            password_changed_at REAL NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE admin_sessions (
+            id TEXT PRIMARY KEY,            -- sha256 of the cookie value, never the value itself
+            user TEXT NOT NULL REFERENCES admin_users(name) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            ip TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX admin_sessions_user ON admin_sessions(user)")
+    db.execute(
+        """CREATE TABLE admin_login_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            account TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            ok INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX admin_login_attempts_account ON admin_login_attempts(account, at)")
+    db.execute("CREATE INDEX admin_login_attempts_ip ON admin_login_attempts(ip, at)")
+    db.execute(
+        """CREATE TABLE admin_ignored_queries (
+            query TEXT PRIMARY KEY,         -- normalized query text, hidden from the queue for good
+            by TEXT NOT NULL,
+            at REAL NOT NULL
+        )"""
+    )
+
+
+class AdminStoreError(Exception):
+    """Base class of console storage errors."""
+
+
+class UserExists(AdminStoreError):
+    """A user with this name already exists."""
+
+
+class UnknownUser(AdminStoreError):
+    """No such user."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+    created_at: float
+    password_changed_at: float
+    disabled: bool
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(
+        name=row["name"],
+        role=row["role"],
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
+        password_changed_at=row["password_changed_at"],
+        disabled=bool(row["disabled"]),
+    )
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def create_user(db: Database, name: str, role: str, password_hash: str, now: float | None = None) -> User:
+    """Add a console user; raise UserExists when the name is taken."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    now = now if now is not None else time.time()
+    with transaction(db):
+        if db.execute("SELECT 1 FROM admin_users WHERE name = ?", [name]).fetchone():
+            raise UserExists(name)
+        db.execute(
+            "INSERT INTO admin_users (name, role, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)",
+            [name, role, password_hash, now, now],
+        )
+    return get_user(db, name)
+
+
+def get_user(db: Database, name: str) -> User:
+    rows = list(db.query("SELECT * FROM admin_users WHERE name = ?", [name]))
+    if not rows:
+        raise UnknownUser(name)
+    return _user(rows[0])
+
+
+def find_user(db: Database, name: str) -> User | None:
+    try:
+        return get_user(db, name)
+    except UnknownUser:
+        return None
+
+
+def list_users(db: Database) -> list[User]:
+    return [_user(r) for r in db.query("SELECT * FROM admin_users ORDER BY name")]
+
+
+def set_password_hash(db: Database, name: str, password_hash: str, now: float | None = None) -> None:
+    """Replace a password and end every session of that user."""
+    with transaction(db):
+        cur = db.execute(
+            "UPDATE admin_users SET password_hash = ?, password_changed_at = ? WHERE name = ?",
+            [password_hash, now if now is not None else time.time(), name],
+        )
+        if cur.rowcount == 0:
+            raise UnknownUser(name)
+        db.execute("DELETE FROM admin_sessions WHERE user = ?", [name])
+
+
+def update_user(db: Database, name: str, role: str | None = None, disabled: bool | None = None) -> None:
+    """Change role and/or disable an account (ends its sessions)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    with transaction(db):
+        if db.execute("SELECT 1 FROM admin_users WHERE name = ?", [name]).fetchone() is None:
+            raise UnknownUser(name)
+        if role is not None:
+            db.execute("UPDATE admin_users SET role = ? WHERE name = ?", [role, name])
+        if disabled is not None:
+            db.execute("UPDATE admin_users SET disabled = ? WHERE name = ?", [1 if disabled else 0, name])
+        db.execute("DELETE FROM admin_sessions WHERE user = ?", [name])
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def create_session(db: Database, session_id: str, user: str, csrf: str, now: float, ip: str | None) -> None:
+    db.execute(
+        "INSERT INTO admin_sessions (id, user, csrf, created_at, last_seen, ip) VALUES (?, ?, ?, ?, ?, ?)",
+        [session_id, user, csrf, now, now, ip],
+    )
+
+
+def get_session(db: Database, session_id: str) -> dict[str, Any] | None:
+    rows = list(
+        db.query(
+            "SELECT s.*, u.role AS role, u.disabled AS disabled FROM admin_sessions s"
+            " JOIN admin_users u ON u.name = s.user WHERE s.id = ?",
+            [session_id],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def touch_session(db: Database, session_id: str, now: float) -> None:
+    db.execute("UPDATE admin_sessions SET last_seen = ? WHERE id = ?", [now, session_id])
+
+
+def delete_session(db: Database, session_id: str) -> None:
+    db.execute("DELETE FROM admin_sessions WHERE id = ?", [session_id])
+
+
+def prune_sessions(db: Database, idle_before: float, created_before: float) -> int:
+    return db.execute(
+        "DELETE FROM admin_sessions WHERE last_seen < ? OR created_at < ?", [idle_before, created_before]
+    ).rowcount
+
+
+# --- login attempts ----------------------------------------------------------------------
+
+
+def record_login_attempt(db: Database, account: str, ip: str, ok: bool, now: float) -> None:
+    db.execute(
+        "INSERT INTO admin_login_attempts (at, account, ip, ok) VALUES (?, ?, ?, ?)",
+        [now, account, ip, 1 if ok else 0],
+    )
+
+
+def failed_attempts_since(db: Database, since: float, account: str | None = None, ip: str | None = None) -> int:
+    """Failed (or refused) logins since `since`, for an account or an IP address."""
+    if account is not None:
+        row = db.execute(
+            "SELECT COUNT(*) FROM admin_login_attempts WHERE account = ? AND at >= ? AND ok = 0", [account, since]
+        ).fetchone()
+    else:
+        row = db.execute(
+            "SELECT COUNT(*) FROM admin_login_attempts WHERE ip = ? AND at >= ? AND ok = 0", [ip, since]
+        ).fetchone()
+    return int(row[0])
+
+
+def prune_login_attempts(db: Database, before: float) -> int:
+    return db.execute("DELETE FROM admin_login_attempts WHERE at < ?", [before]).rowcount
+
+
+# --- unanswered queue --------------------------------------------------------------------
+
+
+def unanswered_rows(db: Database, since: float, limit: int = 5000) -> list[dict[str, Any]]:
+    """Fallback questions not ignored (by row or by their normalized text), newest first."""
+    return list(
+        db.query(
+            "SELECT q.id, q.at, q.query, q.lang FROM query_log q"
+            " WHERE q.outcome = 'fallback' AND q.ignored = 0 AND q.at >= ?"
+            " AND q.query NOT IN (SELECT query FROM admin_ignored_queries)"
+            " ORDER BY q.id DESC LIMIT ?",
+            [since, limit],
+        )
+    )
+
+
+def unhelpful_feedback(db: Database, since: float, limit: int = 200) -> list[dict[str, Any]]:
+    """「解決しない」 answers with the question that led to them."""
+    return list(
+        db.query(
+            "SELECT f.at, f.faq_id AS feedback_faq_id, q.query, q.faq_id, q.outcome, q.lang FROM feedback f"
+            " LEFT JOIN query_log q ON q.id = f.query_log_id"
+            " WHERE f.helpful = 0 AND f.at >= ?"
+            " AND (q.query IS NULL OR q.query NOT IN (SELECT query FROM admin_ignored_queries))"
+            " ORDER BY f.id DESC LIMIT ?",
+            [since, limit],
+        )
+    )
+
+
+def ignore_queries(db: Database, queries: list[str], by: str, now: float | None = None) -> int:
+    """Hide these normalized questions from the queue for good (now and when asked again)."""
+    now = now if now is not None else time.time()
+    with transaction(db):
+        for q in queries:
+            db.execute("INSERT OR IGNORE INTO admin_ignored_queries (query, by, at) VALUES (?, ?, ?)", [q, by, now])
+        marks = ",".join("?" for _ in queries) or "''"
+        cur = db.execute(f"UPDATE query_log SET ignored = 1 WHERE query IN ({marks})", list(queries))
+    return cur.rowcount
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+
+def questions_per_day(db: Database, since: float) -> list[dict[str, Any]]:
+    """Per local day: total questions and each outcome."""
+    return list(
+        db.query(
+            "SELECT date(at, 'unixepoch', 'localtime') AS day, COUNT(*) AS n,"
+            " SUM(outcome IN ('answer', 'answer_chosen')) AS answer,"
+            " SUM(outcome = 'suggest') AS suggest, SUM(outcome = 'fallback') AS fallback"
+            " FROM query_log WHERE at >= ? AND outcome != 'answer_chosen' GROUP BY day ORDER BY day",
+            [since],
+        )
+    )
+
+
+def outcome_counts(db: Database, since: float) -> dict[str, int]:
+    rows = db.execute("SELECT outcome, COUNT(*) FROM query_log WHERE at >= ? GROUP BY outcome", [since]).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def top_faqs(db: Database, since: float, limit: int = 10) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "SELECT faq_id, COUNT(*) AS n FROM query_log WHERE at >= ? AND faq_id IS NOT NULL"
+            " AND outcome IN ('answer', 'answer_chosen') GROUP BY faq_id ORDER BY n DESC, faq_id LIMIT ?",
+            [since, limit],
+        )
+    )
+
+
+def feedback_counts(db: Database, since: float) -> dict[str, int]:
+    row = db.execute(
+        "SELECT COALESCE(SUM(helpful = 1), 0), COALESCE(SUM(helpful = 0), 0) FROM feedback WHERE at >= ?", [since]
+    ).fetchone()
+    return {"helpful": int(row[0]), "unhelpful": int(row[1])}

@@ -1,0 +1,1 @@
+"""Alerts pages (filled in once alerts.service exists)."""

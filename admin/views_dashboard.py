@@ -1,0 +1,101 @@
+"""The dashboard: questions per day, outcome rates, top FAQs, feedback, subscribers, alert deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import render_template
+
+from admin import bp
+from admin.charts import hbars, stacked_bars
+from admin.guard import db, feature, now, roles
+from store import admin as admin_store
+from store import core as core_store
+
+log = logging.getLogger(__name__)
+DAYS = 14
+LANG_LABELS = {"ja": "日本語", "easy": "やさしい日本語", "en": "English", "zh": "简体中文", "zh-Hant": "繁體中文",
+               "ko": "한국어", "vi": "Tiếng Việt", "pt": "Português"}
+
+
+def _days(rows: list[dict], today: dt.date) -> list[dict]:
+    by_day = {r["day"]: r for r in rows}
+    out = []
+    for i in range(DAYS - 1, -1, -1):
+        day = (today - dt.timedelta(days=i)).isoformat()
+        out.append(by_day.get(day, {"day": day, "n": 0, "answer": 0, "suggest": 0, "fallback": 0}))
+    return out
+
+
+def _faq_titles() -> dict[str, str]:
+    version = core_store.published_faq_version(db())
+    if version is None:
+        return {}
+    return {e["id"]: e["question"] for e in core_store.faq_version_entries(db(), version)}
+
+
+def _residents() -> dict | None:
+    residents = feature("store.residents")
+    fn = getattr(residents, "resident_counts", None)
+    if fn is None:
+        return None
+    try:
+        return fn(db())
+    except Exception:  # noqa: BLE001 - a part still being built must not take the dashboard down
+        log.exception("resident_counts failed")
+        return None
+
+
+def _alerts() -> list[dict] | None:
+    service = feature("alerts.service")
+    if service is None or not hasattr(service, "list_alerts"):
+        return None
+    try:
+        rows = []
+        for a in list(service.list_alerts(db()))[:10]:
+            a = a if isinstance(a, dict) else vars(a)
+            st = service.status(db(), a["id"])
+            rows.append({"alert": a, "status": st})
+        return rows
+    except Exception:  # noqa: BLE001
+        log.exception("alert list failed")
+        return None
+
+
+@bp.route("/")
+@roles("*")
+def dashboard():
+    t = now()
+    since = t - DAYS * 86400
+    days = _days(admin_store.questions_per_day(db(), since), dt.date.fromtimestamp(t))
+    outcomes = admin_store.outcome_counts(db(), since)
+    total = sum(v for k, v in outcomes.items() if k != "answer_chosen")
+    rates = {
+        k: (outcomes.get(k, 0) / total * 100 if total else 0.0) for k in ("answer", "suggest", "fallback")
+    }
+    titles = _faq_titles()
+    top = [(f"{titles.get(r['faq_id'], r['faq_id'])}", r["n"]) for r in admin_store.top_faqs(db(), since)]
+    fb = admin_store.feedback_counts(db(), since)
+    residents = _residents()
+    area_chart = lang_chart = None
+    if residents:
+        area_chart = hbars(sorted(((k or "未選択"), v) for k, v in residents.get("by_area", {}).items()))
+        lang_chart = hbars(
+            sorted(((LANG_LABELS.get(k, k or "未選択"), v) for k, v in residents.get("by_lang", {}).items()),
+                   key=lambda x: -x[1]),
+            color="#6a1b9a",
+        )
+    return render_template(
+        "admin/dashboard.html",
+        days=DAYS,
+        total=total,
+        rates=rates,
+        chart=stacked_bars(days, [("answer", "回答"), ("suggest", "もしかして"), ("fallback", "回答なし")]),
+        top_chart=hbars(top),
+        feedback=fb,
+        residents=residents,
+        area_chart=area_chart,
+        lang_chart=lang_chart,
+        alerts=_alerts(),
+    )

@@ -1,0 +1,1 @@
+"""Shelters pages (filled in once shelters.service exists)."""
