@@ -1,5 +1,199 @@
-"""SQL for the shelters domain (filled in by its issue)."""
+"""SQL for the shelters domain: shelter data, live status, status history, data version."""
 
-from sqlite_utils import Migrations
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Sequence
+
+from sqlite_utils import Database, Migrations
 
 migrations = Migrations("madoguchi.shelters")
+
+STATUSES = ("closed", "open", "crowded", "full")
+
+# Columns that come from the source file (an import replaces these and nothing else).
+DATA_COLUMNS = (
+    "name",
+    "kana",
+    "address",
+    "lat",
+    "lon",
+    "hazard_bits",
+    "capacity",
+    "areas",
+    "is_shelter",
+    "url",
+    "municipality",
+)
+
+
+@migrations(name="0001_shelters")
+def _m0001(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE shelters (
+            source_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kana TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            lat REAL NOT NULL,
+            lon REAL NOT NULL,
+            hazard_bits INTEGER NOT NULL DEFAULT 0,
+            capacity INTEGER,
+            areas TEXT NOT NULL DEFAULT '',
+            is_shelter INTEGER NOT NULL DEFAULT 0,
+            url TEXT NOT NULL DEFAULT '',
+            municipality TEXT NOT NULL DEFAULT '',
+            source_format TEXT NOT NULL DEFAULT '',
+            source_name TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            data_updated_at REAL NOT NULL,
+            status TEXT NOT NULL DEFAULT 'closed'
+                CHECK (status IN ('closed', 'open', 'crowded', 'full')),
+            head_count INTEGER,
+            status_updated_at REAL,
+            status_by TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX shelters_status ON shelters(status)")
+    db.execute(
+        """CREATE TABLE shelter_status_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source_id TEXT NOT NULL REFERENCES shelters(source_id),
+            at REAL NOT NULL,
+            status TEXT NOT NULL,
+            previous_status TEXT,
+            head_count INTEGER,
+            by TEXT NOT NULL,
+            via TEXT NOT NULL DEFAULT 'cli'
+        )"""
+    )
+    db.execute("CREATE INDEX shelter_status_log_shelter ON shelter_status_log(source_id, id)")
+    # One counter bumped by every import and status change: in-process caches compare it.
+    db.execute("CREATE TABLE shelter_data_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)")
+    db.execute("INSERT INTO shelter_data_version (id, version) VALUES (1, 0)")
+
+
+def data_version(db: Database) -> int:
+    """The counter that changes whenever shelter data or a status changes."""
+    row = db.execute("SELECT version FROM shelter_data_version WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def bump_version(db: Database) -> None:
+    db.execute("UPDATE shelter_data_version SET version = version + 1 WHERE id = 1")
+
+
+def count_shelters(db: Database) -> int:
+    return int(db.execute("SELECT COUNT(*) FROM shelters").fetchone()[0])
+
+
+def has_shelters(db: Database) -> bool:
+    return db.execute("SELECT 1 FROM shelters LIMIT 1").fetchone() is not None
+
+
+def upsert_shelters(
+    db: Database, rows: Iterable[dict[str, Any]], source_format: str, source_name: str, now: float | None = None
+) -> dict[str, int]:
+    """Insert new shelters and update the data of known ones by source_id (status untouched).
+
+    Call inside a transaction. Returns counts: added, updated, unchanged.
+    """
+    now = now if now is not None else time.time()
+    existing = {
+        r["source_id"]: r for r in db.query(f"SELECT source_id, {', '.join(DATA_COLUMNS)} FROM shelters")
+    }
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    inserts: list[list[Any]] = []
+    updates: list[list[Any]] = []
+    for row in rows:
+        values = [row[c] for c in DATA_COLUMNS]
+        old = existing.get(row["source_id"])
+        if old is None:
+            inserts.append([row["source_id"], *values, source_format, source_name, now, now])
+            counts["added"] += 1
+        elif any(old[c] != row[c] for c in DATA_COLUMNS):
+            updates.append([*values, source_format, source_name, now, row["source_id"]])
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+    cols = ", ".join(DATA_COLUMNS)
+    marks = ", ".join("?" for _ in DATA_COLUMNS)
+    if inserts:
+        db.conn.executemany(
+            f"INSERT INTO shelters (source_id, {cols}, source_format, source_name, created_at, data_updated_at)"
+            f" VALUES (?, {marks}, ?, ?, ?, ?)",
+            inserts,
+        )
+    if updates:
+        sets = ", ".join(f"{c} = ?" for c in DATA_COLUMNS)
+        db.conn.executemany(
+            f"UPDATE shelters SET {sets}, source_format = ?, source_name = ?, data_updated_at = ? WHERE source_id = ?",
+            updates,
+        )
+    if inserts or updates:
+        bump_version(db)
+    return counts
+
+
+def all_shelters(db: Database) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM shelters ORDER BY source_id"))
+
+
+def get_shelter(db: Database, source_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM shelters WHERE source_id = ?", [source_id]))
+    return rows[0] if rows else None
+
+
+def shelters_by_ids(db: Database, source_ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not source_ids:
+        return []
+    marks = ", ".join("?" for _ in source_ids)
+    by_id = {r["source_id"]: r for r in db.query(f"SELECT * FROM shelters WHERE source_id IN ({marks})", list(source_ids))}
+    return [by_id[s] for s in source_ids if s in by_id]
+
+
+def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
+    """Shelters whose 対象となる町会・自治会 lists `area_name` (areas stored '|'-joined)."""
+    return list(
+        db.query(
+            "SELECT * FROM shelters WHERE '|' || areas || '|' LIKE ? ORDER BY source_id",
+            ["%|" + area_name.replace("%", "").replace("_", "") + "|%"],
+        )
+    )
+
+
+def position_rows(db: Database) -> list[tuple[str, float, float, int, str]]:
+    """(source_id, lat, lon, hazard_bits, status) of every shelter, for the nearest-search arrays."""
+    return [tuple(r) for r in db.execute("SELECT source_id, lat, lon, hazard_bits, status FROM shelters ORDER BY rowid")]
+
+
+def update_status(
+    db: Database, source_id: str, status: str, head_count: int | None, by: str, via: str, now: float | None = None
+) -> str | None:
+    """Set a shelter's status and log the change (call inside a transaction); returns the previous status."""
+    now = now if now is not None else time.time()
+    row = db.execute("SELECT status FROM shelters WHERE source_id = ?", [source_id]).fetchone()
+    if row is None:
+        raise LookupError(source_id)
+    previous = row[0]
+    db.execute(
+        "UPDATE shelters SET status = ?, head_count = ?, status_updated_at = ?, status_by = ? WHERE source_id = ?",
+        [status, head_count, now, by, source_id],
+    )
+    db.execute(
+        "INSERT INTO shelter_status_log (source_id, at, status, previous_status, head_count, by, via)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [source_id, now, status, previous, head_count, by, via],
+    )
+    bump_version(db)
+    return previous
+
+
+def status_log(db: Database, source_id: str, limit: int = 500) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            "SELECT id, source_id, at, status, previous_status, head_count, by, via FROM shelter_status_log"
+            " WHERE source_id = ? ORDER BY id DESC LIMIT ?",
+            [source_id, limit],
+        )
+    )

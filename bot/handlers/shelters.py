@@ -1,1 +1,247 @@
-"""Location messages and shelter questions (issue D)."""
+"""Location messages and shelter questions (issue D).
+
+A location → the nearest open shelters suitable for the active hazard (Flex carousel plus the
+same list as plain text); none open nearby → say so and show the nearest designated ones with
+their real status (未開設 / 満). 「避難所」 → a quick reply with LINE's location action.
+「<area>の避難所」 → the shelters designated for that area.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+from linebot.v3.messaging import (
+    FlexContainer,
+    FlexMessage,
+    LocationAction,
+    Message,
+    QuickReply,
+    QuickReplyItem,
+    TextMessage,
+)
+
+from bot.context import Ctx
+from bot.events import on
+from bot.handlers.chat import clip_label, clip_text, command
+from bot.i18n import t
+from shelters import service
+from shelters.importer import HAZARDS
+
+log = logging.getLogger(__name__)
+
+NEARBY_M = 5_000  # "open nearby": within a walk a resident can make in a disaster
+FALLBACK_M = 20_000  # how far designated (not yet open) shelters are still worth showing
+MAX_RESULTS = 5
+MAX_AREA_RESULTS = 10  # a carousel holds 12 bubbles
+ALT_TEXT_MAX = 400
+ROUTE_URL = "https://www.google.com/maps/dir/?api=1&destination={lat},{lon}&travelmode=walking"
+STATUS_COLORS = {"open": "#1E7E34", "crowded": "#B35900", "full": "#C62828", "closed": "#5F6368"}
+STATUS_MARKS = {"open": "🟢", "crowded": "🟠", "full": "🔴", "closed": "⚪"}
+AREAS_CSV = Path(__file__).resolve().parent.parent.parent / "data" / "areas.csv"
+
+
+# --- context: seed, active hazard --------------------------------------------------------
+
+
+def _seed(ctx: Ctx) -> None:
+    service.ensure_seeded(ctx.store, ctx.config.get("SHELTERS_CSV"))
+
+
+def _resident_area(ctx: Ctx) -> str | None:
+    try:
+        from store import residents
+    except ImportError:
+        return None
+    get_resident = getattr(residents, "get_resident", None)
+    if get_resident is None or not ctx.user_id:
+        return None
+    resident = get_resident(ctx.db, ctx.user_id)
+    return (resident or {}).get("area") if isinstance(resident, dict) else getattr(resident, "area", None)
+
+
+def active_hazard(ctx: Ctx) -> str | None:
+    """The hazard of an active alert for the resident's area (None when none is known)."""
+    try:
+        from alerts import service as alerts_service
+    except ImportError:
+        return None
+    active_alerts_for = getattr(alerts_service, "active_alerts_for", None)
+    if active_alerts_for is None:
+        return None
+    try:
+        alerts = active_alerts_for(ctx.db, _resident_area(ctx))
+    except Exception:  # noqa: BLE001 - shelter guidance must work even if the alert lookup fails
+        log.exception("active hazard lookup failed (user %s)", ctx.user_hash)
+        return None
+    for alert in alerts or []:
+        hazard = alert.get("hazard") if isinstance(alert, dict) else getattr(alert, "hazard", None)
+        if hazard in HAZARDS:
+            return hazard
+    return None
+
+
+# --- presentation (pure) -----------------------------------------------------------------
+
+
+def route_url(shelter: dict[str, Any]) -> str:
+    return ROUTE_URL.format(lat=f"{shelter['lat']:.6f}", lon=f"{shelter['lon']:.6f}")
+
+
+def distance_text(meters: float, lang: str) -> str:
+    if meters < 1000:
+        return t("shelter_distance_m", lang, value=max(10, int(round(meters, -1))))
+    return t("shelter_distance_km", lang, value=f"{meters / 1000:.1f}")
+
+
+def capacity_text(shelter: dict[str, Any], lang: str) -> str:
+    parts = []
+    if shelter.get("capacity") is not None:
+        parts.append(t("shelter_capacity", lang, n=f"{shelter['capacity']:,}"))
+    else:
+        parts.append(t("shelter_capacity_unknown", lang))
+    if shelter.get("head_count") is not None:
+        parts.append(t("shelter_head_count", lang, n=f"{shelter['head_count']:,}"))
+    return " / ".join(parts)
+
+
+def status_text(status: str, lang: str) -> str:
+    return t(f"shelter_status_{status}", lang)
+
+
+def _bubble(shelter: dict[str, Any], lang: str) -> dict[str, Any]:
+    status = shelter["status"]
+    details = []
+    if shelter.get("distance_m") is not None:
+        details.append(distance_text(shelter["distance_m"], lang))
+    details.append(capacity_text(shelter, lang))
+    body: list[dict[str, Any]] = [
+        {"type": "text", "text": shelter["name"][:60], "weight": "bold", "wrap": True, "size": "md"},
+        {"type": "text", "text": " ・ ".join(details), "size": "sm", "color": "#444444", "wrap": True},
+    ]
+    if shelter.get("address"):
+        body.append({"type": "text", "text": shelter["address"][:80], "size": "xs", "color": "#777777", "wrap": True})
+    return {
+        "type": "bubble",
+        "size": "kilo",
+        "header": {
+            "type": "box",
+            "layout": "vertical",
+            "paddingAll": "8px",
+            "backgroundColor": STATUS_COLORS[status],
+            "contents": [
+                {"type": "text", "text": status_text(status, lang), "color": "#FFFFFF", "weight": "bold", "size": "sm"}
+            ],
+        },
+        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
+        "footer": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [
+                {
+                    "type": "button",
+                    "style": "primary",
+                    "height": "sm",
+                    "color": "#1A73E8",
+                    "action": {"type": "uri", "label": clip_label(t("shelter_route", lang)), "uri": route_url(shelter)},
+                }
+            ],
+        },
+    }
+
+
+def text_list(shelters: Sequence[dict[str, Any]], lang: str) -> str:
+    lines = []
+    for i, s in enumerate(shelters, start=1):
+        details = []
+        if s.get("distance_m") is not None:
+            details.append(distance_text(s["distance_m"], lang))
+        details.append(capacity_text(s, lang))
+        lines.append(
+            f"{i}. {STATUS_MARKS[s['status']]}【{status_text(s['status'], lang)}】{s['name']}\n"
+            f"   {' ・ '.join(details)}\n   {route_url(s)}"
+        )
+    return "\n".join(lines)
+
+
+def shelter_messages(intro: str, shelters: Sequence[dict[str, Any]], lang: str) -> list[Message]:
+    """The plain-text list (first, readable everywhere) and the same shelters as a Flex carousel."""
+    shelters = list(shelters)[:12]
+    text = TextMessage(text=clip_text(f"{intro}\n\n{text_list(shelters, lang)}\n\n{t('shelter_note', lang)}"))
+    summary = "、".join(f"{s['name']}【{status_text(s['status'], lang)}】" for s in shelters)
+    alt = t("shelter_alt", lang, list=summary)
+    if len(alt) > ALT_TEXT_MAX:
+        alt = alt[: ALT_TEXT_MAX - 1] + "…"
+    carousel = {"type": "carousel", "contents": [_bubble(s, lang) for s in shelters]}
+    flex = FlexMessage(alt_text=alt, contents=FlexContainer.from_dict(carousel))
+    return [text, flex]
+
+
+def nearest_reply(ctx: Ctx, lat: float, lon: float, hazard: str | None) -> list[Message]:
+    """Decide the reply to a location (the database is only read)."""
+    lang = ctx.lang
+    found = service.nearest(ctx.db, lat, lon, hazard=hazard, limit=MAX_RESULTS, only_open=True, max_distance_m=NEARBY_M)
+    if found:
+        if hazard:
+            intro = t("shelter_open_intro_hazard", lang, hazard=t(f"shelter_hazard_{hazard}", lang))
+        else:
+            intro = t("shelter_open_intro", lang)
+        return shelter_messages(intro, found, lang)
+    designated = service.nearest(ctx.db, lat, lon, hazard=hazard, limit=3, only_open=False, max_distance_m=FALLBACK_M)
+    if not designated:
+        return [TextMessage(text=t("shelter_none_found", lang))]
+    km = NEARBY_M // 1000
+    return shelter_messages(t("shelter_none_open", lang, km=km), designated, lang)
+
+
+# --- handlers ----------------------------------------------------------------------------
+
+
+@on("message:location")
+def location(ctx: Ctx, event: Any) -> Sequence[Message]:
+    _seed(ctx)
+    msg = event.message
+    hazard = active_hazard(ctx)
+    log.info("shelter search (user %s, hazard %s)", ctx.user_hash, hazard)
+    return nearest_reply(ctx, float(msg.latitude), float(msg.longitude), hazard)
+
+
+def ask_location_messages(lang: str) -> list[Message]:
+    quick = QuickReply(items=[QuickReplyItem(action=LocationAction(label=clip_label(t("shelter_location_label", lang))))])
+    return [TextMessage(text=t("shelter_ask_location", lang), quick_reply=quick)]
+
+
+@command("避難所", "近くの避難所", "避難場所", "近くの避難場所", "ひなんじょ", "近くのひなんじょ", "避難所を探す", "shelter", "shelters")
+def ask_location(ctx: Ctx, text: Any) -> Sequence[Message]:
+    return ask_location_messages(ctx.lang)
+
+
+def area_reply(ctx: Ctx, area_name: str) -> list[Message]:
+    _seed(ctx)
+    found = service.shelters_for_area(ctx.db, area_name)[:MAX_AREA_RESULTS]
+    if not found:
+        return [TextMessage(text=t("shelter_area_none", ctx.lang, area=area_name), quick_reply=ask_location_messages(ctx.lang)[0].quick_reply)]
+    return shelter_messages(t("shelter_area_intro", ctx.lang, area=area_name), found, ctx.lang)
+
+
+def _register_area_commands(path: Path) -> None:
+    """「みどり一丁目の避難所」 and similar, one command per area name in data/areas.csv."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            names = [row["name"].strip() for row in csv.DictReader(fh) if row.get("name")]
+    except (OSError, KeyError):
+        log.warning("areas file %s unreadable; area shelter questions disabled", path.name)
+        return
+    for name in names:
+
+        def handler(ctx: Ctx, text: Any, _name: str = name) -> Sequence[Message]:
+            return area_reply(ctx, _name)
+
+        words = [f"{name}{sep}{noun}" for sep in ("の", " ", "") for noun in ("避難所", "避難場所")]
+        words += [f"避難所 {name}", f"{name}の近くの避難所"]
+        command(*words)(handler)
+
+
+_register_area_commands(AREAS_CSV)
