@@ -1,1 +1,74 @@
-"""Shelters pages (filled in once shelters.service exists)."""
+"""Shelters: big status buttons (usable on a phone at the shelter) and the history of each shelter."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from admin import bp
+from admin.guard import client_ip, db, feature, roles
+
+service = feature("shelters.service")
+
+STATUS_LABELS = {"open": "開設", "crowded": "混雑", "full": "満員", "closed": "閉鎖"}
+STATUS_ORDER = ("open", "crowded", "full", "closed")
+
+if service is not None:
+
+    def _seed() -> None:
+        rt = current_app.extensions["madoguchi"]
+        service.ensure_seeded(rt.store, current_app.config.get("SHELTERS_CSV"))
+
+    @bp.route("/shelters")
+    @roles("operator")
+    def shelters():
+        _seed()
+        q = request.args.get("q", "").strip()
+        rows = service.list_shelters(db())
+        if q:
+            rows = [s for s in rows if q in s["name"] or q in (s["address"] or "") or q in (s["kana"] or "")]
+        only = request.args.get("status", "")
+        if only in STATUS_LABELS:
+            rows = [s for s in rows if s["status"] == only]
+        counts = {k: 0 for k in STATUS_ORDER}
+        for s in service.list_shelters(db()):
+            counts[s["status"]] = counts.get(s["status"], 0) + 1
+        return render_template(
+            "admin/shelters.html", shelters=rows, q=q, only=only, counts=counts, labels=STATUS_LABELS,
+            order=STATUS_ORDER,
+        )
+
+    @bp.route("/shelters/<shelter_id>")
+    @roles("operator")
+    def shelter_detail(shelter_id: str):
+        try:
+            shelter = service.get_shelter(db(), shelter_id)
+            history = service.status_history(db(), shelter_id)
+        except service.UnknownShelter:
+            abort(404)
+        return render_template(
+            "admin/shelter.html", s=shelter, history=history, labels=STATUS_LABELS, order=STATUS_ORDER
+        )
+
+    @bp.route("/shelters/<shelter_id>/status", methods=["POST"])
+    @roles("operator")
+    def shelter_status(shelter_id: str):
+        raw_count = request.form.get("count", "").strip()
+        try:
+            count = int(raw_count) if raw_count else None
+        except ValueError:
+            flash("人数は数字で入力してください。")
+            return redirect(request.form.get("back") or url_for("admin.shelters"))
+        try:
+            shelter = service.set_status(
+                db(), shelter_id, request.form.get("status", ""), count=count, by=g.admin_user,
+                source=f"web {client_ip()}",
+            )
+        except service.UnknownShelter:
+            abort(404)
+        except service.InvalidStatus:
+            flash("状態または人数が正しくありません。")
+        else:
+            label = STATUS_LABELS.get(shelter["status"], shelter["status"])
+            flash(f"{shelter['name']} を「{label}」にしました。（住民への通知は自動では送られません）")
+        back = request.form.get("back", "")
+        return redirect(back if back.startswith("/admin/shelters") else url_for("admin.shelters"))

@@ -297,6 +297,7 @@ def test_post_without_csrf_token_fails(admin_app):
 def test_nothing_changes_on_get(admin_app):
     c = logged_in(admin_app, "admin")
     db = admin_app.extensions["madoguchi"].store.db
+    c.get("/admin/shelters")  # first use seeds the sample shelters (a system import, audited)
     before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
     for endpoint, method, path in admin_rules(admin_app):
         if method == "GET":
@@ -407,3 +408,23 @@ def test_users_page_creates_and_audits(admin_app):
     r = c.post("/admin/users", data={"csrf_token": tok, "name": "newop", "role": "operator", "password": PASSWORD + "x"})
     assert r.status_code == 302
     assert "newop" in c.get("/admin/audit").text
+
+
+# --- shelters ---------------------------------------------------------------------------------
+
+
+def test_shelter_status_buttons_and_history(admin_app):
+    pytest.importorskip("shelters.service")
+    c = logged_in(admin_app, "operator")
+    page = c.get("/admin/shelters")
+    assert page.status_code == 200
+    m = re.search(r'/admin/shelters/([^/"]+)/status', page.text)
+    assert m, "no shelter listed"
+    sid = m.group(1)
+    r = c.post(f"/admin/shelters/{sid}/status", data={"csrf_token": csrf_of(page.text), "status": "open", "count": "12"})
+    assert r.status_code == 302
+    detail = c.get(f"/admin/shelters/{sid}").text
+    assert "開設" in detail and "oper1" in detail
+    r = c.post(f"/admin/shelters/{sid}/status", data={"csrf_token": csrf_of(page.text), "status": "bogus"})
+    assert r.status_code == 302
+    assert c.get(f"/admin/shelters/{sid}", follow_redirects=False).status_code == 200
