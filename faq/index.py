@@ -57,33 +57,56 @@ def _fit(vectorizer: TfidfVectorizer, docs: list) -> sparse.csr_matrix | None:  
 
 
 class _Channel:
-    """One TF-IDF feature space; ``None`` matrix when it has no vocabulary."""
+    """One TF-IDF feature space over the rows; ``matrix_t`` is None without vocabulary.
+
+    Queries are vectorized here rather than with ``vectorizer.transform``: same maths
+    (sublinear tf × idf, L2), without sklearn's per-call input validation, which cost
+    more than the search itself.
+    """
 
     def __init__(self, vectorizer: TfidfVectorizer, docs: list, coverage: float = 0.0) -> None:  # type: ignore[type-arg]
-        self.vectorizer = vectorizer
         m = _fit(vectorizer, docs)
-        self.matrix_t = m.T.tocsr() if m is not None else None
+        self.n = len(docs)
         self.coverage = coverage
-        if m is not None and coverage:
-            presence = m.T.tocsr(copy=True)
+        self.matrix_t: sparse.csr_matrix | None = None
+        if m is None:
+            return
+        self.matrix_t = m.T.tocsr()
+        self.analyzer = vectorizer.build_analyzer()
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_.astype(np.float64)
+        if coverage:
+            presence = self.matrix_t.copy()
             presence.data[:] = 1.0
             self.presence_t = presence
-        self.n = len(docs)
+
+    def _query_vector(self, doc: object) -> tuple[np.ndarray, np.ndarray]:
+        counts: dict[int, int] = {}
+        for feature in self.analyzer(doc):
+            j = self.vocabulary.get(feature)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        vals = (1.0 + np.log(tf)) * self.idf[idx]
+        return idx, vals / np.linalg.norm(vals)
 
     def scores(self, doc: object) -> np.ndarray:
         """Cosine to each row, blended with how much of the query's weight the row covers."""
         if self.matrix_t is None:
             return np.zeros(self.n)
-        q = self.vectorizer.transform([doc])
-        if q.nnz == 0:
+        idx, vals = self._query_vector(doc)
+        if idx.size == 0:
             return np.zeros(self.n)
-        cos = np.asarray((q @ self.matrix_t).todense()).ravel()
+        cos = self.matrix_t[idx].T @ vals
         if not self.coverage:
             return cos
         # Cosine favours short, generic questions that share one word with the query;
         # coverage (share of the query's squared weight found in the row) favours rows
         # that match more of what was asked.
-        cov = np.asarray((q.multiply(q) @ self.presence_t).todense()).ravel()
+        cov = self.presence_t[idx].T @ (vals * vals)
         if COVERAGE_MODE == "geo":
             return cos ** (1.0 - self.coverage) * cov**self.coverage
         return (1.0 - self.coverage) * cos + self.coverage * cov
