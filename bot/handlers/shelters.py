@@ -98,7 +98,7 @@ def distance_text(meters: float, lang: str) -> str:
 
 def capacity_text(shelter: dict[str, Any], lang: str) -> str:
     parts = []
-    if shelter.get("capacity") is not None:
+    if shelter.get("capacity"):  # some files write 0 for "not stated"
         parts.append(t("shelter_capacity", lang, n=f"{shelter['capacity']:,}"))
     else:
         parts.append(t("shelter_capacity_unknown", lang))
