@@ -1,3 +1,239 @@
-"""`flask --app webhook alerts …` (filled in by its issue)."""
+"""`flask --app webhook alert …` (create, preview, approve, send, status, cancel) and `worker`."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from alerts import service
+from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
+
+alert_cli = AppGroup("alert", help="Create, approve, send, follow and cancel emergency alerts.")
+
+
+def _runtime():
+    return current_app.extensions["madoguchi"]
+
+
+def _rps(value: float | None) -> float | None:
+    rps = value if value is not None else float(current_app.config.get("LINE_MULTICAST_RPS") or 0)
+    return rps or None
+
+
+class _Edge:
+    """Turn AlertError into a ClickException (the operator reads the Japanese message)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None and isinstance(exc, service.AlertError):
+            raise click.ClickException(str(exc)) from exc
+        return False
+
+
+def _parse_fields(values: tuple[str, ...]) -> dict[str, str]:
+    fields = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="--field")
+        key, value = item.split("=", 1)
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def _echo_preview(db, alert_id: int) -> None:
+    p = service.preview(db, alert_id)
+    click.echo(f"警報 {alert_id}  [{p['status_label']}]  種別: {p['msg_type']}  状態: {p['state']}")
+    click.echo(f"受信者数: {p['recipient_count']}")
+    for g in p["groups"]:
+        note = f"（{g['fallback_from']} の人には {g['lang']} の文面）" if g["fallback_from"] else ""
+        click.echo(f"--- {g['lang']}: {g['count']}人 {note}")
+        for m in g["messages"]:
+            click.echo(m.get("text") or json.dumps(m, ensure_ascii=False))
+    used = {g["lang"] for g in p["groups"]}
+    for lang, messages in service.get_alert(db, alert_id)["texts"].items():
+        if lang not in used:
+            click.echo(f"--- {lang}: 0人（この言語の受信者はいません）")
+            for m in messages:
+                click.echo(m.get("text") or json.dumps(m, ensure_ascii=False))
+
+
+@alert_cli.command("create")
+@click.option("--headline", help="見出し (free text; not with --template).")
+@click.option("--body", help="本文 (free text; not with --template).")
+@click.option("--template", "template", type=click.Choice(sorted(service.TEMPLATES)), help="Official wording template.")
+@click.option("--field", "fields", multiple=True, help="Template field NAME=VALUE (repeatable), e.g. hazard=洪水.")
+@click.option("--area", "areas", multiple=True, help="Target area code or name from areas.csv (repeatable; none = everyone).")
+@click.option("--lang", "langs", multiple=True, help="Only residents with this language (repeatable).")
+@click.option("--topic", "topics", multiple=True, help="Only residents subscribed to this topic (repeatable).")
+@click.option("--status", type=click.Choice(service.STATUSES), default="actual", show_default=True,
+              help="actual = real alert; exercise = 訓練; test = テスト.")
+@click.option("--expires-in", type=float, help="Hours until the alert expires (default 24).")
+@click.option("--by", "by", required=True, help="Operator creating the alert.")
+def create_cmd(headline, body, template, fields, areas, langs, topics, status, expires_in, by) -> None:
+    """Create a draft alert and print what each language group will receive; the id is the last line.
+
+    Example: flask --app webhook alert create --template evac_level4 --field areas=みどり一丁目 --field hazard=洪水 --area midori-1 --by tanaka
+    """
+    import time
+
+    db = _runtime().store.db
+    with _Edge():
+        alert_id = service.create_alert(
+            db, by=by, headline=headline, body=body, template=template, fields=_parse_fields(fields) or None,
+            areas=areas, langs=langs, topics=topics, status=status,
+            expires_at=time.time() + expires_in * 3600 if expires_in else None,
+        )
+        _echo_preview(db, alert_id)
+    click.echo("承認は作成者以外が行います: flask --app webhook alert approve ID --by USER")
+    click.echo(alert_id)
+
+
+@alert_cli.command("preview")
+@click.argument("alert_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+def preview_cmd(alert_id: int, as_json: bool) -> None:
+    """Show the recipient count and the exact messages per language group.
+
+    Example: flask --app webhook alert preview 12
+    """
+    db = _runtime().store.db
+    with _Edge():
+        if as_json:
+            click.echo(json.dumps(service.preview(db, alert_id), ensure_ascii=False))
+        else:
+            _echo_preview(db, alert_id)
+
+
+@alert_cli.command("approve")
+@click.argument("alert_id", type=int)
+@click.option("--by", "by", required=True, help="Approving operator (must not be the author).")
+def approve_cmd(alert_id: int, by: str) -> None:
+    """Approve an alert (a second operator; approving again refreshes a stale approval).
+
+    Example: flask --app webhook alert approve 12 --by suzuki
+    """
+    db = _runtime().store.db
+    with _Edge():
+        _echo_preview(db, alert_id)
+        service.approve(db, alert_id, by)
+    click.echo(f"承認しました: 警報 {alert_id}（送信: flask --app webhook alert send {alert_id}）")
+
+
+@alert_cli.command("send")
+@click.argument("alert_id", type=int)
+@click.option("--by", "by", default="cli", show_default=True, help="Operator starting the delivery.")
+@click.option("--rps", type=float, help="Client rate limit, requests/second (default LINE_MULTICAST_RPS).")
+@click.option("--batch-size", type=click.IntRange(1, 500), default=500, show_default=True)
+def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None:
+    """Deliver an approved alert in the foreground with a progress bar (rerun after a crash to finish).
+
+    Example: flask --app webhook alert send 12
+    """
+    rt = _runtime()
+    db = rt.store.db
+    with _Edge():
+        alert = service.get_alert(db, alert_id)
+        if alert["state"] in ("approved", "draft"):
+            service.start_delivery(db, alert_id, by, batch_size=batch_size)
+        elif alert["state"] == "stopped":
+            service.resume(db, alert_id, by)
+        elif alert["state"] == "withdrawn":
+            raise service.Withdrawn()
+        st = service.status(db, alert_id)
+    if st["status"] != "actual":
+        click.echo(f"【{service.STATUS_LABELS[st['status']]}】として送信します（本番ではありません）。")
+    done = st["sent"] + st["failed"] + st["withdrawn"]
+    with click.progressbar(length=st["total"], label=f"警報 {alert_id} 配信", show_pos=True) as bar:
+        bar.update(done)
+        run_worker(
+            rt.store, rt.line, once=True, rate_limit_rps=_rps(rps), alert_id=alert_id,
+            on_progress=lambda n, outcome: bar.update(n),
+        )
+    st = service.status(db, alert_id)
+    if st["state"] == "stopped":
+        raise click.ClickException(st["message"] or service.QUOTA_MESSAGE)
+    click.echo(f"送信済み {st['sent']} / 対象 {st['total']}（失敗 {st['failed']}）")
+    if st["failed"]:
+        raise click.ClickException(f"{st['failed']} 人に届けられませんでした。alert status {alert_id} で確認してください。")
+
+
+@alert_cli.command("status")
+@click.argument("alert_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: total, sent, pending, failed, state, …")
+def status_cmd(alert_id: int, as_json: bool) -> None:
+    """Delivery progress of an alert.
+
+    Example: flask --app webhook alert status 12 --json
+    """
+    with _Edge():
+        st = service.status(_runtime().store.db, alert_id)
+    if as_json:
+        click.echo(json.dumps(st, ensure_ascii=False))
+        return
+    click.echo(f"警報 {alert_id}: {st['state_label']}  対象 {st['total']}  送信済み {st['sent']}  "
+               f"未送信 {st['pending']}  失敗 {st['failed']}")
+    if st["message"]:
+        click.echo(st["message"])
+
+
+@alert_cli.command("cancel")
+@click.argument("alert_id", type=int)
+@click.option("--by", "by", required=True, help="Operator cancelling.")
+@click.option("--body", help="Optional explanation added to the cancel message.")
+def cancel_cmd(alert_id: int, by: str, body: str | None) -> None:
+    """Cancel an alert in one step: a Cancel message to exactly its recipients (a draft is withdrawn).
+
+    Example: flask --app webhook alert cancel 12 --by tanaka
+    """
+    with _Edge():
+        new_id = service.cancel(_runtime().store.db, alert_id, by, body=body)
+    if new_id == alert_id:
+        click.echo(f"警報 {alert_id} は未送信だったため取り下げました。")
+    else:
+        click.echo(f"取消の警報 {new_id} を作成し、配信を開始しました（worker が送ります。前面で送るには alert send {new_id}）。")
+    click.echo(new_id)
+
+
+@alert_cli.command("list")
+@click.option("--limit", default=20, show_default=True)
+def list_cmd(limit: int) -> None:
+    """List recent alerts.
+
+    Example: flask --app webhook alert list
+    """
+    for a in service.list_alerts(_runtime().store.db, limit):
+        when = datetime.fromtimestamp(a["created_at"]).strftime("%m-%d %H:%M")
+        click.echo(f"{a['id']:5d}  {when}  [{a['status_label']}] {a['msg_type']:6} {a['state_label']:12} {a['headline']}  by {a['created_by']}")
+
+
+@click.command("worker")
+@click.option("--rps", type=float, help="Client rate limit, requests/second (default LINE_MULTICAST_RPS).")
+@click.option("--once", is_flag=True, help="Exit when no batch is left.")
+@click.option("--lease-seconds", type=float, default=DEFAULT_LEASE_SECONDS, show_default=True,
+              help="How long a claimed batch is held before another worker may retry it.")
+@click.option("--backoff", type=float, default=1.0, show_default=True, help="Base retry backoff in seconds.")
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Sending threads.")
+def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: float, concurrency: int) -> None:
+    """Run the alert delivery worker (the Procfile's worker: line); SIGTERM stops it cleanly.
+
+    Example: flask --app webhook worker
+    """
+    rt = _runtime()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.getLogger(__name__).info("delivery worker started")
+    run_worker(rt.store, rt.line, stop_event=stop, once=once, rate_limit_rps=_rps(rps),
+               lease_seconds=lease_seconds, backoff_base=backoff, concurrency=concurrency)
+
+
+COMMANDS = [alert_cli, worker_cmd]

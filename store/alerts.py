@@ -1,5 +1,376 @@
-"""SQL for the alerts domain (filled in by its issue)."""
+"""SQL for emergency alerts: drafts, per-language texts, the delivery outbox.
 
-from sqlite_utils import Migrations
+The outbox (`alert_batches`) is fixed when delivery starts: each batch holds ≤500
+recipients (`alert_recipients`) and its own X-Line-Retry-Key, stored before the first
+attempt. Workers claim a batch with one conditional UPDATE … WHERE id = (SELECT … LIMIT 1)
+… RETURNING, the SQLite shape of `SELECT … FOR UPDATE SKIP LOCKED`, and hold it under a
+lease: a worker that dies leaves a lease that expires, and the next worker retries the
+batch with the same key (LINE answers 409 when the first attempt was accepted).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Iterable, Sequence
+
+from sqlite_utils import Database, Migrations
+
+from store import transaction
 
 migrations = Migrations("madoguchi.alerts")
+
+# Alert life cycle.
+DRAFT, APPROVED, SENDING, SENT, STOPPED, WITHDRAWN = "draft", "approved", "sending", "sent", "stopped", "withdrawn"
+# Batch states.
+PENDING, BATCH_SENT, FAILED, BATCH_WITHDRAWN = "pending", "sent", "failed", "withdrawn"
+
+
+@migrations(name="0001_alerts")
+def _m0001(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('actual', 'exercise', 'test')),
+            msg_type TEXT NOT NULL CHECK (msg_type IN ('alert', 'update', 'cancel')),
+            references_id INTEGER REFERENCES alerts(id),
+            template TEXT,
+            fields_json TEXT,
+            event TEXT,
+            level INTEGER,
+            hazard TEXT,
+            severity TEXT,
+            headline TEXT NOT NULL,
+            areas_json TEXT NOT NULL DEFAULT '[]',
+            langs_json TEXT NOT NULL DEFAULT '[]',
+            topics_json TEXT NOT NULL DEFAULT '[]',
+            expires_at REAL,
+            state TEXT NOT NULL DEFAULT 'draft',
+            approved_by TEXT,
+            approved_at REAL,
+            started_by TEXT,
+            started_at REAL,
+            finished_at REAL,
+            stop_reason TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX alerts_state ON alerts(state, status)")
+    db.execute("CREATE INDEX alerts_references ON alerts(references_id)")
+    db.execute(
+        """CREATE TABLE alert_texts (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            lang TEXT NOT NULL,
+            messages_json TEXT NOT NULL,
+            PRIMARY KEY (alert_id, lang)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE alert_batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            text_lang TEXT NOT NULL,
+            retry_key TEXT NOT NULL UNIQUE,
+            n INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            lease_until REAL,
+            last_status INTEGER,
+            last_error TEXT,
+            request_id TEXT,
+            sent_at REAL
+        )"""
+    )
+    db.execute("CREATE INDEX alert_batches_claim ON alert_batches(status, next_attempt_at)")
+    db.execute("CREATE INDEX alert_batches_alert ON alert_batches(alert_id, status)")
+    db.execute(
+        """CREATE TABLE alert_recipients (
+            batch_id INTEGER NOT NULL REFERENCES alert_batches(id),
+            user_id TEXT NOT NULL,
+            PRIMARY KEY (batch_id, user_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX alert_recipients_user ON alert_recipients(user_id)")
+
+
+def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["fields"] = json.loads(out.pop("fields_json") or "{}")
+    out["areas"] = json.loads(out.pop("areas_json"))
+    out["langs"] = json.loads(out.pop("langs_json"))
+    out["topics"] = json.loads(out.pop("topics_json"))
+    return out
+
+
+def insert_alert(db: Database, row: dict[str, Any], texts: dict[str, list[dict[str, Any]]]) -> int:
+    """Store a new alert and its per-language messages (rendered once, never shared)."""
+    values = dict(row)
+    values["fields_json"] = json.dumps(values.pop("fields", {}) or {}, ensure_ascii=False)
+    for key in ("areas", "langs", "topics"):
+        values[f"{key}_json"] = json.dumps(list(values.pop(key, ()) or ()), ensure_ascii=False)
+    cols = list(values)
+    with transaction(db):
+        cur = db.execute(
+            f"INSERT INTO alerts ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})", [values[c] for c in cols]
+        )
+        alert_id = cur.lastrowid
+        for lang, messages in texts.items():
+            db.execute(
+                "INSERT INTO alert_texts (alert_id, lang, messages_json) VALUES (?, ?, ?)",
+                [alert_id, lang, json.dumps(messages, ensure_ascii=False)],
+            )
+    return alert_id
+
+
+def get_alert(db: Database, alert_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM alerts WHERE id = ?", [alert_id]))
+    return _alert_row(rows[0]) if rows else None
+
+
+def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    return [_alert_row(r) for r in db.query("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])]
+
+
+def alert_texts(db: Database, alert_id: int) -> dict[str, list[dict[str, Any]]]:
+    """{lang: [LINE message JSON]} as stored at creation."""
+    return {
+        lang: json.loads(raw)
+        for lang, raw in db.execute("SELECT lang, messages_json FROM alert_texts WHERE alert_id = ?", [alert_id])
+    }
+
+
+def update_alert(db: Database, alert_id: int, expect_state: Sequence[str] | None = None, **fields: Any) -> bool:
+    """Change alert columns; with `expect_state` only when the alert is in one of those states."""
+    cols = list(fields)
+    sql = f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?"
+    params = [fields[c] for c in cols] + [alert_id]
+    if expect_state:
+        sql += f" AND state IN ({', '.join('?' for _ in expect_state)})"
+        params += list(expect_state)
+    return db.execute(sql, params).rowcount == 1
+
+
+def create_outbox(
+    db: Database,
+    alert_id: int,
+    groups: Iterable[tuple[str, Iterable[str]]],
+    by: str,
+    batch_size: int = 500,
+    now: float | None = None,
+) -> int:
+    """Fix the recipient list: cut each (text_lang, user ids) group into batches with retry keys.
+
+    Runs in one transaction that also moves the alert from approved to sending, so a second
+    call (or a second operator) finds the alert already sending and creates nothing.
+    Returns the number of recipients.
+    """
+    if not 1 <= batch_size <= 500:
+        raise ValueError("batch_size must be between 1 and 500 (LINE's multicast limit)")
+    now = time.time() if now is None else now
+    total = 0
+    with transaction(db):
+        moved = db.execute(
+            "UPDATE alerts SET state = 'sending', started_by = ?, started_at = ? WHERE id = ? AND state = 'approved'",
+            [by, now, alert_id],
+        ).rowcount
+        if not moved:
+            raise LookupError("alert is not in the approved state")
+        for text_lang, user_ids in groups:
+            chunk: list[str] = []
+            for uid in user_ids:
+                chunk.append(uid)
+                if len(chunk) == batch_size:
+                    total += _insert_batch(db, alert_id, text_lang, chunk)
+                    chunk = []
+            if chunk:
+                total += _insert_batch(db, alert_id, text_lang, chunk)
+        if total == 0:
+            db.execute("UPDATE alerts SET state = 'sent', finished_at = ? WHERE id = ?", [now, alert_id])
+    return total
+
+
+def _insert_batch(db: Database, alert_id: int, text_lang: str, user_ids: list[str]) -> int:
+    cur = db.execute(
+        "INSERT INTO alert_batches (alert_id, text_lang, retry_key, n) VALUES (?, ?, ?, ?)",
+        [alert_id, text_lang, str(uuid.uuid4()), len(user_ids)],
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO alert_recipients (batch_id, user_id) VALUES (?, ?)", [(cur.lastrowid, u) for u in user_ids]
+    )
+    return len(user_ids)
+
+
+def claim_batch(
+    db: Database, worker_id: str, lease_seconds: float, alert_id: int | None = None, now: float | None = None
+) -> dict[str, Any] | None:
+    """Atomically take one due batch of a sending alert (cancels first), or None.
+
+    One statement: concurrent workers (processes or hosts) can never hold the same batch
+    while its lease runs. On PostgreSQL the inner SELECT becomes … FOR UPDATE SKIP LOCKED.
+    """
+    now = time.time() if now is None else now
+    only = " AND b.alert_id = ?" if alert_id is not None else ""
+    params: list[Any] = [worker_id, now + lease_seconds, now, now]
+    if alert_id is not None:
+        params.append(alert_id)
+    params.append(now)
+    rows = list(
+        db.execute(
+            "UPDATE alert_batches SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
+            " WHERE id = (SELECT b.id FROM alert_batches b JOIN alerts a ON a.id = b.alert_id"
+            "   WHERE b.status = 'pending' AND a.state = 'sending' AND b.next_attempt_at <= ?"
+            "   AND (b.lease_until IS NULL OR b.lease_until < ?)" + only +
+            "   ORDER BY (a.msg_type = 'cancel') DESC, b.next_attempt_at, b.id LIMIT 1)"
+            " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
+            " RETURNING id, alert_id, text_lang, retry_key, attempts, n",
+            params,
+        ).fetchall()
+    )
+    if not rows:
+        return None
+    bid, aid, text_lang, retry_key, attempts, n = rows[0]
+    return {"id": bid, "alert_id": aid, "text_lang": text_lang, "retry_key": retry_key, "attempts": attempts, "n": n}
+
+
+def batch_recipients(db: Database, batch_id: int) -> list[str]:
+    return [r[0] for r in db.execute("SELECT user_id FROM alert_recipients WHERE batch_id = ?", [batch_id])]
+
+
+def _maybe_finish(db: Database, alert_id: int, now: float) -> None:
+    db.execute(
+        "UPDATE alerts SET state = 'sent', finished_at = ? WHERE id = ? AND state = 'sending'"
+        " AND NOT EXISTS (SELECT 1 FROM alert_batches WHERE alert_id = ? AND status = 'pending')",
+        [now, alert_id, alert_id],
+    )
+
+
+def mark_batch_sent(db: Database, batch_id: int, alert_id: int, request_id: str | None, status: int) -> None:
+    """The batch was accepted by LINE (200, or 409 = accepted by an earlier attempt)."""
+    now = time.time()
+    with transaction(db):
+        db.execute(
+            "UPDATE alert_batches SET status = 'sent', sent_at = ?, claimed_by = NULL, lease_until = NULL,"
+            " last_status = ?, last_error = NULL, request_id = COALESCE(?, request_id) WHERE id = ? AND status = 'pending'",
+            [now, status, request_id, batch_id],
+        )
+        _maybe_finish(db, alert_id, now)
+
+
+def retry_batch_later(db: Database, batch_id: int, delay: float, status: int, error: str) -> None:
+    """Give the batch back for another attempt after `delay` seconds (same retry key)."""
+    now = time.time()
+    db.execute(
+        "UPDATE alert_batches SET claimed_by = NULL, lease_until = NULL, next_attempt_at = ?, last_status = ?, last_error = ?"
+        " WHERE id = ? AND status = 'pending'",
+        [now + delay, status, error[:500], batch_id],
+    )
+
+
+def fail_batch(db: Database, batch_id: int, alert_id: int, status: int, error: str) -> None:
+    """A permanent error (e.g. 400): the batch will not be retried."""
+    now = time.time()
+    with transaction(db):
+        db.execute(
+            "UPDATE alert_batches SET status = 'failed', claimed_by = NULL, lease_until = NULL, last_status = ?, last_error = ?"
+            " WHERE id = ? AND status = 'pending'",
+            [status, error[:500], batch_id],
+        )
+        _maybe_finish(db, alert_id, now)
+
+
+def stop_alert(db: Database, alert_id: int, reason: str, batch_id: int | None = None) -> None:
+    """Stop an alert's delivery (monthly quota): pending batches stay for a later resume."""
+    with transaction(db):
+        if batch_id is not None:
+            db.execute(
+                "UPDATE alert_batches SET claimed_by = NULL, lease_until = NULL, last_status = 429, last_error = ? WHERE id = ?",
+                [reason[:500], batch_id],
+            )
+        db.execute("UPDATE alerts SET state = 'stopped', stop_reason = ? WHERE id = ? AND state = 'sending'", [reason, alert_id])
+
+
+def resume_alert(db: Database, alert_id: int) -> bool:
+    return db.execute(
+        "UPDATE alerts SET state = 'sending', stop_reason = NULL WHERE id = ? AND state = 'stopped'", [alert_id]
+    ).rowcount == 1
+
+
+def withdraw_pending(db: Database, alert_id: int) -> int:
+    """Stop batches of an alert that no attempt has touched yet (used by cancel)."""
+    with transaction(db):
+        n = db.execute(
+            "UPDATE alert_batches SET status = 'withdrawn' WHERE alert_id = ? AND status = 'pending' AND attempts = 0"
+            " AND (lease_until IS NULL OR lease_until < ?)",
+            [alert_id, time.time()],
+        ).rowcount
+        _maybe_finish(db, alert_id, time.time())
+    return n
+
+
+def reached_recipients(db: Database, alert_id: int) -> list[tuple[str, str]]:
+    """(user_id, text_lang) of everyone the alert may have reached (any batch that was attempted)."""
+    return [
+        (u, lang)
+        for u, lang in db.execute(
+            "SELECT r.user_id, b.text_lang FROM alert_recipients r JOIN alert_batches b ON b.id = r.batch_id"
+            " WHERE b.alert_id = ? AND (b.status = 'sent' OR b.attempts > 0) ORDER BY r.user_id",
+            [alert_id],
+        )
+    ]
+
+
+def delivery_counts(db: Database, alert_id: int) -> dict[str, int]:
+    """Recipients per batch state plus batch counts."""
+    out = {"total": 0, "sent": 0, "pending": 0, "failed": 0, "withdrawn": 0, "batches": 0, "attempts": 0}
+    for status, n, batches, attempts in db.execute(
+        "SELECT status, SUM(n), COUNT(*), SUM(attempts) FROM alert_batches WHERE alert_id = ? GROUP BY status", [alert_id]
+    ):
+        out["total"] += n
+        out[status] = out.get(status, 0) + n
+        out["batches"] += batches
+        out["attempts"] += attempts
+    return out
+
+
+def cancels_of(db: Database, alert_id: int) -> list[int]:
+    return [r[0] for r in db.execute(
+        "SELECT id FROM alerts WHERE references_id = ? AND msg_type = 'cancel' AND state IN ('sending', 'sent', 'stopped')",
+        [alert_id],
+    )]
+
+
+def active_alert_rows(db: Database, now: float | None = None) -> list[dict[str, Any]]:
+    """Actual alerts (alert/update) being or done sending, not expired and not cancelled or superseded."""
+    now = time.time() if now is None else now
+    rows = db.query(
+        "SELECT * FROM alerts a WHERE a.status = 'actual' AND a.msg_type IN ('alert', 'update')"
+        " AND a.state IN ('sending', 'sent', 'stopped') AND (a.expires_at IS NULL OR a.expires_at > ?)"
+        " AND NOT EXISTS (SELECT 1 FROM alerts c WHERE c.references_id = a.id"
+        "   AND c.state IN ('sending', 'sent', 'stopped'))"
+        " ORDER BY a.id DESC",
+        [now],
+    )
+    return [_alert_row(r) for r in rows]
+
+
+def forget_user(db: Database, user_id: str) -> None:
+    """Remove a user id from every outbox list (unfollow)."""
+    db.execute("DELETE FROM alert_recipients WHERE user_id = ?", [user_id])
+
+
+def next_due(db: Database, alert_id: int | None = None) -> float | None:
+    """When the earliest pending batch of a sending alert becomes claimable (None: no work left)."""
+    sql = (
+        "SELECT MIN(MAX(b.next_attempt_at, COALESCE(b.lease_until, 0))) FROM alert_batches b"
+        " JOIN alerts a ON a.id = b.alert_id WHERE b.status = 'pending' AND a.state = 'sending'"
+    )
+    params: list[Any] = []
+    if alert_id is not None:
+        sql += " AND b.alert_id = ?"
+        params.append(alert_id)
+    row = db.execute(sql, params).fetchone()
+    return row[0] if row and row[0] is not None else None

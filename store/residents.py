@@ -108,6 +108,8 @@ def delete_resident(db: Database, user_id: str) -> None:
     with transaction(db):
         deleted = db.execute("DELETE FROM residents WHERE user_id = ?", [user_id]).rowcount
         db.execute("DELETE FROM resident_topics WHERE user_id = ?", [user_id])
+        # Outbox lists name the user too; the alert keeps only its counts.
+        db.execute("DELETE FROM alert_recipients WHERE user_id = ?", [user_id])
         if deleted:
             _bump(db, "unfollows")
 

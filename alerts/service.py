@@ -1,0 +1,727 @@
+"""Emergency alerts: templates, drafts, two-person approval, the outbox, cancel and correction.
+
+Modelled on CAP 1.2: status (actual / exercise / test), msg_type (alert / update / cancel
+referencing the original), event, severity, per-language headline and body, target areas,
+languages and topics, expiry. The operator console (admin/) and the CLI (commands/alerts.py)
+both call the functions here; errors are `AlertError` subclasses with Japanese messages
+an operator can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlite_utils import Database
+
+from bot.i18n import LANGUAGES, t
+from store import alerts as alert_store
+from store import audit
+from store import residents as resident_store
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUSES = ("actual", "exercise", "test")
+MSG_TYPES = ("alert", "update", "cancel")
+DEFAULT_STALE_MINUTES = 30.0
+DEFAULT_EXPIRY_HOURS = 24.0
+TEXT_MAX = 5000
+FIELD_MAX = 200
+HAZARDS = {
+    "flood": "洪水",
+    "landslide": "土砂災害",
+    "storm_surge": "高潮",
+    "earthquake": "地震",
+    "tsunami": "津波",
+    "fire": "大規模な火事",
+    "inland_flood": "内水氾濫",
+    "volcano": "火山現象",
+}
+INTENSITIES = ("1", "2", "3", "4", "5弱", "5強", "6弱", "6強", "7")
+
+
+# --- errors (raised deep, turned into messages at the edge) ------------------------------
+
+
+class AlertError(Exception):
+    """Base of every alert error; str() is a Japanese sentence for the operator."""
+
+
+class UnknownAlert(AlertError):
+    def __init__(self, alert_id: int):
+        super().__init__(f"警報 {alert_id} は見つかりません。")
+
+
+class InvalidAlert(AlertError):
+    """The draft is incomplete or inconsistent; `problems` lists every issue."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("入力に誤りがあります: " + " / ".join(self.problems))
+
+
+class DrillAsActual(InvalidAlert):
+    """A drill/test text or template used with status actual (Hawaii 2018, Genkai)."""
+
+
+class SelfApprovalRefused(AlertError):
+    def __init__(self) -> None:
+        super().__init__("作成した本人は承認できません。別の担当者が承認してください。")
+
+
+class NotApproved(AlertError):
+    def __init__(self) -> None:
+        super().__init__("この警報はまだ承認されていません。別の担当者の承認が必要です。")
+
+
+class AlertStale(AlertError):
+    def __init__(self, minutes: float) -> None:
+        super().__init__(
+            f"承認から {minutes:g} 分以上たっているため送信しません。内容が今も正しいか確認し、もう一度承認してください。"
+        )
+
+
+class AlertExpired(AlertStale):
+    def __init__(self) -> None:
+        AlertError.__init__(self, "有効期限を過ぎた警報は送信できません。新しい警報を作成してください。")
+
+
+class AlreadySent(AlertError):
+    def __init__(self, state: str) -> None:
+        super().__init__(f"この警報はすでに配信済みまたは配信中です（状態: {STATE_LABELS.get(state, state)}）。同じ警報は二度送信しません。")
+
+
+class AlreadyCancelled(AlertError):
+    def __init__(self, cancel_id: int) -> None:
+        super().__init__(f"この警報はすでに取り消されています（取消の警報 {cancel_id}）。")
+
+
+class Withdrawn(AlertError):
+    def __init__(self) -> None:
+        super().__init__("この警報は取り下げられています。")
+
+
+class QuotaExhausted(AlertError):
+    def __init__(self) -> None:
+        super().__init__(QUOTA_MESSAGE)
+
+
+QUOTA_MESSAGE = (
+    "LINEの今月の送信上限（メッセージ数）に達したため、配信を止めました。まだ届いていない人がいます。"
+    "LINE公式アカウントの管理画面でプラン（地方公共団体プラン等）を確認し、上限を解除してから"
+    "「alert send」で再開してください。"
+)
+STATE_LABELS = {
+    "draft": "下書き（承認待ち）",
+    "approved": "承認済み（未送信）",
+    "sending": "配信中",
+    "sent": "配信済み",
+    "stopped": "停止中",
+    "withdrawn": "取り下げ",
+}
+STATUS_LABELS = {"actual": "本番", "exercise": "訓練", "test": "テスト"}
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    required: bool = True
+    choices: Mapping[str, str] | None = None  # accepted value → stored value
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    title: str
+    event: str
+    severity: str
+    level: int | None
+    texts: Mapping[str, tuple[str, str]]  # lang → (headline, body) format strings
+    fields: Mapping[str, Field] = field(default_factory=dict)
+    hazard: str | None = None  # fixed hazard; otherwise the `hazard` field
+    status: str | None = None  # forced status (the drill template is never actual)
+
+
+_HAZARD_CHOICES = {**{k: k for k in HAZARDS}, **{v: k for k, v in HAZARDS.items()}}
+_AREA_FIELD = Field("対象地区（例：みどり一丁目・二丁目）")
+
+TEMPLATES: dict[str, Template] = {
+    "evac_level3": Template(
+        "evac_level3", "警戒レベル3 高齢者等避難", "evacuation", "Severe", 3,
+        {
+            "ja": ("【警戒レベル3】高齢者等避難",
+                   "{areas}に{hazard_name}に関する警戒レベル3、高齢者等避難を発令しました。"
+                   "高齢の方、障害のある方など避難に時間のかかる方とその支援者は、危険な場所から避難してください。"
+                   "その他の方も避難の準備をしてください。"),
+            "easy": ("【警戒（けいかい）レベル3】お年寄（としよ）りなどは 逃（に）げてください",
+                     "{areas}に {hazard_name}の 警戒（けいかい）レベル3が 出（で）ました。"
+                     "お年寄りや 体（からだ）の 不自由（ふじゆう）な 人（ひと）は、危（あぶ）ない 場所（ばしょ）から 逃げてください。"
+                     "ほかの 人も 逃げる 準備（じゅんび）を してください。"),
+            "en": ("[Alert Level 3] Evacuation of elderly persons, etc.",
+                   "Alert Level 3 ({hazard_name}) has been issued for {areas}. Elderly people, people with "
+                   "disabilities and others who need time to evacuate, and their helpers, must leave dangerous "
+                   "places now. Everyone else should prepare to evacuate."),
+        },
+        {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
+    ),
+    "evac_level4": Template(
+        "evac_level4", "警戒レベル4 避難指示", "evacuation", "Extreme", 4,
+        {
+            "ja": ("【警戒レベル4】避難指示",
+                   "{areas}に{hazard_name}に関する警戒レベル4、避難指示を発令しました。"
+                   "{areas}の方は速やかに全員避難を開始してください。"),
+            "easy": ("【警戒（けいかい）レベル4】すぐ 逃（に）げてください",
+                     "{areas}に {hazard_name}の 警戒（けいかい）レベル4が 出（で）ました。"
+                     "{areas}の 人（ひと）は みんな すぐに 危（あぶ）ない 場所（ばしょ）から 逃げてください。"),
+            "en": ("[Alert Level 4] Evacuation instruction",
+                   "Alert Level 4 ({hazard_name}): an evacuation instruction has been issued for {areas}. "
+                   "Everyone in {areas} must evacuate from dangerous places immediately."),
+        },
+        {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
+    ),
+    "evac_level5": Template(
+        "evac_level5", "警戒レベル5 緊急安全確保", "evacuation", "Extreme", 5,
+        {
+            "ja": ("【警戒レベル5】緊急安全確保",
+                   "{areas}に{hazard_name}に関する警戒レベル5、緊急安全確保を発令しました。"
+                   "災害が発生または切迫しています。命の危険があります。直ちに身の安全を確保してください。"),
+            "easy": ("【警戒（けいかい）レベル5】すぐに 命（いのち）を 守（まも）ってください",
+                     "{areas}に {hazard_name}の 警戒（けいかい）レベル5が 出（で）ました。"
+                     "とても 危（あぶ）ないです。今（いま）いる 場所（ばしょ）で すぐに 命を 守って ください。"),
+            "en": ("[Alert Level 5] Emergency safety measures",
+                   "Alert Level 5 ({hazard_name}) has been issued for {areas}. A disaster is happening or imminent. "
+                   "Your life is in danger. Secure your safety immediately."),
+        },
+        {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
+    ),
+    "shelter_open": Template(
+        "shelter_open", "避難所開設", "shelter", "Moderate", None,
+        {
+            "ja": ("【避難所開設】{shelter_name}",
+                   "{areas}の方のために、避難所「{shelter_name}」（{address}）を開設しました。"),
+            "easy": ("【避難所（ひなんじょ）が あきました】{shelter_name}",
+                     "{areas}の 人（ひと）の ために、避難所（ひなんじょ）「{shelter_name}」（{address}）が あきました。"),
+            "en": ("[Shelter open] {shelter_name}",
+                   "The evacuation shelter \"{shelter_name}\" ({address}) is now open for residents of {areas}."),
+        },
+        {"shelter_name": Field("避難所名"), "address": Field("住所"), "areas": _AREA_FIELD},
+    ),
+    "earthquake": Template(
+        "earthquake", "地震", "earthquake", "Severe", None,
+        {
+            "ja": ("【地震】最大震度{intensity}",
+                   "{areas}で震度{intensity}の揺れを観測しました。落ち着いて身の安全を確保し、火の元を確認してください。"
+                   "倒れた家具や割れたガラスに注意してください。"),
+            "easy": ("【地震（じしん）】震度（しんど）{intensity}",
+                     "{areas}で 震度（しんど）{intensity}の 地震（じしん）が ありました。"
+                     "体（からだ）を 守（まも）ってください。火（ひ）を 消（け）してください。"),
+            "en": ("[Earthquake] Seismic intensity {intensity}",
+                   "Seismic intensity {intensity} (Japanese scale) was observed in {areas}. Stay calm, protect "
+                   "yourself and check for fire. Watch out for fallen furniture and broken glass."),
+        },
+        {"areas": _AREA_FIELD, "intensity": Field("震度（1〜7、5弱・5強・6弱・6強）", choices={i: i for i in INTENSITIES})},
+        hazard="earthquake",
+    ),
+    "drill": Template(
+        "drill", "訓練", "drill", "Minor", None,
+        {
+            "ja": ("防災訓練のお知らせ", "{scenario}"),
+            "easy": ("防災訓練（ぼうさいくんれん）の お知（し）らせ", "{scenario}"),
+            "en": ("Disaster drill", "{scenario}"),
+        },
+        {"scenario": Field("訓練の内容")},
+        status="exercise",
+    ),
+}
+# Words that mark a drill or test text: such text is never sent as actual.
+_DRILL_MARKERS = ("訓練", "くんれん", "テスト", "drill", "exercise", "これは試験")
+
+
+# --- areas ---------------------------------------------------------------------------------
+
+
+def _config(key: str, default: Any) -> Any:
+    try:
+        from flask import current_app
+
+        return current_app.config.get(key, default)
+    except RuntimeError:  # outside an app context
+        return default
+
+
+def load_areas(path: str | Path | None = None) -> list[dict[str, str]]:
+    """The ward's areas (code, name, kana) from the staff-edited CSV."""
+    path = Path(path or _config("AREAS_CSV", ROOT / "data" / "areas.csv"))
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return [
+            {"code": r["code"].strip(), "name": r["name"].strip(), "kana": (r.get("kana") or "").strip()}
+            for r in csv.DictReader(fh)
+            if (r.get("code") or "").strip()
+        ]
+
+
+def resolve_areas(values: Iterable[str], areas: Sequence[Mapping[str, str]] | None = None) -> list[str]:
+    """Turn codes or names (or kana) into area codes; unknown ones raise InvalidAlert."""
+    areas = areas if areas is not None else load_areas()
+    lookup: dict[str, str] = {}
+    for a in areas:
+        for key in (a["code"], a["name"], a.get("kana") or ""):
+            if key:
+                lookup[key] = a["code"]
+    out: list[str] = []
+    problems = []
+    for v in values:
+        code = lookup.get(v.strip())
+        if code is None:
+            problems.append(f"地区「{v}」は areas.csv にありません")
+        elif code not in out:
+            out.append(code)
+    if problems:
+        raise InvalidAlert(problems)
+    return out
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _validate_fields(tpl: Template, fields: Mapping[str, Any]) -> dict[str, str]:
+    problems = []
+    clean: dict[str, str] = {}
+    for key in fields:
+        if key not in tpl.fields:
+            problems.append(f"テンプレート「{tpl.title}」に項目「{key}」はありません")
+    for key, spec in tpl.fields.items():
+        value = str(fields.get(key) or "").strip()
+        if not value:
+            if spec.required:
+                problems.append(f"「{spec.label}」（{key}）を入力してください")
+            continue
+        if len(value) > FIELD_MAX:
+            problems.append(f"「{spec.label}」が長すぎます（{FIELD_MAX}文字まで）")
+        if spec.choices is not None:
+            if value not in spec.choices:
+                problems.append(f"「{spec.label}」は次のどれかにしてください: {'、'.join(dict.fromkeys(spec.choices))}")
+                continue
+            value = spec.choices[value]
+        clean[key] = value
+    if problems:
+        raise InvalidAlert(problems)
+    return clean
+
+
+def _texts_for(alert: Mapping[str, Any], headline: str | None = None, body: str | None = None) -> dict[str, tuple[str, str]]:
+    """lang → (headline, body) of an alert row's content (without status/type prefixes)."""
+    tpl = TEMPLATES.get(alert.get("template") or "")
+    if tpl is None:
+        return {"ja": (headline if headline is not None else alert["headline"], body if body is not None else alert["fields"].get("body", ""))}
+    values = dict(alert["fields"])
+    hazard = tpl.hazard or values.get("hazard")
+    out = {}
+    for lang, (h, b) in tpl.texts.items():
+        hazard_name = t(f"hazard_{hazard}", lang) if hazard else ""
+        out[lang] = (h.format(hazard_name=hazard_name, **values), b.format(hazard_name=hazard_name, **values))
+    return out
+
+
+def _clip(text: str) -> str:
+    if len(text.encode("utf-16-le")) // 2 <= TEXT_MAX:
+        return text
+    return text[: TEXT_MAX - 200] + "…"
+
+
+def _compose(lang: str, status: str, msg_type: str, headline: str, body: str, ref_headline: str | None) -> list[dict[str, Any]]:
+    """The exact LINE messages one language group receives."""
+    lines = []
+    if status == "exercise":
+        lines.append(t("alert_prefix_exercise", lang))
+    elif status == "test":
+        lines.append(t("alert_prefix_test", lang))
+    if msg_type == "cancel":
+        lines.append(t("alert_cancel_intro", lang, headline=ref_headline or ""))
+        if body:
+            lines.append(body)
+    else:
+        if msg_type == "update":
+            lines.append(t("alert_update_intro", lang, headline=ref_headline or ""))
+        lines.append(headline)
+        if body:
+            lines.append(body)
+    if status == "exercise":
+        lines.append(t("alert_suffix_exercise", lang))
+    elif status == "test":
+        lines.append(t("alert_suffix_test", lang))
+    return [{"type": "text", "text": _clip("\n\n".join(x for x in lines if x))}]
+
+
+def text_lang_for(resident_lang: str | None, available: Iterable[str]) -> str:
+    """Which stored text a resident gets: their language, else やさしい日本語, else Japanese."""
+    available = set(available)
+    lang = resident_lang or "ja"
+    if lang in available:
+        return lang
+    if lang != "ja" and "easy" in available:
+        return "easy"
+    return "ja" if "ja" in available else sorted(available)[0]
+
+
+# --- drafts ----------------------------------------------------------------------------------
+
+
+def create_alert(
+    db: Database,
+    *,
+    by: str,
+    headline: str | None = None,
+    body: str | None = None,
+    template: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    areas: Iterable[str] = (),
+    langs: Iterable[str] = (),
+    topics: Iterable[str] = (),
+    status: str = "actual",
+    msg_type: str = "alert",
+    references: int | None = None,
+    expires_at: float | None = None,
+    source: str = "cli",
+) -> int:
+    """Store a draft (nothing is sent); returns its id. Approval by another operator comes next."""
+    problems: list[str] = []
+    by = (by or "").strip()
+    if not by:
+        problems.append("作成者（--by）を入力してください")
+    if status not in STATUSES:
+        problems.append(f"status は {' / '.join(STATUSES)} のどれかです")
+    if msg_type not in MSG_TYPES:
+        problems.append(f"msg_type は {' / '.join(MSG_TYPES)} のどれかです")
+    langs = list(dict.fromkeys(langs))
+    for lang in langs:
+        if lang not in LANGUAGES:
+            problems.append(f"言語「{lang}」は対応していません（{', '.join(LANGUAGES)}）")
+    topics = list(dict.fromkeys(topics))
+    for topic in topics:
+        if topic not in resident_store.TOPICS:
+            problems.append(f"トピック「{topic}」はありません（{', '.join(resident_store.TOPICS)}）")
+    ref = None
+    if msg_type in ("update", "cancel"):
+        ref = get_alert(db, references) if references is not None else None
+        if ref is None:
+            problems.append("訂正・取消には元の警報（references）が必要です")
+    elif references is not None:
+        problems.append("references は訂正・取消のときだけ指定します")
+    now = time.time()
+    if expires_at is not None and expires_at <= now:
+        problems.append("有効期限が過去になっています")
+    tpl = None
+    clean_fields: dict[str, str] = {}
+    if template:
+        tpl = TEMPLATES.get(template)
+        if tpl is None:
+            problems.append(f"テンプレート「{template}」はありません（{', '.join(TEMPLATES)}）")
+        elif headline or body:
+            problems.append("テンプレートを使うときは見出し・本文を直接入力しません（項目で指定します）")
+        else:
+            try:
+                clean_fields = _validate_fields(tpl, fields or {})
+            except InvalidAlert as exc:
+                problems += exc.problems
+            if tpl.status and status != tpl.status:
+                raise DrillAsActual(
+                    [f"テンプレート「{tpl.title}」は{STATUS_LABELS[tpl.status]}専用です（--status {tpl.status}）。本番として送ることはできません"]
+                )
+    elif msg_type != "cancel":
+        if not (headline or "").strip():
+            problems.append("見出し（--headline）を入力してください")
+        if not (body or "").strip():
+            problems.append("本文（--body）を入力してください")
+    if fields and not template:
+        problems.append("項目（fields）はテンプレートと一緒に使います")
+    if status == "actual" and not template:
+        text = f"{headline or ''} {body or ''}".lower()
+        if any(m in text for m in _DRILL_MARKERS):
+            raise DrillAsActual(
+                ["本文に「訓練」「テスト」などの語があります。訓練・テストは --status exercise / test で作成してください（本番では送れません）"]
+            )
+    if problems:
+        raise InvalidAlert(problems)
+    try:
+        area_codes = resolve_areas(areas) if areas else []
+    except InvalidAlert:
+        raise
+    if msg_type in ("update", "cancel") and ref is not None:
+        # A correction or cancel reaches exactly the original's recipients.
+        area_codes, langs, topics = ref["areas"], ref["langs"], ref["topics"]
+        status = ref["status"]
+        if msg_type == "update" and tpl is None and ref["template"] and not headline:
+            tpl = TEMPLATES[ref["template"]]
+            clean_fields = _validate_fields(tpl, {**ref["fields"], **dict(fields or {})})
+
+    row: dict[str, Any] = {
+        "created_at": now,
+        "created_by": by,
+        "status": status,
+        "msg_type": msg_type,
+        "references_id": ref["id"] if ref else None,
+        "template": tpl.name if tpl else None,
+        "fields": clean_fields if tpl else {"body": (body or "").strip()},
+        "event": tpl.event if tpl else (ref["event"] if ref else "notice"),
+        "level": tpl.level if tpl else (ref["level"] if ref else None),
+        "severity": tpl.severity if tpl else "Moderate",
+        "areas": area_codes,
+        "langs": langs,
+        "topics": topics,
+        "expires_at": expires_at if expires_at is not None else now + DEFAULT_EXPIRY_HOURS * 3600,
+        "state": "draft",
+    }
+    if tpl is not None:
+        row["hazard"] = tpl.hazard or clean_fields.get("hazard")
+        if tpl.name == "earthquake" and clean_fields.get("intensity", "") >= "5":
+            row["level"] = 4  # strong shaking: disaster mode on
+    elif ref is not None:
+        row["hazard"] = ref["hazard"]
+    texts = _texts_for(row, (headline or "").strip(), (body or "").strip())
+    row["headline"] = texts.get("ja", next(iter(texts.values())))[0] if msg_type != "cancel" else ref["headline"]
+    ref_texts = _texts_for(ref) if ref is not None else {}
+    if msg_type == "cancel":
+        texts = {lang: ("", (body or "").strip()) for lang in (ref_texts or {"ja": None})}
+    rendered = {
+        lang: _compose(lang, status, msg_type, h, b, (ref_texts.get(lang) or ref_texts.get("ja") or ("",))[0] if ref else None)
+        for lang, (h, b) in texts.items()
+    }
+    alert_id = alert_store.insert_alert(db, row, rendered)
+    audit.record(
+        db, by, "alert.create", f"alert:{alert_id}",
+        {"status": status, "msg_type": msg_type, "template": row["template"], "areas": area_codes,
+         "langs": langs, "topics": topics, "references": row["references_id"]},
+        source,
+    )
+    return alert_id
+
+
+def get_alert(db: Database, alert_id: int | None) -> dict[str, Any]:
+    """One alert with its state labels and per-language messages."""
+    row = alert_store.get_alert(db, alert_id) if alert_id is not None else None
+    if row is None:
+        raise UnknownAlert(alert_id)  # type: ignore[arg-type]
+    row["texts"] = alert_store.alert_texts(db, alert_id)
+    row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
+    row["status_label"] = STATUS_LABELS[row["status"]]
+    return row
+
+
+def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    out = []
+    for row in alert_store.list_alerts(db, limit):
+        row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
+        row["status_label"] = STATUS_LABELS[row["status"]]
+        out.append(row)
+    return out
+
+
+def _recipient_groups(db: Database, alert: Mapping[str, Any], available: Iterable[str]) -> dict[tuple[str, str | None], list[str]]:
+    """(text lang, resident lang) → user ids, ordered; cancels/updates reuse the original's list."""
+    available = list(available)
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    if alert["msg_type"] in ("update", "cancel"):
+        for uid, orig_lang in alert_store.reached_recipients(db, alert["references_id"]):
+            key = (text_lang_for(orig_lang, available), orig_lang)
+            groups.setdefault(key, []).append(uid)
+        return groups
+    for uid, lang in resident_store.iter_recipients(db, alert["areas"], alert["langs"], alert["topics"]):
+        groups.setdefault((text_lang_for(lang, available), lang or "ja"), []).append(uid)
+    return groups
+
+
+def preview(db: Database, alert_id: int) -> dict[str, Any]:
+    """What each language group will receive and how many people: shown before approval."""
+    alert = get_alert(db, alert_id)
+    texts = alert["texts"]
+    if alert["msg_type"] == "alert":
+        counts: dict[tuple[str, str], int] = {}
+        for lang, n in resident_store.count_recipients_by_lang(db, alert["areas"], alert["langs"], alert["topics"]).items():
+            key = (text_lang_for(lang, texts), lang or "ja")
+            counts[key] = counts.get(key, 0) + n
+    else:
+        counts = {k: len(v) for k, v in _recipient_groups(db, alert, texts).items()}
+    groups = [
+        {
+            "lang": text_lang,
+            "resident_lang": resident_lang,
+            "count": n,
+            "messages": texts[text_lang],
+            "fallback_from": resident_lang if resident_lang != text_lang else None,
+        }
+        for (text_lang, resident_lang), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1] or ""))
+    ]
+    return {
+        "alert_id": alert_id,
+        "status": alert["status"],
+        "status_label": alert["status_label"],
+        "msg_type": alert["msg_type"],
+        "state": alert["state"],
+        "recipient_count": sum(g["count"] for g in groups),
+        "groups": groups,
+    }
+
+
+def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
+    """Second-person approval (also re-approval of a stale draft)."""
+    alert = get_alert(db, alert_id)
+    if alert["state"] in ("sending", "sent", "stopped"):
+        raise AlreadySent(alert["state"])
+    if alert["state"] == "withdrawn":
+        raise Withdrawn()
+    if not by or by.strip() == alert["created_by"]:
+        audit.record(db, by or "-", "alert.approve_refused", f"alert:{alert_id}", {"reason": "self"}, source)
+        raise SelfApprovalRefused()
+    if alert["expires_at"] is not None and alert["expires_at"] <= time.time():
+        raise AlertExpired()
+    if not alert_store.update_alert(
+        db, alert_id, expect_state=("draft", "approved"), state="approved", approved_by=by.strip(), approved_at=time.time()
+    ):
+        raise AlreadySent(get_alert(db, alert_id)["state"])
+    audit.record(db, by, "alert.approve", f"alert:{alert_id}", {"status": alert["status"]}, source)
+
+
+def start_delivery(
+    db: Database,
+    alert_id: int,
+    by: str,
+    *,
+    stale_minutes: float | None = None,
+    batch_size: int = 500,
+    source: str = "cli",
+) -> None:
+    """Fix the recipient list into outbox batches (each with its retry key); the worker sends them."""
+    alert = get_alert(db, alert_id)
+    if alert["state"] in ("sending", "sent", "stopped"):
+        raise AlreadySent(alert["state"])
+    if alert["state"] == "withdrawn":
+        raise Withdrawn()
+    if alert["state"] != "approved" or not alert["approved_by"]:
+        raise NotApproved()
+    if alert["msg_type"] != "cancel" and alert["approved_by"] == alert["created_by"]:
+        raise SelfApprovalRefused()
+    now = time.time()
+    if alert["expires_at"] is not None and alert["expires_at"] <= now:
+        raise AlertExpired()
+    stale = float(stale_minutes if stale_minutes is not None else _config("ALERT_STALE_MINUTES", DEFAULT_STALE_MINUTES))
+    if alert["msg_type"] != "cancel" and now - alert["approved_at"] > stale * 60:
+        raise AlertStale(stale)
+    groups = _recipient_groups(db, alert, alert["texts"])
+    by_text: dict[str, list[str]] = {}
+    for (text_lang, _), ids in groups.items():
+        by_text.setdefault(text_lang, []).extend(ids)
+    try:
+        total = alert_store.create_outbox(db, alert_id, sorted(by_text.items()), by, batch_size=batch_size, now=now)
+    except LookupError:
+        raise AlreadySent(get_alert(db, alert_id)["state"]) from None
+    audit.record(db, by, "alert.send", f"alert:{alert_id}", {"recipients": total, "status": alert["status"]}, source)
+
+
+def resume(db: Database, alert_id: int, by: str, source: str = "cli") -> bool:
+    """Continue an alert stopped by the monthly quota (after the operator raised the limit)."""
+    get_alert(db, alert_id)
+    ok = alert_store.resume_alert(db, alert_id)
+    if ok:
+        audit.record(db, by, "alert.resume", f"alert:{alert_id}", None, source)
+    return ok
+
+
+def cancel(db: Database, alert_id: int, by: str, body: str | None = None, source: str = "cli") -> int:
+    """One-step cancel: a Cancel alert referencing the original, to exactly its recipients.
+
+    Needs no second approval (speed matters when a wrong alert went out). A draft that was
+    never sent is simply withdrawn, and its own id is returned.
+    """
+    alert = get_alert(db, alert_id)
+    if alert["msg_type"] == "cancel":
+        raise AlertError("取消の警報はさらに取り消せません。")
+    if alert["state"] == "withdrawn":
+        raise Withdrawn()
+    if alert["state"] in ("draft", "approved"):
+        alert_store.update_alert(db, alert_id, expect_state=("draft", "approved"), state="withdrawn")
+        audit.record(db, by, "alert.withdraw", f"alert:{alert_id}", None, source)
+        return alert_id
+    existing = alert_store.cancels_of(db, alert_id)
+    if existing:
+        raise AlreadyCancelled(existing[0])
+    withdrawn = alert_store.withdraw_pending(db, alert_id)
+    cancel_id = create_alert(db, by=by, body=body, msg_type="cancel", references=alert_id, status=alert["status"], source=source)
+    alert_store.update_alert(db, cancel_id, state="approved", approved_by=by, approved_at=time.time())
+    audit.record(db, by, "alert.cancel", f"alert:{alert_id}", {"cancel_alert": cancel_id, "withdrawn_recipients": withdrawn}, source)
+    start_delivery(db, cancel_id, by, source=source)
+    return cancel_id
+
+
+def correct(
+    db: Database,
+    alert_id: int,
+    by: str,
+    *,
+    headline: str | None = None,
+    body: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    source: str = "cli",
+) -> int:
+    """An Update draft referencing a sent alert, for the same recipients; needs approval like any alert."""
+    alert = get_alert(db, alert_id)
+    if alert["state"] not in ("sending", "sent", "stopped"):
+        raise AlertError("まだ送信していない警報は、訂正ではなく取り下げて作り直してください。")
+    return create_alert(
+        db, by=by, headline=headline, body=body, fields=fields, template=None if headline else None,
+        msg_type="update", references=alert_id, status=alert["status"], source=source,
+    )
+
+
+def status(db: Database, alert_id: int) -> dict[str, Any]:
+    """Delivery progress: total / sent / pending / failed recipients, state, and what to do."""
+    alert = get_alert(db, alert_id)
+    counts = alert_store.delivery_counts(db, alert_id)
+    out = {
+        "id": alert_id,
+        "total": counts["total"],
+        "sent": counts["sent"],
+        "pending": counts["pending"],
+        "failed": counts["failed"],
+        "withdrawn": counts["withdrawn"],
+        "batches": counts["batches"],
+        "attempts": counts["attempts"],
+        "state": alert["state"],
+        "state_label": alert["state_label"],
+        "status": alert["status"],
+        "msg_type": alert["msg_type"],
+        "message": alert["stop_reason"],
+        "cancelled_by": (alert_store.cancels_of(db, alert_id) or [None])[0],
+    }
+    return out
+
+
+def active_alerts_for(db: Database, area_code: str | None) -> list[dict[str, Any]]:
+    """Actual alerts of level ≥3 or shelter openings, live and not cancelled, covering the area."""
+    out = []
+    for row in alert_store.active_alert_rows(db):
+        if not ((row["level"] or 0) >= 3 or row["template"] == "shelter_open"):
+            continue
+        if row["areas"] and area_code is not None and area_code not in row["areas"]:
+            continue
+        texts = _texts_for(row)
+        out.append(
+            {
+                "id": row["id"],
+                "template": row["template"],
+                "event": row["event"],
+                "level": row["level"],
+                "hazard": row["hazard"],
+                "areas": row["areas"],
+                "headline": row["headline"],
+                "headlines": {lang: h for lang, (h, _) in texts.items()},
+                "created_at": row["created_at"],
+                "expires_at": row["expires_at"],
+            }
+        )
+    return out
