@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "FAQ_RELOAD_SECONDS": 1.0,
     "EVENT_ID_RETENTION_DAYS": 7,
     "QUERY_LOG_RETENTION_DAYS": 365,
+    "ALERT_STALE_MINUTES": 30,
+    "LINE_MULTICAST_RPS": 100,
 }
 # Read from the environment when set (strings; numbers converted below).
 ENV_KEYS = tuple(k for k in DEFAULTS if k != "DEV_MODE") + ("MADOGUCHI_DEV",)
