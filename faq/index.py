@@ -27,6 +27,7 @@ W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
 ANSWER_FUSION = "softor"
 ALT_WEIGHT = 0.8  # an alternate row counts this much of a question row
+OOV_IN_NORM = 0.5  # weight (× max idf) of query features the FAQ never uses, in the query norm
 COVERAGE_WORD = 0.3  # blend of query coverage into the word channel's cosine
 COVERAGE_CHAR = 0.3
 COVERAGE_MODE = "geo"  # cos^(1-c) * coverage^c
@@ -75,6 +76,7 @@ class _Channel:
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.idf = vectorizer.idf_.astype(np.float64)
+        self.idf_max = float(np.log((1 + self.n) / 1) + 1)  # sklearn's smooth idf at df = 0
         if coverage:
             presence = self.matrix_t.copy()
             presence.data[:] = 1.0
@@ -82,16 +84,25 @@ class _Channel:
 
     def _query_vector(self, doc: object) -> tuple[np.ndarray, np.ndarray]:
         counts: dict[int, int] = {}
+        unknown: dict[str, int] = {}
         for feature in self.analyzer(doc):
             j = self.vocabulary.get(feature)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
+            else:
+                unknown[feature] = unknown.get(feature, 0) + 1
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         vals = (1.0 + np.log(tf)) * self.idf[idx]
-        return idx, vals / np.linalg.norm(vals)
+        norm_sq = float(vals @ vals)
+        if unknown and OOV_IN_NORM:
+            # Words the FAQ never uses still count in the query's length, as if rarer than
+            # any indexed word: "献血はどこ" must not score like "どこ" alone.
+            oov_tf = 1.0 + np.log(np.fromiter(unknown.values(), dtype=np.float64, count=len(unknown)))
+            norm_sq += float(oov_tf @ oov_tf) * (self.idf_max * OOV_IN_NORM) ** 2
+        return idx, vals / np.sqrt(norm_sq)
 
     def scores(self, doc: object) -> np.ndarray:
         """Cosine to each row, blended with how much of the query's weight the row covers."""
