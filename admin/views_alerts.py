@@ -1,1 +1,201 @@
-"""Alerts pages (filled in once alerts.service exists)."""
+"""Alerts: composer with templates and live preview, approval queue, delivery progress, cancel/correct.
+
+Drills and actual alerts never share a button: the composer has a purple 「訓練として作成」 and a
+red 「本番として作成」, and every page showing an alert carries a coloured banner with its kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from admin import bp
+from admin.guard import client_ip, db, feature, roles
+
+service = feature("alerts.service")
+
+if service is not None:
+    from bot.i18n import LANGUAGES
+
+    LANG_LABELS = {"ja": "日本語", "easy": "やさしい日本語", "en": "English", "zh": "简体中文",
+                   "zh-Hant": "繁體中文", "ko": "한국어", "vi": "Tiếng Việt", "pt": "Português"}
+    TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
+
+    def _source() -> str:
+        return f"web {client_ip()}"
+
+    def _templates() -> list[dict[str, Any]]:
+        out = []
+        for tpl in service.TEMPLATES.values():
+            out.append({
+                "name": tpl.name,
+                "title": tpl.title,
+                "status": tpl.status,
+                "ja": list(tpl.texts.get("ja", ("", ""))),
+                "fields": [
+                    {"key": k, "label": f.label, "required": f.required,
+                     "choices": list(dict.fromkeys((f.choices or {}).values())) if f.choices else None}
+                    for k, f in tpl.fields.items()
+                ],
+            })
+        return out
+
+    def _hazard_names() -> dict[str, str]:
+        return dict(getattr(service, "HAZARDS", {}))
+
+    def _composer(form: dict[str, Any], problems: list[str] | None = None, status: int = 200):
+        return render_template(
+            "admin/alert_new.html",
+            templates=_templates(),
+            form=form,
+            problems=problems or [],
+            areas=service.load_areas(),
+            langs=LANGUAGES,
+            lang_labels=LANG_LABELS,
+            topics=TOPIC_LABELS,
+            hazards=_hazard_names(),
+        ), status
+
+    @bp.route("/alerts")
+    @roles("operator", "approver")
+    def alerts():
+        return render_template("admin/alerts.html", alerts=service.list_alerts(db(), limit=100))
+
+    @bp.route("/alerts/new")
+    @roles("operator")
+    def alert_new():
+        form: dict[str, Any] = {"template": request.args.get("template", ""), "fields": {}, "areas": [],
+                                "langs": [], "topics": [], "headline": "", "body": ""}
+        shelter_id = request.args.get("shelter")
+        shelters = feature("shelters.service")
+        if shelter_id and shelters is not None:
+            try:
+                pre = shelters.opening_alert_fields(shelters.get_shelter(db(), shelter_id))
+            except shelters.UnknownShelter:
+                abort(404)
+            form.update(template="shelter_open", areas=pre["areas"],
+                        fields={"shelter_name": pre["shelter_name"], "address": pre["address"],
+                                "areas": "、".join(pre["area_names"])})
+        if form["template"] and form["template"] not in service.TEMPLATES:
+            form["template"] = ""
+        return _composer(form)
+
+    @bp.route("/alerts", methods=["POST"])
+    @roles("operator")
+    def alert_create():
+        template = request.form.get("template", "")
+        tpl = service.TEMPLATES.get(template)
+        fields = {k: request.form.get(f"f_{k}", "") for k in (tpl.fields if tpl else {})}
+        form = {
+            "template": template if tpl else "",
+            "fields": fields,
+            "areas": request.form.getlist("areas"),
+            "langs": request.form.getlist("langs"),
+            "topics": request.form.getlist("topics"),
+            "headline": request.form.get("headline", ""),
+            "body": request.form.get("body", ""),
+        }
+        kind = request.form.get("kind", "")
+        if kind not in ("actual", "exercise"):
+            return _composer(form, ["「訓練として作成」か「本番として作成」のボタンで作成してください。"], 400)
+        try:
+            alert_id = service.create_alert(
+                db(), by=g.admin_user,
+                headline=None if tpl else form["headline"], body=None if tpl else form["body"],
+                template=template if tpl else None, fields=fields if tpl else None,
+                areas=form["areas"], langs=form["langs"], topics=form["topics"], status=kind, source=_source(),
+            )
+        except service.InvalidAlert as exc:
+            return _composer(form, exc.problems, 400)
+        except service.AlertError as exc:
+            return _composer(form, [str(exc)], 400)
+        flash("下書きを作成しました。内容と配信先を確認し、承認者に承認を依頼してください。")
+        return redirect(url_for("admin.alert_detail", alert_id=alert_id))
+
+    def _get(alert_id: int) -> dict[str, Any]:
+        try:
+            return service.get_alert(db(), alert_id)
+        except service.UnknownAlert:
+            abort(404)
+
+    @bp.route("/alerts/<int:alert_id>")
+    @roles("operator", "approver")
+    def alert_detail(alert_id: int):
+        alert = _get(alert_id)
+        return render_template(
+            "admin/alert.html", a=alert, preview=service.preview(db(), alert_id), st=service.status(db(), alert_id),
+            lang_labels=LANG_LABELS, error=request.args.get("error"),
+        )
+
+    @bp.route("/alerts/<int:alert_id>/status.json")
+    @roles("operator", "approver")
+    def alert_status(alert_id: int):
+        _get(alert_id)
+        return jsonify(service.status(db(), alert_id))
+
+    def _act(alert_id: int, fn, ok_message: str):
+        _get(alert_id)
+        try:
+            fn()
+        except service.AlertError as exc:
+            # The refusal (e.g. self-approval) is shown on the page, with 409.
+            alert = _get(alert_id)
+            return render_template(
+                "admin/alert.html", a=alert, preview=service.preview(db(), alert_id),
+                st=service.status(db(), alert_id), lang_labels=LANG_LABELS, error=str(exc),
+            ), 409
+        if ok_message:
+            flash(ok_message)
+        return redirect(url_for("admin.alert_detail", alert_id=alert_id))
+
+    @bp.route("/alerts/<int:alert_id>/approve", methods=["POST"])
+    @roles("approver")
+    def alert_approve(alert_id: int):
+        return _act(alert_id, lambda: service.approve(db(), alert_id, g.admin_user, source=_source()),
+                    "承認しました。「配信を開始」で送信します。")
+
+    @bp.route("/alerts/<int:alert_id>/send", methods=["POST"])
+    @roles("approver")
+    def alert_send(alert_id: int):
+        return _act(alert_id, lambda: service.start_delivery(db(), alert_id, g.admin_user, source=_source()),
+                    "配信を開始しました。")
+
+    @bp.route("/alerts/<int:alert_id>/cancel", methods=["POST"])
+    @roles("operator", "approver")
+    def alert_cancel(alert_id: int):
+        result: dict[str, int] = {}
+
+        def run() -> None:
+            result["id"] = service.cancel(db(), alert_id, g.admin_user, body=request.form.get("body") or None,
+                                          source=_source())
+
+        resp = _act(alert_id, run, "取り消しました。")
+        if result.get("id") and result["id"] != alert_id:
+            flash("取消のお知らせを、元の配信を受け取った人に送っています。")
+            return redirect(url_for("admin.alert_detail", alert_id=result["id"]))
+        return resp
+
+    @bp.route("/alerts/<int:alert_id>/correct", methods=["POST"])
+    @roles("operator")
+    def alert_correct(alert_id: int):
+        result: dict[str, int] = {}
+
+        def run() -> None:
+            result["id"] = service.correct(
+                db(), alert_id, g.admin_user, headline=request.form.get("headline") or None,
+                body=request.form.get("body") or None, source=_source(),
+            )
+
+        resp = _act(alert_id, run, "")
+        if result.get("id"):
+            flash("訂正の下書きを作成しました。承認者の承認が必要です。")
+            return redirect(url_for("admin.alert_detail", alert_id=result["id"]))
+        return resp
+
+    @bp.route("/approvals")
+    @roles("approver")
+    def approvals():
+        rows = [a for a in service.list_alerts(db(), limit=200) if a["state"] in ("draft", "approved")]
+        previews = {a["id"]: service.preview(db(), a["id"]) for a in rows}
+        return render_template("admin/approvals.html", alerts=rows, previews=previews, lang_labels=LANG_LABELS)

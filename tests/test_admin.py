@@ -32,6 +32,7 @@ POLICY = [
     ("admin.alert_new", {"operator"}),
     ("admin.alert_create", {"operator"}),
     ("admin.alert_cancel", {"operator", "approver"}),
+    ("admin.alert_correct", {"operator"}),
     ("admin.alert", {"operator", "approver"}),
     ("admin.users", set()),
     ("admin.audit", set()),
@@ -428,3 +429,45 @@ def test_shelter_status_buttons_and_history(admin_app):
     r = c.post(f"/admin/shelters/{sid}/status", data={"csrf_token": csrf_of(page.text), "status": "bogus"})
     assert r.status_code == 302
     assert c.get(f"/admin/shelters/{sid}", follow_redirects=False).status_code == 200
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def test_alert_compose_approve_send_and_self_approval_refused(admin_app):
+    service = pytest.importorskip("alerts.service")
+    from store import residents as resident_store
+
+    db = admin_app.extensions["madoguchi"].store.db
+    resident_store.bulk_add_residents(db, [{"user_id": f"U{i:032x}", "lang": "en" if i % 3 == 0 else "ja"}
+                                           for i in range(30)])
+    op = logged_in(admin_app, "operator")
+    page = op.get("/admin/alerts/new?template=drill")
+    assert page.status_code == 200 and "訓練として作成" in page.text and "本番として作成" not in page.text
+    tok = csrf_of(page.text)
+    r = op.post("/admin/alerts", data={"csrf_token": tok, "template": "drill", "f_scenario": "総合防災訓練を行います。",
+                                       "kind": "actual"})
+    assert r.status_code == 400  # the drill template is never actual
+    r = op.post("/admin/alerts", data={"csrf_token": tok, "template": "drill", "f_scenario": "総合防災訓練を行います。",
+                                       "kind": "exercise"})
+    assert r.status_code == 302, r.text
+    alert_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
+    detail = op.get(r.headers["Location"]).text
+    assert "訓練" in detail and 'class="banner exercise"' in detail and "30</b> 人" in detail
+    assert "English" in detail  # one preview bubble group per language
+    # The approver who wrote a draft cannot approve it: the page shows the service's refusal.
+    own = service.create_alert(db, by="appr1", headline="臨時のお知らせ", body="本日は窓口を18時まで開けます。",
+                               status="actual")
+    ap = logged_in(admin_app, "approver")
+    r = ap.post(f"/admin/alerts/{own}/approve", data={"csrf_token": page_csrf(ap)})
+    assert r.status_code == 409 and "作成した本人は承認できません" in r.text
+    queue = ap.get("/admin/approvals").text
+    assert f"#{alert_id}" in queue and "あなたが作成した下書き" in queue
+    r = ap.post(f"/admin/alerts/{alert_id}/approve", data={"csrf_token": page_csrf(ap)})
+    assert r.status_code == 302
+    r = ap.post(f"/admin/alerts/{alert_id}/send", data={"csrf_token": page_csrf(ap)})
+    assert r.status_code == 302
+    st = ap.get(f"/admin/alerts/{alert_id}/status.json").get_json()
+    assert st["total"] == 30 and st["sent"] + st["pending"] == 30
+    r = ap.post(f"/admin/alerts/{alert_id}/send", data={"csrf_token": page_csrf(ap)})
+    assert r.status_code == 409  # never sent twice
