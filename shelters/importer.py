@@ -154,6 +154,11 @@ def _clean(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
+def _text(value: Any) -> str:
+    """A text cell as published (only surrounding spaces removed; full-width forms kept)."""
+    return "" if value is None else str(value).strip()
+
+
 def parse_flag(value: Any) -> bool:
     """`1`/`○`/… → True, empty/`0`/`×` → False; anything else raises ValueError."""
     if isinstance(value, bool):
@@ -208,7 +213,7 @@ def parse_coordinate(value: Any, kind: str) -> float:
 
 
 def split_areas(value: Any) -> tuple[str, ...]:
-    return tuple(a for a in _AREA_SPLIT.split(_clean(value)) if a)
+    return tuple(a for a in _AREA_SPLIT.split(_text(value)) if a)
 
 
 # --- column layouts ----------------------------------------------------------------------
@@ -259,7 +264,7 @@ GSI = Layout(
 
 def _standard_address(row: dict[str, str]) -> str:
     parts = ("所在地_都道府県", "所在地_市区町村", "所在地_町字", "所在地_番地以下", "建物名等(方書)")
-    return "".join(_clean(row.get(p)) for p in parts)
+    return "".join(_text(row.get(p)) for p in parts)
 
 
 def _record(layout: Layout, row: dict[str, Any], line: int, errors: list[ShelterError]) -> ShelterRecord | None:
@@ -269,10 +274,10 @@ def _record(layout: Layout, row: dict[str, Any], line: int, errors: list[Shelter
     def err(column: str, reason: str) -> None:
         errors.append(ShelterError(line, column, reason))
 
-    source_id = _clean(row.get(layout.id_col))
+    source_id = _text(row.get(layout.id_col))
     if not source_id:
         err(layout.id_col, "is empty (every shelter needs its ID)")
-    name = _clean(row.get(layout.name_col))
+    name = _text(row.get(layout.name_col))
     if not name:
         err(layout.name_col, "is empty")
     coords: dict[str, float] = {}
@@ -315,7 +320,7 @@ def _record(layout: Layout, row: dict[str, Any], line: int, errors: list[Shelter
         is_shelter = True
     address = ""
     for col in layout.address_cols:
-        address = _clean(row.get(col))
+        address = _text(row.get(col))
         if address:
             break
     if not address and layout is STANDARD:
@@ -328,13 +333,13 @@ def _record(layout: Layout, row: dict[str, Any], line: int, errors: list[Shelter
         lat=coords["lat"],
         lon=coords["lon"],
         address=address,
-        kana=_clean(row.get(layout.kana_col)) if layout.kana_col else "",
+        kana=_text(row.get(layout.kana_col)) if layout.kana_col else "",
         hazards=tuple(hazards),
         capacity=capacity,
         areas=split_areas(row.get(layout.areas_col)) if layout.areas_col else (),
         is_shelter=is_shelter,
-        url=_clean(row.get(layout.url_col)) if layout.url_col else "",
-        municipality=_clean(row.get(layout.municipality_col)) if layout.municipality_col else "",
+        url=_text(row.get(layout.url_col)) if layout.url_col else "",
+        municipality=_text(row.get(layout.municipality_col)) if layout.municipality_col else "",
         line=line,
     )
 
