@@ -160,3 +160,20 @@ def test_decide_explicit_thresholds() -> None:
     assert decide(hits, confident=0.9, suggest=0.6, margin=0.0, clear_floor=0.9).kind == "fallback"
     assert decide(hits, confident=0.9, suggest=0.6, clear_floor=0.5, clear_ratio=1.3).kind == "answer"
     assert decide(hits, confident=0.9, suggest=0.6, clear_floor=0.5, clear_ratio=1.5).kind == "fallback"
+
+
+def test_unknown_words_lower_the_score(index: FaqIndex) -> None:
+    known_only = index.search("開庁時間", k=1)[0]
+    with_unknown = index.search("献血車の開庁時間", k=1)[0]
+    assert known_only.entry.id == with_unknown.entry.id == "hours"
+    assert with_unknown.score < known_only.score
+
+
+def test_scores_comparable_across_faq_sizes() -> None:
+    filler = [FaqEntry(f"f{i}", f"施設{i}番の利用案内と予約方法", f"施設{i}の案内です。") for i in range(300)]
+    small = FaqIndex.build(FAQ)
+    large = FaqIndex.build(FAQ + filler)
+    for query in ("粗大ごみの出し方を教えてください", "住民票がほしいのですが"):
+        s, big = small.search(query, k=1)[0], large.search(query, k=1)[0]
+        assert s.entry.id == big.entry.id
+        assert abs(s.score - big.score) < 0.15, (query, s.score, big.score)
