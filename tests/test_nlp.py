@@ -92,3 +92,18 @@ def test_tokenizer_is_per_thread() -> None:
 )
 def test_detect_script_language(text: str, lang: str | None) -> None:
     assert detect_script_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        "すみません、質問なんですが",
+        "よろしくお願いします",
+        "ありがとうございました",
+        "お世話になっております。",
+        "こんにちは！",
+    ],
+)
+def test_greetings_and_politeness_are_not_content(filler: str) -> None:
+    assert content_words(filler) == []
+    assert content_words(filler + "児童手当の振込日") == ["児童手当", "振込日"]
