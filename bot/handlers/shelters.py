@@ -9,6 +9,7 @@ their real status (未開設 / 満). 「避難所」 → a quick reply with LINE
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from pathlib import Path
 from typing import Any, Sequence
@@ -37,6 +38,7 @@ FALLBACK_M = 20_000  # how far designated (not yet open) shelters are still wort
 MAX_RESULTS = 5
 MAX_AREA_RESULTS = 10  # a carousel holds 12 bubbles
 ALT_TEXT_MAX = 400
+FLEX_BYTES_MAX = 8_000  # LINE's limit is not confirmed; keep contents well under 10 KB
 ROUTE_URL = "https://www.google.com/maps/dir/?api=1&destination={lat},{lon}&travelmode=walking"
 STATUS_COLORS = {"open": "#1E7E34", "crowded": "#B35900", "full": "#C62828", "closed": "#5F6368"}
 STATUS_MARKS = {"open": "🟢", "crowded": "🟠", "full": "🔴", "closed": "⚪"}
@@ -174,7 +176,15 @@ def shelter_messages(intro: str, shelters: Sequence[dict[str, Any]], lang: str) 
     alt = t("shelter_alt", lang, list=summary)
     if len(alt) > ALT_TEXT_MAX:
         alt = alt[: ALT_TEXT_MAX - 1] + "…"
-    carousel = {"type": "carousel", "contents": [_bubble(s, lang) for s in shelters]}
+    bubbles: list[dict[str, Any]] = []
+    size = 0
+    for s in shelters:  # stay well under LINE's Flex size limit; the text lists every shelter
+        bubble = _bubble(s, lang)
+        size += len(json.dumps(bubble, ensure_ascii=False).encode())
+        if bubbles and size > FLEX_BYTES_MAX:
+            break
+        bubbles.append(bubble)
+    carousel = {"type": "carousel", "contents": bubbles}
     flex = FlexMessage(alt_text=alt, contents=FlexContainer.from_dict(carousel))
     return [text, flex]
 
