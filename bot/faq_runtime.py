@@ -19,6 +19,7 @@ from typing import Callable
 from faq.csvio import load_faq_csv
 from faq.index import FaqIndex
 from faq.model import FaqEntry
+from faq.multilang import MultiLangIndex, MultilingualSearch
 from faq.synonyms import Synonyms
 from store import Store
 from store import core as core_store
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 class Published:
     version: int
     index: FaqIndex
+    # The Japanese index plus the per-language translation indexes (issue F).
+    multi: MultilingualSearch | None = None
+
+    def search(self, query: str, k: int = 5, lang: str | None = None):
+        """Hits for `query` written in `lang` (None/ja/easy: the Japanese index)."""
+        if self.multi is None:
+            return self.index.search(query, k=k)
+        return self.multi.search(query, k=k, lang=lang)
 
 
 def seed_if_empty(store: Store, faq_csv: Path) -> int | None:
@@ -74,8 +83,9 @@ class FaqRuntime:
         entries = [FaqEntry.from_dict(d) for d in core_store.faq_version_entries(self.store.db, version)]
         started = time.perf_counter()
         index = FaqIndex.build(entries, synonyms=self.synonyms())
+        multi = MultilingualSearch(index, MultiLangIndex.build(entries))
         log.info("built FAQ index v%s: %d entries in %.0f ms", version, len(entries), (time.perf_counter() - started) * 1000)
-        return Published(version, index)
+        return Published(version, index, multi)
 
     def current(self) -> Published:
         """The index to answer with now (blocks only when the process has none yet)."""

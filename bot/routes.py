@@ -14,6 +14,7 @@ from linebot.v3.exceptions import InvalidSignatureError
 import bot.handlers  # noqa: F401 - registers the event handlers
 from bot import events
 from bot.context import Ctx
+from bot.language import ProfileLanguageCache, language_for_event
 from store import core as core_store
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,22 @@ def callback():
             faq=rt.faq,
             user_id=events.user_id_of(event),
         )
+        ctx.lang = _language(ctx, event)
         events.dispatch(ctx, event)
     _maybe_prune(rt)
     return "OK"
+
+
+def _language(ctx: Ctx, event) -> str:
+    """The reply language for this event (issue F); Japanese if anything goes wrong."""
+    if events.event_kind(event) == "unfollow" or not ctx.user_id:
+        return ctx.lang
+    cache = current_app.extensions.setdefault("madoguchi.profile_langs", ProfileLanguageCache())
+    try:
+        return language_for_event(ctx, event, cache)
+    except Exception:  # noqa: BLE001 - the resident still gets an answer, in Japanese
+        log.exception("resolving the language failed (user %s)", ctx.user_hash)
+        return ctx.lang
 
 
 def _maybe_prune(rt) -> None:

@@ -13,6 +13,7 @@ from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from faq.decide import decide
 from faq.model import FaqEntry
+from faq.multilang import MultilingualSearch
 from nlp.normalize import normalize
 from store import core as core_store
 
@@ -28,9 +29,21 @@ _COMMANDS: dict[str, Command] = {}
 ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
 
 _SMALL_TALK = (
-    ("help", re.compile(r"^(ヘルプ|へるぷ|help|使い方|つかいかた|メニュー|menu|\?|？)$")),
-    ("greeting", re.compile(r"^(こんにちは|こんにちわ|こんばんは|こんばんわ|おはよう(ございます)?|はじめまして|hello|hi|hey|やあ|どうも)[!！。.\s]*$")),
-    ("thanks", re.compile(r"^(ありがとう(ございます|ございました)?|ありがと|助かりました|たすかりました|thanks?( you)?|thx|サンキュー)[!！。.\s]*$")),
+    ("help", re.compile(r"^(ヘルプ|へるぷ|help|使い方|つかいかた|メニュー|menu|\?|？|帮助|幫助|도움말|trợ giúp|tro giup|ajuda)$")),
+    (
+        "greeting",
+        re.compile(
+            r"^(こんにちは|こんにちわ|こんばんは|こんばんわ|おはよう(ございます)?|はじめまして|hello|hi|hey|やあ|どうも"
+            r"|你好|您好|안녕하세요|안녕|xin chào|xin chao|chào|olá|ola|oi|bom dia|boa tarde)[!！。.\s]*$"
+        ),
+    ),
+    (
+        "thanks",
+        re.compile(
+            r"^(ありがとう(ございます|ございました)?|ありがと|助かりました|たすかりました|thanks?( you)?|thx|サンキュー"
+            r"|谢谢|謝謝|감사합니다|고맙습니다|cảm ơn|cam on|obrigad[oa])[!！。.\s]*$"
+        ),
+    ),
 )
 
 
@@ -67,10 +80,26 @@ def clip_text(text: str, limit: int = TEXT_MAX) -> str:
     return "".join(out) + "…"
 
 
+# Catalog languages answered from another language's translation column.
+_TRANSLATION_COLUMN = {"zh-Hant": "zh"}
+
+
+def _translation(entry: FaqEntry, lang: str) -> dict[str, str] | None:
+    tr = entry.translations.get(_TRANSLATION_COLUMN.get(lang, lang)) if entry.translations else None
+    return tr if tr and tr.get("answer") else None
+
+
+def is_translated(entry: FaqEntry, lang: str) -> bool:
+    """Whether `entry` can be answered in `lang` (Japanese always can)."""
+    return lang == "ja" or _translation(entry, lang) is not None
+
+
 def localized(entry: FaqEntry, lang: str) -> tuple[str, str]:
-    """The entry's question and answer in `lang` when translated, else Japanese."""
-    tr = entry.translations.get(lang) if entry.translations else None
-    if tr and tr.get("answer"):
+    """The entry's question and answer in `lang`; untranslated: やさしい日本語 when there, else Japanese."""
+    tr = _translation(entry, lang) if lang != "ja" else None
+    if tr is None and lang != "ja":
+        tr = _translation(entry, "easy")
+    if tr:
         return tr.get("question") or entry.question, tr["answer"]
     return entry.question, entry.answer
 
@@ -79,6 +108,9 @@ def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None) -> list[Messa
     """The FAQ's answer (with URL/contact) and the 解決した/解決しない quick replies."""
     _, answer = localized(entry, ctx.lang)
     parts = [answer.strip()]
+    if not is_translated(entry, ctx.lang):
+        # One line in the resident's language saying why the answer is in Japanese.
+        parts.insert(0, t("translation_missing", ctx.lang))
     if entry.url:
         parts.append(t("answer_more", ctx.lang, url=entry.url))
     if entry.contact:
@@ -154,8 +186,11 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     if talk is not None:
         return [TextMessage(text=t(talk, ctx.lang))]
     published = ctx.faq.current()
-    hits = published.index.search(text, k=5)
-    decision = decide(hits)
+    # Search in the language the question is written in (or the resident's, when unclear);
+    # answer in ctx.lang, which may differ (a resident's own choice in 設定 wins).
+    search_lang = ctx.extra.get("message_lang") or ctx.lang
+    hits = published.search(text, k=5, lang=search_lang)
+    decision = decide(hits, **MultilingualSearch.thresholds(search_lang))
     top = hits[0] if hits else None
     log_id = core_store.log_query(
         ctx.db,
