@@ -177,3 +177,23 @@ def test_scores_comparable_across_faq_sizes() -> None:
         s, big = small.search(query, k=1)[0], large.search(query, k=1)[0]
         assert s.entry.id == big.entry.id
         assert abs(s.score - big.score) < 0.15, (query, s.score, big.score)
+
+
+def test_concurrent_searches_agree(index: FaqIndex) -> None:
+    import threading
+
+    queries = ["大型ゴミを捨てたい", "住民票がほしい", "保育所の申し込み", "児童手当の振込日"] * 10
+    expected = {q: [h.entry.id for h in index.search(q)] for q in set(queries)}
+    mismatches: list[str] = []
+
+    def work() -> None:
+        for q in queries:
+            if [h.entry.id for h in index.search(q)] != expected[q]:
+                mismatches.append(q)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mismatches == []
