@@ -12,6 +12,13 @@ bp = Blueprint(
 )
 
 # Importing the view modules registers their routes on `bp` (guard first: it installs the checks).
-from admin import guard  # noqa: E402,F401
-from admin import views_auth, views_faq, views_unanswered, views_dashboard, views_audit  # noqa: E402,F401
-from admin import views_shelters, views_alerts  # noqa: E402,F401
+from admin import (  # noqa: E402,F401  # noqa: E402,F401
+    guard,  # noqa: E402,F401
+    views_alerts,
+    views_audit,
+    views_auth,
+    views_dashboard,
+    views_faq,
+    views_shelters,
+    views_unanswered,
+)

@@ -7,8 +7,8 @@ so a new route cannot be exposed by forgetting a decorator.
 from __future__ import annotations
 
 import secrets
-from functools import wraps
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -25,8 +25,7 @@ from flask import (
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
-from admin import bp
-from admin import security
+from admin import bp, security
 from store import audit as audit_store
 
 ROLE_LABELS = {"admin": "管理者", "staff": "職員（FAQ）", "operator": "運用担当（避難所・配信作成）", "approver": "承認者"}

@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from sqlite_utils import Database
 

@@ -47,6 +47,14 @@ def _residents() -> dict | None:
         return None
 
 
+def _area_names() -> dict[str, str]:
+    service = feature("alerts.service")
+    try:
+        return {a["code"]: a["name"] for a in service.load_areas()} if service else {}
+    except OSError:
+        return {}
+
+
 def _alerts() -> list[dict] | None:
     service = feature("alerts.service")
     if service is None or not hasattr(service, "list_alerts"):
@@ -80,9 +88,12 @@ def dashboard():
     residents = _residents()
     area_chart = lang_chart = None
     if residents:
-        area_chart = hbars(sorted(((k or "未選択"), v) for k, v in residents.get("by_area", {}).items()))
+        names = _area_names()
+        area_chart = hbars(
+            sorted((names.get(k, k) if k and k != "-" else "未選択", v) for k, v in residents.get("by_area", {}).items())
+        )
         lang_chart = hbars(
-            sorted(((LANG_LABELS.get(k, k or "未選択"), v) for k, v in residents.get("by_lang", {}).items()),
+            sorted(((LANG_LABELS.get(k, k) if k and k != "-" else "未選択", v) for k, v in residents.get("by_lang", {}).items()),
                    key=lambda x: -x[1]),
             color="#6a1b9a",
         )

@@ -92,8 +92,7 @@ def page_csrf(client, path: str = "/admin/") -> str:
 def admin_rules(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("admin.") and rule.endpoint != "admin.static":
-            args = {a: (1 if isinstance(rule._converters[a].__class__.__name__, str) and "Integer" in
-                        rule._converters[a].__class__.__name__ else "x") for a in rule.arguments}
+            args = {a: 1 if "Integer" in type(rule._converters[a]).__name__ else "x" for a in rule.arguments}
             path = rule.build(args, append_unknown=False)[1]
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule.endpoint, method, path
@@ -300,7 +299,7 @@ def test_nothing_changes_on_get(admin_app):
     db = admin_app.extensions["madoguchi"].store.db
     c.get("/admin/shelters")  # first use seeds the sample shelters (a system import, audited)
     before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
-    for endpoint, method, path in admin_rules(admin_app):
+    for _endpoint, method, path in admin_rules(admin_app):
         if method == "GET":
             c.get(path)
     assert db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == before
@@ -313,7 +312,7 @@ GOOD_CSV = (
     "id,question,answer,category\r\n"
     "a-1,粗大ごみの出し方は？,粗大ごみは予約制です。,ごみ\r\n"
     "a-2,住民票はどこで取れますか？,区民課の窓口で取れます。,住民票\r\n"
-).encode("utf-8")
+).encode()
 
 
 def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
@@ -343,7 +342,7 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
     runtime = admin_app.extensions["madoguchi"].faq
     assert runtime.wait_for(new_version, timeout=10)
     csv_body = c.get("/admin/faq/download.csv")
-    assert csv_body.data.startswith(b"\xef\xbb\xbf") and "a-2".encode() in csv_body.data
+    assert csv_body.data.startswith(b"\xef\xbb\xbf") and b"a-2" in csv_body.data
     assert "attachment" in csv_body.headers["Content-Disposition"]
     r = c.post(f"/admin/faq/versions/{first}/rollback", data={"csrf_token": tok})
     assert core_store.published_faq_version(db) == first

@@ -5,7 +5,6 @@ Screenshots of the main pages land in docs/screenshots/ (checked in, linked from
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
