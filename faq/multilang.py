@@ -36,7 +36,7 @@ MAX_QUERY_CHARS = 1000
 
 # Reply thresholds for these languages (tuned on eval/multilang_queries_dev.csv only).
 THRESHOLDS: dict[str, dict[str, float]] = {
-    "default": {"confident": 0.30, "suggest": 0.20, "margin": 0.06},
+    "default": {"confident": 0.40, "suggest": 0.25, "margin": 0.08},
 }
 
 _STOP = {

@@ -24,12 +24,13 @@ _ZH_FUNCTION = frozenset("的我你您怎哪呢吧啊吗嗎么麼什谁誰垃圾
 _VI_LETTERS = frozenset("đĐăĂơƠưƯ")
 _VI_WORDS = frozenset(
     "toi tôi lam làm sao o ở dau đâu the thế nao nào khong không duoc được cua của cho va và nguoi người "
-    "bao nhiêu nhieu can cần muon muốn di đi ve về co có".split()
+    "bao nhiêu nhieu can cần muon muốn di đi ve về co có là gì gi khi ngày ngay mới moi rác rac thủ tục tuc "
+    "bị bi mất mat thẻ vứt vut ghế ghe xin chào chao cảm ơn on nhà nha".split()
 )
 _PT_LETTERS = frozenset("çÇãÃõÕ")
 _PT_WORDS = frozenset(
     "como onde quero posso não nao preciso para uma um meu minha de do da dos das que fazer "
-    "é eu o os as no na pelo pela quando qual quanto custa sou tenho lixo".split()
+    "é eu a o os as no na pelo pela abre fica quando qual quanto custa sou tenho lixo".split()
 )
 _EN_WORDS = frozenset(
     "how where what when can do does i my the a an to of is are for in on get with need want "

@@ -117,3 +117,23 @@ def test_profile_cache_calls_once_within_ttl_and_evicts():
     cache.get("U3", fetch)  # evicts U1 (least recently used)
     cache.get("U1", fetch)
     assert calls[-1] == "U1" and len(calls) == 5
+
+
+def test_multilang_eval_queries_are_detected_and_found():
+    """Every query in the multilingual eval splits has a clear language; dev retrieval stays good."""
+    from pathlib import Path
+
+    from faq.csvio import load_faq_csv
+    from faq.eval import read_queries
+    from faq.index import FaqIndex
+    from faq.multilang import MultiLangIndex, MultilingualSearch
+
+    root = Path(__file__).resolve().parent.parent
+    for split in ("dev", "test"):
+        for q in read_queries(root / f"eval/multilang_queries_{split}.csv"):
+            assert detect_language(q.query) not in (None, "ja"), q.query
+    entries = load_faq_csv(root / "faq/data/sample_faq.csv")
+    search = MultilingualSearch(FaqIndex.build(entries), MultiLangIndex.build(entries))
+    dev = [q for q in read_queries(root / "eval/multilang_queries_dev.csv") if q.expected]
+    top1 = sum(bool(hits) and hits[0].entry.id in q.expected for q in dev for hits in [search.search(q.query)])
+    assert top1 / len(dev) >= 0.85
