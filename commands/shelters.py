@@ -89,13 +89,16 @@ def status_cmd(shelter_id: str, status: str, count: int | None, by: str) -> None
     if shelter["status"] == "open" and shelter["previous_status"] != "open":
         fields = service.opening_alert_fields(shelter, current_app.config.get("AREAS_CSV"))
         click.echo("Residents were NOT notified. To announce the opening (needs a second person's approval):")
+        if not fields["areas"]:
+            click.echo("(no area of data/areas.csv matched this shelter: add --area CODE, or it goes to everyone)")
         click.echo(alert_command(fields, by))
 
 
 def alert_command(fields: dict, by: str) -> str:
-    """The `alert create` command line that announces a shelter opening."""
+    """The `alert create` command line that announces a shelter opening (template shelter_open)."""
     parts = ["flask", "--app", "webhook", "alert", "create", "--template", "shelter_open"]
-    parts += ["--headline", fields["headline"], "--body", fields["body"]]
+    for name, value in fields["template_fields"].items():
+        parts += ["--field", f"{name}={value}"]
     for code in fields["areas"]:
         parts += ["--area", code]
     parts += ["--by", by]

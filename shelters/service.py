@@ -354,7 +354,6 @@ def opening_alert_fields(shelter: dict[str, Any], areas_csv: Path | str | None =
     codes = match_area_codes(shelter, areas)
     name_of = {a["code"]: a["name"] for a in areas}
     area_names = [name_of[c] for c in codes]
-    where = "、".join(area_names)
     return {
         "template": "shelter_open",
         "shelter_id": shelter["source_id"],
@@ -362,13 +361,12 @@ def opening_alert_fields(shelter: dict[str, Any], areas_csv: Path | str | None =
         "address": shelter["address"],
         "areas": codes,
         "area_names": area_names,
-        "headline": f"避難所開設：{shelter['name']}",
-        "body": (
-            f"{shelter['name']}（{shelter['address']}）を避難所として開設しました。"
-            + (f"{where}の方は、" if where else "")
-            + "避難が必要な方は、安全に気をつけて避難してください。"
-            + "近くの避難所は、LINEで位置情報を送ると確認できます。"
-        ),
+        # The template's own fields, as `alert create --field NAME=VALUE` takes them.
+        "template_fields": {
+            "shelter_name": shelter["name"],
+            "address": shelter["address"],
+            "areas": "、".join(area_names) if area_names else "周辺地域",
+        },
     }
 
 

@@ -126,7 +126,8 @@ def test_opening_alert_fields_match_area_codes(sample_db):
     assert fields["shelter_name"] == "都立みどりの丘公園"
     assert fields["address"] == school["address"]
     assert fields["areas"] == ["midori-2", "kashiwagi"]
-    assert "都立みどりの丘公園" in fields["body"]
+    assert fields["area_names"] == ["みどり二丁目", "柏木町"]
+    assert fields["template_fields"] == {"shelter_name": "都立みどりの丘公園", "address": school["address"], "areas": "みどり二丁目、柏木町"}
     # No 対象 column (Matsuyama): nothing matches, the operator picks areas.
     assert service.opening_alert_fields({**school, "areas": [], "address": "愛媛県松山市堀之内"})["areas"] == []
     # Area named in the address.
@@ -148,7 +149,7 @@ def test_cli_status_prints_the_alert_command_and_refuses_unknown_ids(runner, app
     assert "未開設 → 開設" in result.output
     assert "NOT notified" in result.output
     cmd = result.output.strip().splitlines()[-1]
-    assert cmd.startswith("flask --app webhook alert create --template shelter_open --headline")
+    assert cmd.startswith("flask --app webhook alert create --template shelter_open --field 'shelter_name=都立みどりの丘公園'")
     assert "--area midori-2 --area kashiwagi --by tanaka" in cmd
     again = runner.invoke(args=["shelters", "status", "E131999002601", "crowded", "--by", "tanaka"])
     assert again.exit_code == 0 and "alert create" not in again.output
