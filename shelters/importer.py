@@ -18,9 +18,10 @@ import io
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 # The 8 災害種別 of the Disaster Countermeasures Basic Act, in a fixed order (bit i = HAZARDS[i]).
 HAZARDS = ("flood", "landslide", "storm_surge", "earthquake", "tsunami", "fire", "inland_flood", "volcano")
@@ -349,7 +350,9 @@ def _check_duplicates(layout: Layout, records: Iterable[ShelterRecord], errors: 
     for rec in records:
         if rec.source_id in seen:
             errors.append(
-                ShelterError(rec.line, layout.id_col, f"duplicate ID {rec.source_id} (first on line {seen[rec.source_id]})")
+                ShelterError(
+                    rec.line, layout.id_col, f"duplicate ID {rec.source_id} (first on line {seen[rec.source_id]})"
+                )
             )
         else:
             seen[rec.source_id] = rec.line
@@ -394,7 +397,7 @@ def _parse_csv(text: str) -> ParsedFile:
             if not any(c.strip() for c in cells):
                 continue
             row: dict[str, Any] = {}
-            for col, cell in zip(header, cells):
+            for col, cell in zip(header, cells, strict=False):  # short rows: missing cells are empty
                 if col:  # a blank header column (as in Matsuyama's file) carries nothing
                     row[col] = cell
             row["__kind__"] = kind

@@ -22,8 +22,7 @@ from sqlite_utils import Database
 
 from nlp.normalize import normalize
 from shelters.importer import HAZARD_COLUMNS, HAZARDS, ParsedFile, ShelterRecord, read_shelters
-from store import Store, transaction
-from store import audit
+from store import Store, audit, transaction
 from store import shelters as shelter_store
 from store.shelters import STATUSES
 
@@ -152,7 +151,9 @@ def import_parsed(db: Database, parsed: ParsedFile, by: str, source_name: str, s
     rows = [_row_values(r) for r in parsed.records]
     with transaction(db):
         counts = shelter_store.upsert_shelters(db, rows, parsed.format, source_name)
-        audit.record(db, by, "shelter.import", source_name, {"format": parsed.format, "total": len(rows), **counts}, source)
+        audit.record(
+            db, by, "shelter.import", source_name, {"format": parsed.format, "total": len(rows), **counts}, source
+        )
     return ImportResult(parsed.format, len(rows), counts["added"], counts["updated"], counts["unchanged"])
 
 
@@ -207,7 +208,12 @@ def set_status(
         except LookupError:
             raise UnknownShelter(source_id) from None
         audit.record(
-            db, by.strip(), "shelter.status", source_id, {"status": value, "previous": previous, "head_count": count}, source
+            db,
+            by.strip(),
+            "shelter.status",
+            source_id,
+            {"status": value, "previous": previous, "head_count": count},
+            source,
         )
     shelter = get_shelter(db, source_id)
     shelter["previous_status"] = previous
@@ -308,7 +314,9 @@ def nearest(
     k = min(limit, candidates.size)
     top = np.argpartition(dist, k - 1)[:k] if k < candidates.size else np.arange(candidates.size)
     top = top[np.argsort(dist[top], kind="stable")]
-    picked = [(a.ids[candidates[i]], float(dist[i])) for i in top if max_distance_m is None or dist[i] <= max_distance_m]
+    picked = [
+        (a.ids[candidates[i]], float(dist[i])) for i in top if max_distance_m is None or dist[i] <= max_distance_m
+    ]
     rows = {r["source_id"]: r for r in shelter_store.shelters_by_ids(db, [p[0] for p in picked])}
     out = []
     for source_id, d in picked:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlite_utils import Database, Migrations
 
@@ -99,9 +100,7 @@ def upsert_shelters(
     Call inside a transaction. Returns counts: added, updated, unchanged.
     """
     now = now if now is not None else time.time()
-    existing = {
-        r["source_id"]: r for r in db.query(f"SELECT source_id, {', '.join(DATA_COLUMNS)} FROM shelters")
-    }
+    existing = {r["source_id"]: r for r in db.query(f"SELECT source_id, {', '.join(DATA_COLUMNS)} FROM shelters")}
     counts = {"added": 0, "updated": 0, "unchanged": 0}
     inserts: list[list[Any]] = []
     updates: list[list[Any]] = []
@@ -148,7 +147,9 @@ def shelters_by_ids(db: Database, source_ids: Sequence[str]) -> list[dict[str, A
     if not source_ids:
         return []
     marks = ", ".join("?" for _ in source_ids)
-    by_id = {r["source_id"]: r for r in db.query(f"SELECT * FROM shelters WHERE source_id IN ({marks})", list(source_ids))}
+    by_id = {
+        r["source_id"]: r for r in db.query(f"SELECT * FROM shelters WHERE source_id IN ({marks})", list(source_ids))
+    }
     return [by_id[s] for s in source_ids if s in by_id]
 
 
@@ -164,7 +165,9 @@ def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
 
 def position_rows(db: Database) -> list[tuple[str, float, float, int, str]]:
     """(source_id, lat, lon, hazard_bits, status) of every shelter, for the nearest-search arrays."""
-    return [tuple(r) for r in db.execute("SELECT source_id, lat, lon, hazard_bits, status FROM shelters ORDER BY rowid")]
+    return [
+        tuple(r) for r in db.execute("SELECT source_id, lat, lon, hazard_bits, status FROM shelters ORDER BY rowid")
+    ]
 
 
 def update_status(

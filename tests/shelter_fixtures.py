@@ -20,7 +20,9 @@ GSI_HEADER = [
 HAZARD_NAMES = ["洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象"]
 
 
-def standard_row(sid: str, name: str, lat: Any, lon: Any, flags: str = "", capacity: str = "", **extra: str) -> dict[str, str]:
+def standard_row(
+    sid: str, name: str, lat: Any, lon: Any, flags: str = "", capacity: str = "", **extra: str
+) -> dict[str, str]:
     row = {h: "" for h in STANDARD_HEADER if h}
     row.update({"全国地方公共団体コード": "131999", "ID": sid, "名称": name, "緯度": str(lat), "経度": str(lon)})
     row["所在地_連結表記"] = f"東京都みどり区{name}1-1"
@@ -45,7 +47,9 @@ def standard_csv(rows: list[dict[str, str]], header: list[str] | None = None) ->
 
 def gsi_row(sid: str, name: str, lat: Any, lon: Any, flags: str = "") -> dict[str, str]:
     row = {h: "" for h in GSI_HEADER}
-    row.update({"共通ID": sid, "施設・場所名": name, "緯度": str(lat), "経度": str(lon), "住所": f"東京都みどり区{name}2-2"})
+    row.update(
+        {"共通ID": sid, "施設・場所名": name, "緯度": str(lat), "経度": str(lon), "住所": f"東京都みどり区{name}2-2"}
+    )
     row["都道府県名及び市町村名"] = "東京都みどり区"
     for hazard in flags.split(","):
         if hazard:

@@ -30,7 +30,14 @@ def location_event(user_id: str, lat: float, lon: float, reply_token: str) -> di
         "webhookEventId": uuid.uuid4().hex.upper()[:26],
         "deliveryContext": {"isRedelivery": False},
         "replyToken": reply_token,
-        "message": {"id": "7", "type": "location", "title": "現在地", "address": "東京都みどり区", "latitude": lat, "longitude": lon},
+        "message": {
+            "id": "7",
+            "type": "location",
+            "title": "現在地",
+            "address": "東京都みどり区",
+            "latitude": lat,
+            "longitude": lon,
+        },
     }
 
 
@@ -79,8 +86,10 @@ def test_end_to_end_import_open_two_and_resident_sends_location(client, emulator
     lines = listed(text)
     assert lines == [("開設", second["name"]), ("開設", farther["name"])]  # nearest OPEN first
     assert nearest_closed["name"] not in text["text"]
-    for label, name in lines:  # never call a closed one open
-        assert names[name]["source_id"] in (second["source_id"], farther["source_id"])
+    with app.app_context():  # never call a closed one open: every label is the shelter's real status
+        current = {s["name"]: s["status"] for s in service.list_shelters(db)}
+    assert all(MESSAGES["ja"][f"shelter_status_{current[name]}"] == label for label, name in lines)
+    assert {names[name]["source_id"] for _, name in lines} == {second["source_id"], farther["source_id"]}
     assert "https://www.google.com/maps/dir/?api=1&destination=" in text["text"]
     bubbles = check_flex(flex)
     assert [b["body"]["contents"][0]["text"] for b in bubbles] == [second["name"], farther["name"]]
@@ -176,3 +185,24 @@ def test_many_long_shelters_stay_under_the_flex_size(app):
     text, flex = handler.shelter_messages("intro", shelters, "pt")
     assert 6 <= len(check_flex(json.loads(flex.to_json()))) < 12
     assert text.text.count("https://www.google.com/maps/dir/") == 12
+
+
+def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app, monkeypatch):
+    """The alerts feature owns active_alerts_for; here only its answer is stubbed (not the LINE client)."""
+    alerts_service = pytest.importorskip("alerts.service")
+    asked = []
+
+    def fake_active(db, area_code):
+        asked.append(area_code)
+        return [{"hazard": None, "template": "shelter_open"}, {"hazard": "fire", "level": 4}]
+
+    monkeypatch.setattr(alerts_service, "active_alerts_for", fake_active, raising=False)
+    with app.app_context():
+        db = app.extensions["madoguchi"].store.db
+        service.import_file(db, SAMPLE, by="test")
+        for s in service.list_shelters(db):
+            service.set_status(db, s["source_id"], "open", by="op")
+        by_name = {s["name"]: s for s in service.list_shelters(db)}
+    text, _ = send_location(client, emulator, *MIDORI_SCHOOL)
+    assert asked and text["text"].startswith("大規模な火事に対応した")
+    assert listed(text) and all("fire" in by_name[name]["hazards"] for _, name in listed(text))

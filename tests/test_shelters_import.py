@@ -71,7 +71,10 @@ def test_cp932_file_with_circle_flags(tmp_path):
 
 
 def test_gsi_csv(tmp_path):
-    rows = [gsi_row("13199-001", "若葉公園", 35.71, 139.64, "地震,大規模な火事"), gsi_row("13199-002", "泉小学校", 35.69, 139.63, "洪水")]
+    rows = [
+        gsi_row("13199-001", "若葉公園", 35.71, 139.64, "地震,大規模な火事"),
+        gsi_row("13199-002", "泉小学校", 35.69, 139.63, "洪水"),
+    ]
     parsed = read_shelters(write(tmp_path / "gsi.csv", "\ufeff" + gsi_csv(rows)))
     assert parsed.format == FORMAT_GSI_CSV
     assert [(r.source_id, r.hazards) for r in parsed.records] == [
@@ -82,7 +85,10 @@ def test_gsi_csv(tmp_path):
 
 
 def test_gsi_geojson(tmp_path):
-    rows = [gsi_row("13199-001", "若葉公園", 35.71, 139.64, "地震"), gsi_row("13199-002", "泉小学校", 35.69, 139.63, "津波")]
+    rows = [
+        gsi_row("13199-001", "若葉公園", 35.71, 139.64, "地震"),
+        gsi_row("13199-002", "泉小学校", 35.69, 139.63, "津波"),
+    ]
     parsed = read_shelters(write(tmp_path / "gsi.geojson", gsi_geojson(rows)))
     assert parsed.format == FORMAT_GSI_GEOJSON
     first = parsed.records[0]
@@ -100,7 +106,9 @@ def test_cell_parsers():
 
 
 def _good(**over):
-    return standard_row(over.pop("sid", "S1"), over.pop("name", "みどり小学校"), over.pop("lat", 35.70), over.pop("lon", 139.65), **over)
+    return standard_row(
+        over.pop("sid", "S1"), over.pop("name", "みどり小学校"), over.pop("lat", 35.70), over.pop("lon", 139.65), **over
+    )
 
 
 def _bad_files() -> dict[str, tuple[bytes, str]]:
@@ -116,19 +124,40 @@ def _bad_files() -> dict[str, tuple[bytes, str]]:
     return {
         "missing column": (std([_good()], no_lat), "line 1, column 緯度: required column missing"),
         "no id column": (b"name,lat\nx,1\n", "line 1, column ID: required column missing"),
-        "bad latitude": (std([_good(sid="S1"), _good(sid="S2", lat="北緯35度")]), "line 3, column 緯度: '北緯35度' is not a number"),
+        "bad latitude": (
+            std([_good(sid="S1"), _good(sid="S2", lat="北緯35度")]),
+            "line 3, column 緯度: '北緯35度' is not a number",
+        ),
         "latitude outside Japan": (std([_good(lat="95.1")]), "line 2, column 緯度: 95.1 is outside Japan"),
         "longitude empty": (std([_good(lon="")]), "line 2, column 経度: is empty"),
-        "swapped coordinates": (std([_good(lat="139.65", lon="35.70")]), "line 2, column 緯度: 緯度 139.65 and 経度 35.7 look swapped"),
-        "duplicate id": (std([_good(sid="S1"), _good(sid="S2"), _good(sid="S1")]), "line 4, column ID: duplicate ID S1 (first on line 2)"),
-        "duplicate id after a multi-line cell": (std([multiline, _good(sid="S1")]), "line 4, column ID: duplicate ID S1 (first on line 2)"),
+        "swapped coordinates": (
+            std([_good(lat="139.65", lon="35.70")]),
+            "line 2, column 緯度: 緯度 139.65 and 経度 35.7 look swapped",
+        ),
+        "duplicate id": (
+            std([_good(sid="S1"), _good(sid="S2"), _good(sid="S1")]),
+            "line 4, column ID: duplicate ID S1 (first on line 2)",
+        ),
+        "duplicate id after a multi-line cell": (
+            std([multiline, _good(sid="S1")]),
+            "line 4, column ID: duplicate ID S1 (first on line 2)",
+        ),
         "empty id": (std([_good(sid="")]), "line 2, column ID: is empty"),
         "bad capacity": (std([_good(capacity="たくさん")]), "line 2, column 想定収容人数: capacity must be a number"),
-        "bad flag": (std([_good(flags="洪水", flag="?")]), "line 2, column 災害種別_洪水: hazard flag must be 1, ○ or empty"),
+        "bad flag": (
+            std([_good(flags="洪水", flag="?")]),
+            "line 2, column 災害種別_洪水: hazard flag must be 1, ○ or empty",
+        ),
         "undecodable bytes": (undecodable, "line 3, column 名称: undecodable byte 0xff"),
         "broken geojson": (broken_geo.encode(), "line 2, column "),
-        "geojson feature without geometry": (no_geometry.encode(), "line 3, column geometry: feature 2 needs a Point geometry"),
-        "geojson that is not a collection": (b'{"type": "Feature"}', "line 1, column type: GeoJSON must be a FeatureCollection"),
+        "geojson feature without geometry": (
+            no_geometry.encode(),
+            "line 3, column geometry: feature 2 needs a Point geometry",
+        ),
+        "geojson that is not a collection": (
+            b'{"type": "Feature"}',
+            "line 1, column type: GeoJSON must be a FeatureCollection",
+        ),
         "empty file": (b"", "line 1"),
     }
 
@@ -160,7 +189,9 @@ def test_every_error_is_listed_not_just_the_first():
     assert [(e.line, e.column) for e in info.value.errors] == [(2, "緯度"), (3, "想定収容人数")]
 
 
-@pytest.mark.parametrize("case", ["bad latitude", "duplicate id", "undecodable bytes", "broken geojson", "missing column"])
+@pytest.mark.parametrize(
+    "case", ["bad latitude", "duplicate id", "undecodable bytes", "broken geojson", "missing column"]
+)
 def test_cli_rejects_a_bad_file_whole_and_changes_nothing(runner, app, tmp_path, case):
     assert runner.invoke(args=["shelters", "import", str(SAMPLE)]).exit_code == 0
     with app.app_context():

@@ -127,11 +127,17 @@ def test_opening_alert_fields_match_area_codes(sample_db):
     assert fields["address"] == school["address"]
     assert fields["areas"] == ["midori-2", "kashiwagi"]
     assert fields["area_names"] == ["みどり二丁目", "柏木町"]
-    assert fields["template_fields"] == {"shelter_name": "都立みどりの丘公園", "address": school["address"], "areas": "みどり二丁目、柏木町"}
+    assert fields["template_fields"] == {
+        "shelter_name": "都立みどりの丘公園",
+        "address": school["address"],
+        "areas": "みどり二丁目、柏木町",
+    }
     # No 対象 column (Matsuyama): nothing matches, the operator picks areas.
     assert service.opening_alert_fields({**school, "areas": [], "address": "愛媛県松山市堀之内"})["areas"] == []
     # Area named in the address.
-    assert service.opening_alert_fields({**school, "areas": [], "address": "東京都みどり区若葉二丁目1"})["areas"] == ["wakaba-2"]
+    assert service.opening_alert_fields({**school, "areas": [], "address": "東京都みどり区若葉二丁目1"})["areas"] == [
+        "wakaba-2"
+    ]
 
 
 def test_seed_loads_the_sample_once_and_never_over_imported_data(app, tmp_path):
@@ -149,7 +155,9 @@ def test_cli_status_prints_the_alert_command_and_refuses_unknown_ids(runner, app
     assert "未開設 → 開設" in result.output
     assert "NOT notified" in result.output
     cmd = result.output.strip().splitlines()[-1]
-    assert cmd.startswith("flask --app webhook alert create --template shelter_open --field 'shelter_name=都立みどりの丘公園'")
+    assert cmd.startswith(
+        "flask --app webhook alert create --template shelter_open --field 'shelter_name=都立みどりの丘公園'"
+    )
     assert "--area midori-2 --area kashiwagi --by tanaka" in cmd
     again = runner.invoke(args=["shelters", "status", "E131999002601", "crowded", "--by", "tanaka"])
     assert again.exit_code == 0 and "alert create" not in again.output
@@ -178,7 +186,9 @@ def test_public_endpoints_shapes(client, app):
     body = data.get_json()
     assert body["count"] == 26
     first = next(s for s in body["shelters"] if s["id"] == "E131999000101")
-    assert {"id", "name", "address", "lat", "lon", "hazards", "capacity", "status", "head_count", "updated_at"} <= set(first)
+    assert {"id", "name", "address", "lat", "lon", "hazards", "capacity", "status", "head_count", "updated_at"} <= set(
+        first
+    )
     assert (first["status"], first["head_count"], first["capacity"]) == ("crowded", 300, 850)
     assert set(first["hazards"]) <= set(HAZARDS) and "earthquake" in first["hazards"]
     assert "op-secret-name" not in data.get_data(as_text=True)  # who set it is not published
@@ -191,7 +201,18 @@ def test_public_endpoints_shapes(client, app):
     assert feat["properties"]["status"] == "crowded" and "updated_at" in feat["properties"]
     text = client.get("/shelters.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert list(rows[0]) == ["id", "name", "address", "lat", "lon", "hazards", "capacity", "status", "head_count", "updated_at"]
+    assert list(rows[0]) == [
+        "id",
+        "name",
+        "address",
+        "lat",
+        "lon",
+        "hazards",
+        "capacity",
+        "status",
+        "head_count",
+        "updated_at",
+    ]
     row = next(r for r in rows if r["id"] == "E131999000101")
     assert (row["status"], row["head_count"], row["capacity"]) == ("crowded", "300", "850")
     assert "earthquake" in row["hazards"].split("|")
@@ -203,7 +224,7 @@ def test_public_endpoints_seed_the_sample_on_first_use(client):
 
 
 def test_csv_export_escapes_formulas(client, app, tmp_path):
-    path = write(tmp_path / "evil.csv", standard_csv([standard_row("X1", "=HYPERLINK(\"http://x\")", 35.7, 139.65)]))
+    path = write(tmp_path / "evil.csv", standard_csv([standard_row("X1", '=HYPERLINK("http://x")', 35.7, 139.65)]))
     with app.app_context():
         service.import_file(app.extensions["madoguchi"].store.db, path, by="test")
     text = client.get("/shelters.csv").get_data(as_text=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from linebot.v3.messaging import (
     FlexContainer,
@@ -219,11 +220,23 @@ def location(ctx: Ctx, event: Any) -> Sequence[Message]:
 
 
 def ask_location_messages(lang: str) -> list[Message]:
-    quick = QuickReply(items=[QuickReplyItem(action=LocationAction(label=clip_label(t("shelter_location_label", lang))))])
+    quick = QuickReply(
+        items=[QuickReplyItem(action=LocationAction(label=clip_label(t("shelter_location_label", lang))))]
+    )
     return [TextMessage(text=t("shelter_ask_location", lang), quick_reply=quick)]
 
 
-@command("避難所", "近くの避難所", "避難場所", "近くの避難場所", "ひなんじょ", "近くのひなんじょ", "避難所を探す", "shelter", "shelters")
+@command(
+    "避難所",
+    "近くの避難所",
+    "避難場所",
+    "近くの避難場所",
+    "ひなんじょ",
+    "近くのひなんじょ",
+    "避難所を探す",
+    "shelter",
+    "shelters",
+)
 def ask_location(ctx: Ctx, text: Any) -> Sequence[Message]:
     return ask_location_messages(ctx.lang)
 
@@ -232,7 +245,12 @@ def area_reply(ctx: Ctx, area_name: str) -> list[Message]:
     _seed(ctx)
     found = service.shelters_for_area(ctx.db, area_name)[:MAX_AREA_RESULTS]
     if not found:
-        return [TextMessage(text=t("shelter_area_none", ctx.lang, area=area_name), quick_reply=ask_location_messages(ctx.lang)[0].quick_reply)]
+        return [
+            TextMessage(
+                text=t("shelter_area_none", ctx.lang, area=area_name),
+                quick_reply=ask_location_messages(ctx.lang)[0].quick_reply,
+            )
+        ]
     return shelter_messages(t("shelter_area_intro", ctx.lang, area=area_name), found, ctx.lang)
 
 
