@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bot.i18n import DEFAULT_LANG, LANGUAGES
 from nlp.language import detect_language

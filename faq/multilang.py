@@ -125,7 +125,7 @@ def _zh_features(text: str) -> list[str]:
     for run in _HAN_RUN_RE.findall(text):
         chars = [c for c in run]
         out.extend(c for c in chars if c not in _STOP["zh"])
-        out.extend(a + b for a, b in zip(chars, chars[1:]))
+        out.extend(a + b for a, b in zip(chars, chars[1:], strict=False))
     return out
 
 
