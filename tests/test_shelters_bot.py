@@ -14,7 +14,7 @@ from bot.i18n import LANGUAGES
 from bot.i18n.shelters import MESSAGES
 from shelters import service
 from tests.conftest import post_events, text_event
-from tests.shelter_fixtures import SAMPLE
+from tests.test_shelters_fixtures import SAMPLE
 
 USER = "U" + "5" * 32
 MIDORI_SCHOOL = (35.7012, 139.6488)  # みどり区立みどり小学校 (E131999000101)

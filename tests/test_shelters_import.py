@@ -15,7 +15,7 @@ from shelters.importer import (
     parse_flag,
     read_shelters,
 )
-from tests.shelter_fixtures import (
+from tests.test_shelters_fixtures import (
     MATSUYAMA,
     SAMPLE,
     gsi_csv,

@@ -13,7 +13,7 @@ from shelters import service
 from shelters.importer import HAZARDS
 from store import audit
 from store import shelters as shelter_store
-from tests.shelter_fixtures import MATSUYAMA, SAMPLE, standard_csv, standard_row, write
+from tests.test_shelters_fixtures import MATSUYAMA, SAMPLE, standard_csv, standard_row, write
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Small shelter files in the three published formats, built in code for the shelter tests."""
+"""Small shelter files in the three published formats, built in code for the shelter tests (no tests here)."""
 
 from __future__ import annotations
 
