@@ -114,10 +114,13 @@ def ask_bot(stack, user: str, text: str) -> str:
 
 
 def good_csv() -> bytes:
+    from dataclasses import replace
+
     from faq.csvio import dump_faq_csv, load_faq_csv
     from faq.model import FaqEntry
 
     entries = load_faq_csv(ROOT / "faq" / "data" / "sample_faq.csv")
+    entries[0] = replace(entries[0], answer=entries[0].answer + "\n※2027年4月から手数料が変わります。")
     entries = entries[:-1] + [
         FaqEntry(id="drone-001", category="公園", question="公園でドローンを飛ばしてもいいですか？",
                  alternates=("公園でドローン", "ドローンの飛行許可"),
@@ -144,7 +147,8 @@ def test_faq_upload_errors_then_publish_and_the_bot_answers(browser, stack):
     page.click("text=確認する")
     page.wait_for_selector("#publish")
     assert "drone-001" in page.content()
-    assert page.locator("h2:has-text('追加')").count() == 1 and page.locator("h2:has-text('削除')").count() == 1
+    for kind in ("追加", "変更", "削除"):
+        assert page.locator(f"h2:has-text('{kind}')").count() == 1, kind
     shot(page, "faq_diff")
     page.click("#publish")
     page.wait_for_selector(".flash")
