@@ -13,6 +13,7 @@ from linebot.v3 import WebhookParser
 from werkzeug.exceptions import HTTPException
 
 from bot.faq_runtime import FaqRuntime
+from bot.inbox import EventProcessor
 from bot.line_api import LineApi
 from store import Store
 
@@ -34,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "CONTACT_HOURS": "平日 8:30〜17:15",
     "CONTACT_URL": "https://www.city.midori.example.jp/",
     "FAQ_RELOAD_SECONDS": 1.0,
+    # Acknowledge webhooks at once and answer from a thread pool (False: answer in the request).
+    "WEBHOOK_ASYNC": True,
+    "WEBHOOK_THREADS": 4,
+    "WEBHOOK_RECLAIM_SECONDS": 30,
     "EVENT_ID_RETENTION_DAYS": 7,
     "QUERY_LOG_RETENTION_DAYS": 365,
     "ALERT_STALE_MINUTES": 30,
@@ -61,6 +66,7 @@ class Runtime:
     line: LineApi
     faq: FaqRuntime
     parser: WebhookParser
+    processor: EventProcessor
 
 
 def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -73,9 +79,11 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["DEV_MODE"] = str(cfg.pop("MADOGUCHI_DEV")).lower() in ("1", "true", "yes")
     if test_config:
         cfg.update(test_config)
-    for key in ("FAQ_RELOAD_SECONDS",):
+    if isinstance(cfg["WEBHOOK_ASYNC"], str):
+        cfg["WEBHOOK_ASYNC"] = cfg["WEBHOOK_ASYNC"].lower() in ("1", "true", "yes")
+    for key in ("FAQ_RELOAD_SECONDS", "WEBHOOK_RECLAIM_SECONDS"):
         cfg[key] = float(cfg[key])
-    for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS"):
+    for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS", "WEBHOOK_THREADS"):
         cfg[key] = int(cfg[key])
     for key in REQUIRED_IN_PRODUCTION:
         if not cfg.get(key):
@@ -107,6 +115,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             check_interval=cfg["FAQ_RELOAD_SECONDS"],
         ),
         parser=WebhookParser(cfg["LINE_CHANNEL_SECRET"]),
+        processor=EventProcessor(app, cfg["WEBHOOK_THREADS"]),
     )
 
     from admin import bp as admin_bp

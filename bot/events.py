@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs
 
@@ -79,6 +80,16 @@ def _postback(ctx: Ctx, event: Any) -> Sequence[Message] | None:
     return handler(ctx, event, fields)
 
 
+def _push_instead(ctx: Ctx, messages: list[Message]) -> None:
+    """A recovered event whose reply token expired: push, keyed by the event id (never twice)."""
+    retry_key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"madoguchi:event:{ctx.extra['event_id']}"))
+    try:
+        ctx.line.push(ctx.user_id, messages, retry_key=retry_key)
+    except LineApiError as err:
+        if err.status != 409:  # 409: LINE already accepted this push
+            log.warning("push for a recovered event failed: %s %s", err.status, err.message)
+
+
 def dispatch(ctx: Ctx, event: Any) -> None:
     """Handle one event; failures are logged (without message text) and never raised."""
     kind = event_kind(event)
@@ -106,4 +117,6 @@ def dispatch(ctx: Ctx, event: Any) -> None:
         except LineApiError as err:
             # e.g. the console's "Verify" dummy token, or an expired token.
             log.warning("reply for %s failed: %s %s", kind, err.status, err.message)
+            if ctx.extra.get("recovered") and ctx.user_id and ctx.extra.get("event_id"):
+                _push_instead(ctx, list(messages)[:5])
     log.info("event %s user=%s handled in %.1f ms", kind, ctx.user_hash, (time.perf_counter() - started) * 1000)

@@ -45,25 +45,25 @@ def callback():
         abort(400, "body is not a LINE webhook JSON object")
 
     db = rt.store.db
+    use_inbox = current_app.config["WEBHOOK_ASYNC"]
+    items = []
     for raw, event in zip(raw_events, parsed):
         event_id = raw.get("webhookEventId") if isinstance(raw, dict) else None
-        if event_id and not core_store.claim_event(db, str(event_id)):
+        payload = json.dumps(raw, ensure_ascii=False) if use_inbox and event_id else None
+        if event_id and not core_store.claim_event(db, str(event_id), payload=payload):
             log.info("redelivered event dropped")
             continue
-        ctx = Ctx(
-            config=current_app.config,
-            store=rt.store,
-            line=rt.line,
-            faq=rt.faq,
-            user_id=events.user_id_of(event),
-        )
-        ctx.lang = _language(ctx, event)
-        events.dispatch(ctx, event)
+        items.append((str(event_id) if event_id else None, raw, event))
+    if use_inbox:
+        rt.processor.submit(items)
+        rt.processor.maybe_recover()
+    else:
+        rt.processor.run(items)
     _maybe_prune(rt)
     return "OK"
 
 
-def _language(ctx: Ctx, event) -> str:
+def resolve_language(ctx: Ctx, event) -> str:
     """The reply language for this event (issue F); Japanese if anything goes wrong."""
     if events.event_kind(event) == "unfollow" or not ctx.user_id:
         return ctx.lang

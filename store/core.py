@@ -62,16 +62,60 @@ def _m0001(db: Database) -> None:
     db.execute("CREATE UNIQUE INDEX feedback_once ON feedback(query_log_id) WHERE query_log_id IS NOT NULL")
 
 
-# --- webhook dedup -----------------------------------------------------------------------
+@migrations(name="0002_event_inbox")
+def _m0002(db: Database) -> None:
+    # processed_events doubles as the inbox of the asynchronous webhook: an event is stored
+    # 'queued' with its payload when acknowledged, and 'done' (payload erased) once handled.
+    db.execute("ALTER TABLE processed_events ADD COLUMN state TEXT NOT NULL DEFAULT 'done'")
+    db.execute("ALTER TABLE processed_events ADD COLUMN payload TEXT")
+    db.execute("ALTER TABLE processed_events ADD COLUMN claimed_at REAL")
+    db.execute("CREATE INDEX processed_events_queued ON processed_events(state, claimed_at)")
 
 
-def claim_event(db: Database, event_id: str, now: float | None = None) -> bool:
-    """Record a webhookEventId; False when it was already processed (a redelivery)."""
+# --- webhook dedup and inbox -------------------------------------------------------------
+
+
+def claim_event(db: Database, event_id: str, payload: str | None = None, now: float | None = None) -> bool:
+    """Record a webhookEventId; False when it was already seen (a redelivery).
+
+    With a payload the event is kept 'queued' until `finish_event`, so a crash between the
+    acknowledgement and the reply can be recovered by `reclaim_stale_events`.
+    """
+    at = now if now is not None else time.time()
     cur = db.execute(
-        "INSERT OR IGNORE INTO processed_events (event_id, received_at) VALUES (?, ?)",
-        [event_id, now if now is not None else time.time()],
+        "INSERT OR IGNORE INTO processed_events (event_id, received_at, state, payload, claimed_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [event_id, at, "queued" if payload is not None else "done", payload, at],
     )
     return cur.rowcount == 1
+
+
+def finish_event(db: Database, event_id: str) -> None:
+    """Mark a queued event handled and erase its payload (it holds a user id and text)."""
+    db.execute("UPDATE processed_events SET state = 'done', payload = NULL WHERE event_id = ?", [event_id])
+
+
+def reclaim_stale_events(
+    db: Database, older_than_seconds: float, limit: int = 20, max_age_seconds: float = 600, now: float | None = None
+) -> list[tuple[str, str, float]]:
+    """Take over queued events whose handler vanished (crash); returns (id, payload, received_at).
+
+    The UPDATE … WHERE event_id IN (SELECT … LIMIT n) RETURNING claim is atomic, so two
+    processes never take the same event (the same pattern as FOR UPDATE SKIP LOCKED).
+    """
+    at = now if now is not None else time.time()
+    # Past max_age an answer no longer helps (and a poison event must not loop forever).
+    db.execute(
+        "UPDATE processed_events SET state = 'abandoned', payload = NULL WHERE state = 'queued' AND received_at < ?",
+        [at - max_age_seconds],
+    )
+    rows = db.execute(
+        "UPDATE processed_events SET claimed_at = ? WHERE event_id IN ("
+        " SELECT event_id FROM processed_events WHERE state = 'queued' AND claimed_at < ?"
+        " ORDER BY received_at LIMIT ?) RETURNING event_id, payload, received_at",
+        [at, at - older_than_seconds, limit],
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def prune_events(db: Database, older_than_seconds: float, now: float | None = None) -> int:

@@ -96,6 +96,9 @@ def app_config(tmp_path: Path, emulator: Emulator) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
         "SECRET_KEY": "test-secret-key",
         "FAQ_RELOAD_SECONDS": 0,
+        # Answer inside the request so a test can read the emulator right after posting;
+        # the asynchronous path is tested on its own (test_inbox.py) and end to end.
+        "WEBHOOK_ASYNC": False,
     }
 
 
