@@ -74,7 +74,8 @@ def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path
     Example: flask --app webhook faq eval eval/ward_queries_test.csv --faq faq/data/sample_faq.csv --json
     """
     if faq_file is not None:
-        index = FaqIndex.build(_load_or_fail(faq_file))
+        # The same synonyms as the running bot (config SYNONYMS_CSV): measure what residents get.
+        index = FaqIndex.build(_load_or_fail(faq_file), synonyms=_runtime().faq.synonyms())
     else:
         index = _runtime().faq.current().index
     result = evaluate(index, read_queries(queries))

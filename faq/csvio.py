@@ -103,7 +103,8 @@ def _records(text: str) -> Iterable[tuple[int, list[str]]]:
         except csv.Error as exc:
             raise FaqCsvError(start, "-", f"CSV syntax error: {exc}") from None
         end = reader.line_num
-        yield start, row
+        # Excel writes LF inside quoted cells, other tools CRLF or CR: keep only LF.
+        yield start, [c.replace("\r\n", "\n").replace("\r", "\n") if "\r" in c else c for c in row]
 
 
 def _column_at(header: list[str], index: int) -> str:

@@ -75,12 +75,10 @@ class _Channel:
         self.matrix_t = m.T.tocsr()
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = vectorizer.idf_.astype(np.float64)
+        # sklearn's smooth idf recomputed in float64 (idf_ follows the float32 dtype).
+        df = np.diff(self.matrix_t.indptr).astype(np.float64)
+        self.idf = np.log((1.0 + self.n) / (1.0 + df)) + 1.0
         self.idf_max = float(np.log((1 + self.n) / 1) + 1)  # sklearn's smooth idf at df = 0
-        if coverage:
-            presence = self.matrix_t.copy()
-            presence.data[:] = 1.0
-            self.presence_t = presence
 
     def _query_vector(self, doc: object) -> tuple[np.ndarray, np.ndarray]:
         counts: dict[int, int] = {}
@@ -111,13 +109,23 @@ class _Channel:
         idx, vals = self._query_vector(doc)
         if idx.size == 0:
             return np.zeros(self.n)
-        cos = self.matrix_t[idx].T @ vals
+        # Gather the query features' rows of the CSR transpose by hand: scipy's fancy
+        # indexing validates its input on every call and cost more than the product.
+        m = self.matrix_t
+        starts = m.indptr[idx]
+        lens = m.indptr[idx + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(self.n)
+        offs = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        rows = m.indices[offs]
+        cos = np.bincount(rows, weights=m.data[offs] * np.repeat(vals, lens), minlength=self.n)
         if not self.coverage:
             return cos
         # Cosine favours short, generic questions that share one word with the query;
         # coverage (share of the query's squared weight found in the row) favours rows
         # that match more of what was asked.
-        cov = self.presence_t[idx].T @ (vals * vals)
+        cov = np.bincount(rows, weights=np.repeat(vals * vals, lens), minlength=self.n)
         if COVERAGE_MODE == "geo":
             return cos ** (1.0 - self.coverage) * cov**self.coverage
         return (1.0 - self.coverage) * cos + self.coverage * cov

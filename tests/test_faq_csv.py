@@ -42,7 +42,7 @@ def test_parse_encodings_multiline_alternates_translations(encode) -> None:
     entries = parse_faq_csv(encode(GOOD))
     assert [e.id for e in entries] == ["gomi-1", "juminhyo"]
     e = entries[0]
-    assert e.answer == "電話で申し込んでください。\r\n収集日に出してください。"
+    assert e.answer == "電話で申し込んでください。\n収集日に出してください。"
     assert e.alternates == ("大型ごみを捨てたい", "ソファを捨てたい", "ベッドの処分")
     assert e.category == "ごみ" and e.url == "https://example.jp" and e.contact == "清掃課"
     assert e.translations["en"]["question"] == "How do I dispose of bulky waste?"
@@ -160,3 +160,16 @@ def test_model_dict_round_trip() -> None:
     assert FaqEntry.from_dict(e.to_dict()) == e
     with pytest.raises(ValueError):
         FaqEntry("", "q", "a")
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r", "\n"])
+def test_newlines_inside_cells_become_lf(eol: str) -> None:
+    data = (
+        "id,question,answer,alternates\r\n"
+        f'a1,粗大ごみ,"電話で申し込みます。{eol}収集日に出します。{eol}",'
+        f'"大型ごみ{eol}ソファを捨てたい"\r\n'
+    ).encode()
+    (entry,) = parse_faq_csv(data)
+    assert entry.answer == "電話で申し込みます。\n収集日に出します。"
+    assert "\r" not in entry.answer
+    assert entry.alternates == ("大型ごみ", "ソファを捨てたい")

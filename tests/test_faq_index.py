@@ -197,3 +197,36 @@ def test_concurrent_searches_agree(index: FaqIndex) -> None:
     for t in threads:
         t.join()
     assert mismatches == []
+
+
+def test_query_vectors_match_sklearn_transform(index: FaqIndex, monkeypatch) -> None:
+    """The hand-made query vector is TfidfVectorizer.transform's, without its validation cost."""
+    import numpy as np
+
+    import faq.index as fi
+
+    monkeypatch.setattr(fi, "OOV_IN_NORM", 0.0)  # transform ignores unknown features
+    queries = ["粗大ごみを捨てたい", "保育園 入りたい 保育園", "住民票の写しはコンビニで取れますか", "ソファ"]
+    channels = [
+        (index._words, fi._word_vectorizer(), lambda a: a[0]),
+        (index._chars, fi._char_vectorizer(), lambda a: a[1]),
+        (index._reads, fi._reading_vectorizer(), lambda a: a[2]),
+    ]
+    rows = [index._analyze(t) for e in index.entries for t in (e.question, *e.alternates)]
+    for channel, vec, pick in channels:
+        vec.set_params(dtype=np.float64)
+        vec.fit([pick(r) for r in rows])
+        for q in queries:
+            doc = pick(index._analyze(q))
+            idx, vals = channel._query_vector(doc)
+            mine = np.zeros(len(vec.vocabulary_))
+            mine[idx] = vals
+            ref = vec.transform([doc]).toarray()[0]
+            assert np.abs(mine - ref).max() < 1e-9
+            # ... and the channel's scores are the cosine (with coverage) against the stored rows.
+            mt = channel.matrix_t.astype(np.float64)
+            cos = mt.T @ ref
+            cov = (mt != 0).astype(np.float64).T @ (ref * ref)
+            c = channel.coverage
+            expected = cos ** (1 - c) * cov**c if c else cos
+            assert np.abs(channel.scores(doc) - expected).max() < 1e-9
