@@ -210,7 +210,26 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     prefix: list[Message] = []
     for fn in ANSWER_PREFIXES:
         prefix.extend(fn(ctx))
-    return (prefix + messages)[-5:] if prefix else messages
+    return merge_quick_replies((prefix + messages)[-5:]) if prefix else messages
+
+
+def merge_quick_replies(messages: list[Message]) -> list[Message]:
+    """LINE shows quick replies only under the last message: move the earlier ones there.
+
+    The earlier messages' items (e.g. disaster mode's 「近くの避難所」) come first; at most 13.
+    """
+    carried = []
+    for message in messages[:-1]:
+        quick = getattr(message, "quick_reply", None)
+        if quick is not None and quick.items:
+            carried.extend(quick.items)
+            message.quick_reply = None
+    if not carried:
+        return messages
+    last = messages[-1]
+    own = list(last.quick_reply.items) if getattr(last, "quick_reply", None) else []
+    last.quick_reply = QuickReply(items=(carried + own)[:13])
+    return messages
 
 
 @on("message:text")
