@@ -109,7 +109,7 @@ def test_disaster_mode_puts_the_alert_first(app, client, emulator):
     with app.app_context():
         rt = app.extensions["madoguchi"]
         db = rt.store.db
-        resident_store.set_resident(db, "Uin", area="midori-1", lang="en", reg_step=None)
+        resident_store.set_resident(db, "Uin", area="midori-1", lang="en", lang_source="choice", reg_step=None)
         resident_store.set_resident(db, "Uout", area="wakaba-1", lang="ja", reg_step=None)
         alert_id = service.create_alert(db, by="tanaka", template="evac_level4",
                                         fields={"areas": "みどり一丁目", "hazard": "洪水"}, areas=["midori-1"])

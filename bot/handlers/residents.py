@@ -343,7 +343,7 @@ def disaster_notice(ctx: Ctx) -> list[Message]:
     active = active_alerts_for(ctx.db, (resident or {}).get("area"))
     if not active:
         return []
-    lang = _lang(ctx, resident)
+    lang = ctx.lang  # the language of the answer it precedes
     top = active[0]
     headline = top["headlines"].get(lang) or top["headlines"].get("easy" if lang != "ja" else "ja") or top["headline"]
     quick = QuickReply(items=[QuickReplyItem(action=LocationAction(label=clip_label(t("disaster_shelter_label", lang))))])
