@@ -187,22 +187,27 @@ def test_many_long_shelters_stay_under_the_flex_size(app):
     assert text.text.count("https://www.google.com/maps/dir/") == 12
 
 
-def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app, monkeypatch):
-    """The alerts feature owns active_alerts_for; here only its answer is stubbed (not the LINE client)."""
-    alerts_service = pytest.importorskip("alerts.service")
-    asked = []
+def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
+    """A real, approved and delivered 避難指示 for fire in the resident's area picks fire-safe shelters."""
+    from alerts import service as alerts_service
+    from alerts.worker import run_worker
+    from store import residents as resident_store
 
-    def fake_active(db, area_code):
-        asked.append(area_code)
-        return [{"hazard": None, "template": "shelter_open"}, {"hazard": "fire", "level": 4}]
-
-    monkeypatch.setattr(alerts_service, "active_alerts_for", fake_active, raising=False)
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        rt = app.extensions["madoguchi"]
+        db = rt.store.db
         service.import_file(db, SAMPLE, by="test")
         for s in service.list_shelters(db):
             service.set_status(db, s["source_id"], "open", by="op")
         by_name = {s["name"]: s for s in service.list_shelters(db)}
+        resident_store.set_resident(db, USER, area="midori-1", reg_step=None)
+        alert_id = alerts_service.create_alert(db, by="tanaka", template="evac_level4",
+                                               fields={"areas": "みどり一丁目", "hazard": "大規模な火事"}, areas=["midori-1"])
+        alerts_service.approve(db, alert_id, "suzuki")
+        alerts_service.start_delivery(db, alert_id, "suzuki")
+        run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
+        assert [a["hazard"] for a in alerts_service.active_alerts_for(db, "midori-1")] == ["fire"]
     text, _ = send_location(client, emulator, *MIDORI_SCHOOL)
-    assert asked and text["text"].startswith("大規模な火事に対応した")
+    assert text["text"].startswith("大規模な火事に対応した")
     assert listed(text) and all("fire" in by_name[name]["hazards"] for _, name in listed(text))
+    assert not all("fire" in s["hazards"] for s in by_name.values())  # the filter really removed some
