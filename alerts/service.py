@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -103,6 +104,16 @@ class Withdrawn(AlertError):
         super().__init__("この警報は取り下げられています。")
 
 
+class TestAudienceNotForActual(InvalidAlert):
+    """Only exercise/test alerts can be limited to the staff test audience."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["本番（actual）の警報はテスト対象者だけに送ることはできません。"
+             "試しに送るときは --status exercise（訓練）か --status test（テスト）で作成してください"]
+        )
+
+
 class QuotaExhausted(AlertError):
     def __init__(self) -> None:
         super().__init__(QUOTA_MESSAGE)
@@ -162,10 +173,30 @@ TEMPLATES: dict[str, Template] = {
                      "{areas}に {hazard_name}の 警戒（けいかい）レベル3が 出（で）ました。"
                      "お年寄りや 体（からだ）の 不自由（ふじゆう）な 人（ひと）は、危（あぶ）ない 場所（ばしょ）から 逃げてください。"
                      "ほかの 人も 逃げる 準備（じゅんび）を してください。"),
-            "en": ("[Alert Level 3] Evacuation of elderly persons, etc.",
-                   "Alert Level 3 ({hazard_name}) has been issued for {areas}. Elderly people, people with "
-                   "disabilities and others who need time to evacuate, and their helpers, must leave dangerous "
-                   "places now. Everyone else should prepare to evacuate."),
+            "en": ("[Alert Level 3] Evacuation of elderly people, etc. (高齢者等避難)",
+                   "Evacuation of elderly people, etc. (高齢者等避難, Alert Level 3) has been issued for {areas} "
+                   "({hazard_name}). Elderly people, people with disabilities and others who need time to evacuate, "
+                   "and those who help them, must evacuate from dangerous places now. Everyone else should prepare "
+                   "to evacuate."),
+            "zh": ("【警戒等级3】高龄者等避难（高齢者等避難）",
+                   "针对{areas}发布了有关{hazard_name}的警戒等级3「高龄者等避难（高齢者等避難）」。"
+                   "老年人、残障人士等避难需要较长时间的人及其协助者，请从危险的地方避难。其他人也请做好避难准备。"),
+            "zh-Hant": ("【警戒等級3】高齡者等避難（高齢者等避難）",
+                        "已針對{areas}發布有關{hazard_name}的警戒等級3「高齡者等避難」。"
+                        "高齡者、身心障礙者等避難需要較長時間的人及其協助者，請從危險的地方避難。其他人也請做好避難準備。"),
+            "ko": ("[경계 레벨 3] 고령자 등 피난 (高齢者等避難)",
+                   "{areas}에 {hazard_name} 관련 경계 레벨 3 '고령자 등 피난(高齢者等避難)'이 발령되었습니다. "
+                   "고령자, 장애인 등 피난에 시간이 걸리는 분과 그 지원자는 위험한 장소에서 피난하십시오. "
+                   "그 밖의 분들도 피난 준비를 하십시오."),
+            "vi": ("[Cấp độ cảnh báo 3] Sơ tán người cao tuổi, v.v. (高齢者等避難)",
+                   "Đã ban hành Sơ tán người cao tuổi, v.v. (高齢者等避難, Cấp độ cảnh báo 3) cho {areas} "
+                   "({hazard_name}). Người cao tuổi, người khuyết tật và những người cần nhiều thời gian để sơ tán, "
+                   "cùng người hỗ trợ họ, hãy sơ tán khỏi nơi nguy hiểm ngay. Những người khác hãy chuẩn bị sơ tán."),
+            "pt": ("[Nível de alerta 3] Evacuação de idosos etc. (高齢者等避難)",
+                   "Foi emitida a Evacuação de idosos etc. (高齢者等避難, Nível de alerta 3) para {areas} "
+                   "({hazard_name}). Idosos, pessoas com deficiência e outras pessoas que precisam de tempo para "
+                   "evacuar, e quem as ajuda, devem sair agora dos locais perigosos. As demais pessoas devem se "
+                   "preparar para evacuar."),
         },
         {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
     ),
@@ -178,9 +209,24 @@ TEMPLATES: dict[str, Template] = {
             "easy": ("【警戒（けいかい）レベル4】すぐ 逃（に）げてください",
                      "{areas}に {hazard_name}の 警戒（けいかい）レベル4が 出（で）ました。"
                      "{areas}の 人（ひと）は みんな すぐに 危（あぶ）ない 場所（ばしょ）から 逃げてください。"),
-            "en": ("[Alert Level 4] Evacuation instruction",
-                   "Alert Level 4 ({hazard_name}): an evacuation instruction has been issued for {areas}. "
+            "en": ("[Alert Level 4] Evacuation instruction (避難指示)",
+                   "An evacuation instruction (避難指示, Alert Level 4) has been issued for {areas} ({hazard_name}). "
                    "Everyone in {areas} must evacuate from dangerous places immediately."),
+            "zh": ("【警戒等级4】避难指示（避難指示）",
+                   "针对{areas}发布了有关{hazard_name}的警戒等级4「避难指示（避難指示）」。"
+                   "{areas}的所有人请立即从危险的地方避难。"),
+            "zh-Hant": ("【警戒等級4】避難指示",
+                        "已針對{areas}發布有關{hazard_name}的警戒等級4「避難指示」。"
+                        "{areas}的所有人請立即從危險的地方避難。"),
+            "ko": ("[경계 레벨 4] 피난지시 (避難指示)",
+                   "{areas}에 {hazard_name} 관련 경계 레벨 4 '피난지시(避難指示)'가 발령되었습니다. "
+                   "{areas}의 모든 분은 즉시 위험한 장소에서 피난하십시오."),
+            "vi": ("[Cấp độ cảnh báo 4] Chỉ thị sơ tán (避難指示)",
+                   "Đã ban hành Chỉ thị sơ tán (避難指示, Cấp độ cảnh báo 4) cho {areas} ({hazard_name}). "
+                   "Tất cả mọi người ở {areas} hãy sơ tán ngay lập tức khỏi nơi nguy hiểm."),
+            "pt": ("[Nível de alerta 4] Instrução de evacuação (避難指示)",
+                   "Foi emitida uma Instrução de evacuação (避難指示, Nível de alerta 4) para {areas} ({hazard_name}). "
+                   "Todas as pessoas em {areas} devem sair imediatamente dos locais perigosos."),
         },
         {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
     ),
@@ -193,9 +239,27 @@ TEMPLATES: dict[str, Template] = {
             "easy": ("【警戒（けいかい）レベル5】すぐに 命（いのち）を 守（まも）ってください",
                      "{areas}に {hazard_name}の 警戒（けいかい）レベル5が 出（で）ました。"
                      "とても 危（あぶ）ないです。今（いま）いる 場所（ばしょ）で すぐに 命を 守って ください。"),
-            "en": ("[Alert Level 5] Emergency safety measures",
-                   "Alert Level 5 ({hazard_name}) has been issued for {areas}. A disaster is happening or imminent. "
-                   "Your life is in danger. Secure your safety immediately."),
+            "en": ("[Alert Level 5] Emergency safety measures (緊急安全確保)",
+                   "Emergency safety measures (緊急安全確保, Alert Level 5) have been issued for {areas} "
+                   "({hazard_name}). A disaster is occurring or imminent. Your life is in danger. "
+                   "Secure your safety immediately."),
+            "zh": ("【警戒等级5】紧急安全确保（緊急安全確保）",
+                   "针对{areas}发布了有关{hazard_name}的警戒等级5「紧急安全确保（緊急安全確保）」。"
+                   "灾害正在发生或迫在眉睫，有生命危险。请立即确保自身安全。"),
+            "zh-Hant": ("【警戒等級5】緊急安全確保",
+                        "已針對{areas}發布有關{hazard_name}的警戒等級5「緊急安全確保」。"
+                        "災害正在發生或迫在眉睫，有生命危險。請立即確保自身安全。"),
+            "ko": ("[경계 레벨 5] 긴급안전확보 (緊急安全確保)",
+                   "{areas}에 {hazard_name} 관련 경계 레벨 5 '긴급안전확보(緊急安全確保)'가 발령되었습니다. "
+                   "재해가 발생했거나 임박했습니다. 생명이 위험합니다. 즉시 자신의 안전을 확보하십시오."),
+            "vi": ("[Cấp độ cảnh báo 5] Đảm bảo an toàn khẩn cấp (緊急安全確保)",
+                   "Đã ban hành Đảm bảo an toàn khẩn cấp (緊急安全確保, Cấp độ cảnh báo 5) cho {areas} "
+                   "({hazard_name}). Thảm họa đang xảy ra hoặc sắp xảy ra. Tính mạng của bạn đang gặp nguy hiểm. "
+                   "Hãy bảo đảm an toàn cho bản thân ngay lập tức."),
+            "pt": ("[Nível de alerta 5] Garantia de segurança emergencial (緊急安全確保)",
+                   "Foi emitida a Garantia de segurança emergencial (緊急安全確保, Nível de alerta 5) para {areas} "
+                   "({hazard_name}). Um desastre está ocorrendo ou é iminente. Sua vida corre perigo. "
+                   "Proteja-se imediatamente."),
         },
         {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
     ),
@@ -206,8 +270,18 @@ TEMPLATES: dict[str, Template] = {
                    "{areas}の方のために、避難所「{shelter_name}」（{address}）を開設しました。"),
             "easy": ("【避難所（ひなんじょ）が あきました】{shelter_name}",
                      "{areas}の 人（ひと）の ために、避難所（ひなんじょ）「{shelter_name}」（{address}）が あきました。"),
-            "en": ("[Shelter open] {shelter_name}",
+            "en": ("[Evacuation shelter open (避難所開設)] {shelter_name}",
                    "The evacuation shelter \"{shelter_name}\" ({address}) is now open for residents of {areas}."),
+            "zh": ("【避难所开设（避難所開設）】{shelter_name}",
+                   "已为{areas}的居民开设避难所「{shelter_name}」（{address}）。"),
+            "zh-Hant": ("【避難所開設】{shelter_name}",
+                        "已為{areas}的居民開設避難所「{shelter_name}」（{address}）。"),
+            "ko": ("[피난소 개설 (避難所開設)] {shelter_name}",
+                   "{areas} 주민을 위해 피난소 '{shelter_name}'({address})을(를) 개설했습니다."),
+            "vi": ("[Mở nơi lánh nạn (避難所開設)] {shelter_name}",
+                   "Nơi lánh nạn \"{shelter_name}\" ({address}) đã được mở cho cư dân {areas}."),
+            "pt": ("[Abrigo aberto (避難所開設)] {shelter_name}",
+                   "O abrigo de evacuação \"{shelter_name}\" ({address}) foi aberto para os moradores de {areas}."),
         },
         {"shelter_name": Field("避難所名"), "address": Field("住所"), "areas": _AREA_FIELD},
     ),
@@ -220,9 +294,28 @@ TEMPLATES: dict[str, Template] = {
             "easy": ("【地震（じしん）】震度（しんど）{intensity}",
                      "{areas}で 震度（しんど）{intensity}の 地震（じしん）が ありました。"
                      "体（からだ）を 守（まも）ってください。火（ひ）を 消（け）してください。"),
-            "en": ("[Earthquake] Seismic intensity {intensity}",
-                   "Seismic intensity {intensity} (Japanese scale) was observed in {areas}. Stay calm, protect "
-                   "yourself and check for fire. Watch out for fallen furniture and broken glass."),
+            "en": ("[Earthquake (地震)] Seismic intensity {intensity_name} (震度{intensity})",
+                   "Shaking of seismic intensity {intensity_name} (震度{intensity}, Japanese scale) was observed in "
+                   "{areas}. Stay calm, protect yourself and check for fire. Watch out for fallen furniture and "
+                   "broken glass."),
+            "zh": ("【地震】最大震度{intensity_name}",
+                   "{areas}观测到震度{intensity_name}（日本震度等级）的摇晃。请保持冷静，确保自身安全，并检查火源。"
+                   "请注意倒下的家具和破碎的玻璃。"),
+            "zh-Hant": ("【地震】最大震度{intensity_name}",
+                        "{areas}觀測到震度{intensity_name}（日本震度等級）的搖晃。請保持冷靜，確保自身安全，並檢查火源。"
+                        "請注意倒下的家具和破碎的玻璃。"),
+            "ko": ("[지진 (地震)] 최대 진도 {intensity_name} (震度{intensity})",
+                   "{areas}에서 진도 {intensity_name}(일본 진도 계급)의 흔들림이 관측되었습니다. "
+                   "침착하게 몸의 안전을 확보하고 불이 난 곳이 없는지 확인하십시오. "
+                   "쓰러진 가구나 깨진 유리에 주의하십시오."),
+            "vi": ("[Động đất (地震)] Cường độ địa chấn tối đa {intensity_name} (震度{intensity})",
+                   "Đã ghi nhận rung lắc cường độ địa chấn {intensity_name} (thang đo của Nhật Bản) tại {areas}. "
+                   "Hãy bình tĩnh, bảo vệ bản thân và kiểm tra lửa. "
+                   "Hãy cẩn thận với đồ đạc bị đổ và kính vỡ."),
+            "pt": ("[Terremoto (地震)] Intensidade sísmica máxima {intensity_name} (震度{intensity})",
+                   "Foi registrado um tremor de intensidade sísmica {intensity_name} (escala japonesa) em {areas}. "
+                   "Mantenha a calma, proteja-se e verifique se não há fogo aceso. "
+                   "Cuidado com móveis caídos e vidros quebrados."),
         },
         {"areas": _AREA_FIELD, "intensity": Field("震度（1〜7、5弱・5強・6弱・6強）", choices={i: i for i in INTENSITIES})},
         hazard="earthquake",
@@ -232,11 +325,31 @@ TEMPLATES: dict[str, Template] = {
         {
             "ja": ("防災訓練のお知らせ", "{scenario}"),
             "easy": ("防災訓練（ぼうさいくんれん）の お知（し）らせ", "{scenario}"),
-            "en": ("Disaster drill", "{scenario}"),
+            "en": ("Disaster drill (防災訓練)", "A disaster drill is being held. Details (in Japanese):\n{scenario}"),
+            "zh": ("防灾演习通知（防災訓練）", "正在举行防灾演习。详细内容（日语）：\n{scenario}"),
+            "zh-Hant": ("防災演習通知（防災訓練）", "正在舉行防災演習。詳細內容（日語）：\n{scenario}"),
+            "ko": ("방재 훈련 안내 (防災訓練)", "방재 훈련을 실시합니다. 자세한 내용(일본어):\n{scenario}"),
+            "vi": ("Thông báo diễn tập phòng chống thiên tai (防災訓練)",
+                   "Đang tổ chức diễn tập phòng chống thiên tai. Chi tiết (bằng tiếng Nhật):\n{scenario}"),
+            "pt": ("Aviso de simulado de prevenção de desastres (防災訓練)",
+                   "Está sendo realizado um simulado de prevenção de desastres. Detalhes (em japonês):\n{scenario}"),
         },
         {"scenario": Field("訓練の内容")},
         status="exercise",
     ),
+}
+# JMA seismic intensity classes in each language (5弱 = "5 Lower", …); Japanese keeps 5弱.
+INTENSITY_NAMES: dict[str, dict[str, str]] = {
+    "en": {"5弱": "5 Lower", "5強": "5 Upper", "6弱": "6 Lower", "6強": "6 Upper"},
+    "zh": {"5強": "5强"},
+    "ko": {"5弱": "5약", "5強": "5강", "6弱": "6약", "6強": "6강"},
+    "vi": {"5弱": "5 yếu", "5強": "5 mạnh", "6弱": "6 yếu", "6強": "6 mạnh"},
+    "pt": {"5弱": "5 inferior", "5強": "5 superior", "6弱": "6 inferior", "6強": "6 superior"},
+}
+# Resident-facing language names, for the operator's preview (Japanese).
+LANG_NAMES = {
+    "ja": "日本語", "easy": "やさしい日本語", "en": "英語", "zh": "中国語（簡体字）", "zh-Hant": "中国語（繁体字）",
+    "ko": "韓国語", "vi": "ベトナム語", "pt": "ポルトガル語",
 }
 # Words that mark a drill or test text: such text is never sent as actual.
 _DRILL_MARKERS = ("訓練", "くんれん", "テスト", "drill", "exercise", "これは試験")
@@ -318,13 +431,18 @@ def _texts_for(alert: Mapping[str, Any], headline: str | None = None, body: str 
     """lang → (headline, body) of an alert row's content (without status/type prefixes)."""
     tpl = TEMPLATES.get(alert.get("template") or "")
     if tpl is None:
-        return {"ja": (headline if headline is not None else alert["headline"], body if body is not None else alert["fields"].get("body", ""))}
+        out = {"ja": (headline if headline is not None else alert["headline"], body if body is not None else alert["fields"].get("body", ""))}
+        for lang, (h, b) in (alert["fields"].get("translations") or {}).items():
+            out[lang] = (h, b)
+        return out
     values = dict(alert["fields"])
     hazard = tpl.hazard or values.get("hazard")
     out = {}
     for lang, (h, b) in tpl.texts.items():
-        hazard_name = t(f"hazard_{hazard}", lang) if hazard else ""
-        out[lang] = (h.format(hazard_name=hazard_name, **values), b.format(hazard_name=hazard_name, **values))
+        extra = {"hazard_name": t(f"hazard_{hazard}", lang) if hazard else ""}
+        if "intensity" in values:
+            extra["intensity_name"] = INTENSITY_NAMES.get(lang, {}).get(values["intensity"], values["intensity"])
+        out[lang] = (h.format(**extra, **values), b.format(**extra, **values))
     return out
 
 
@@ -387,9 +505,18 @@ def create_alert(
     msg_type: str = "alert",
     references: int | None = None,
     expires_at: float | None = None,
+    translations: Mapping[str, tuple[str, str]] | None = None,
+    test_audience: bool = False,
     source: str = "cli",
 ) -> int:
-    """Store a draft (nothing is sent); returns its id. Approval by another operator comes next."""
+    """Store a draft (nothing is sent); returns its id. Approval by another operator comes next.
+
+    Free text (headline/body) is Japanese; `translations` adds the operator's own text per
+    language ({lang: (headline, body)}, e.g. やさしい日本語 or English). Residents whose
+    language has no text get やさしい日本語, else Japanese, and the preview says so.
+    `test_audience` limits an exercise/test alert to the staff test audience
+    (`add_tester`); it is refused for actual alerts.
+    """
     problems: list[str] = []
     by = (by or "").strip()
     if not by:
@@ -440,9 +567,25 @@ def create_alert(
             problems.append("本文（--body）を入力してください")
     if fields and not template:
         problems.append("項目（fields）はテンプレートと一緒に使います")
+    clean_translations: dict[str, list[str]] = {}
+    for lang, pair in (translations or {}).items():
+        h, b = (str(x or "").strip() for x in pair)
+        if template or msg_type == "cancel":
+            problems.append("言語ごとの文面（translations）は自由文の警報で使います（テンプレートは全言語の文面があります）")
+            break
+        if lang not in LANGUAGES or lang == "ja":
+            problems.append(f"文面の言語「{lang}」は指定できません（{', '.join(x for x in LANGUAGES if x != 'ja')}）")
+        elif not h or not b:
+            problems.append(f"{LANG_NAMES.get(lang, lang)}の見出しと本文を両方入力してください")
+        else:
+            clean_translations[lang] = [h, b]
+    if test_audience and status == "actual":
+        raise TestAudienceNotForActual()
     if status == "actual" and not template:
         text = f"{headline or ''} {body or ''}".lower()
-        if any(m in text for m in _DRILL_MARKERS):
+        # "exercise" is also plain English ("exercise caution"): only the other markers apply to translations.
+        translated = " ".join(f"{h} {b}" for h, b in clean_translations.values()).lower()
+        if any(m in text for m in _DRILL_MARKERS) or any(m in translated for m in _DRILL_MARKERS if m != "exercise"):
             raise DrillAsActual(
                 ["本文に「訓練」「テスト」などの語があります。訓練・テストは --status exercise / test で作成してください（本番では送れません）"]
             )
@@ -456,6 +599,7 @@ def create_alert(
         # A correction or cancel reaches exactly the original's recipients.
         area_codes, langs, topics = ref["areas"], ref["langs"], ref["topics"]
         status = ref["status"]
+        test_audience = bool(ref.get("test_audience"))
         if msg_type == "update" and tpl is None and ref["template"] and not headline:
             tpl = TEMPLATES[ref["template"]]
             clean_fields = _validate_fields(tpl, {**ref["fields"], **dict(fields or {})})
@@ -467,7 +611,7 @@ def create_alert(
         "msg_type": msg_type,
         "references_id": ref["id"] if ref else None,
         "template": tpl.name if tpl else None,
-        "fields": clean_fields if tpl else {"body": (body or "").strip()},
+        "fields": clean_fields if tpl else {"body": (body or "").strip(), **({"translations": clean_translations} if clean_translations else {})},
         "event": tpl.event if tpl else (ref["event"] if ref else "notice"),
         "level": tpl.level if tpl else (ref["level"] if ref else None),
         "severity": tpl.severity if tpl else "Moderate",
@@ -476,6 +620,7 @@ def create_alert(
         "topics": topics,
         "expires_at": expires_at if expires_at is not None else now + DEFAULT_EXPIRY_HOURS * 3600,
         "state": "draft",
+        "test_audience": int(bool(test_audience)),
     }
     if tpl is not None:
         row["hazard"] = tpl.hazard or clean_fields.get("hazard")
@@ -496,7 +641,8 @@ def create_alert(
     audit.record(
         db, by, "alert.create", f"alert:{alert_id}",
         {"status": status, "msg_type": msg_type, "template": row["template"], "areas": area_codes,
-         "langs": langs, "topics": topics, "references": row["references_id"]},
+         "langs": langs, "topics": topics, "references": row["references_id"], "test_audience": bool(test_audience),
+         "texts": sorted(rendered)},
         source,
     )
     return alert_id
@@ -531,7 +677,8 @@ def _recipient_groups(db: Database, alert: Mapping[str, Any], available: Iterabl
             key = (text_lang_for(orig_lang, available), orig_lang)
             groups.setdefault(key, []).append(uid)
         return groups
-    for uid, lang in resident_store.iter_recipients(db, alert["areas"], alert["langs"], alert["topics"]):
+    testers = bool(alert.get("test_audience"))
+    for uid, lang in resident_store.iter_recipients(db, alert["areas"], alert["langs"], alert["topics"], testers_only=testers):
         groups.setdefault((text_lang_for(lang, available), lang or "ja"), []).append(uid)
     return groups
 
@@ -542,7 +689,9 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
     texts = alert["texts"]
     if alert["msg_type"] == "alert":
         counts: dict[tuple[str, str], int] = {}
-        for lang, n in resident_store.count_recipients_by_lang(db, alert["areas"], alert["langs"], alert["topics"]).items():
+        for lang, n in resident_store.count_recipients_by_lang(
+            db, alert["areas"], alert["langs"], alert["topics"], testers_only=bool(alert.get("test_audience"))
+        ).items():
             key = (text_lang_for(lang, texts), lang or "ja")
             counts[key] = counts.get(key, 0) + n
     else:
@@ -557,14 +706,33 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
         }
         for (text_lang, resident_lang), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1] or ""))
     ]
+    notes = []
+    for g in groups:
+        if g["fallback_from"]:
+            g["note"] = (
+                f"{LANG_NAMES.get(g['fallback_from'], g['fallback_from'])}の文面がないため、"
+                f"{g['count']}人には{LANG_NAMES.get(g['lang'], g['lang'])}の文面が届きます"
+            )
+            notes.append(g["note"])
+    if "easy" not in texts and any(g["fallback_from"] for g in groups):
+        notes.append("やさしい日本語の文面がありません。外国語の人にも日本語（ふつう）の文面が届きます")
+    test_audience = bool(alert.get("test_audience"))
+    if test_audience:
+        n_testers = alert_store.count_testers(db)
+        notes.insert(0, f"テスト対象者（登録 {n_testers} 人）のうち、対象の条件に合う人だけに送ります")
     return {
         "alert_id": alert_id,
         "status": alert["status"],
         "status_label": alert["status_label"],
         "msg_type": alert["msg_type"],
         "state": alert["state"],
+        "test_audience": test_audience,
         "recipient_count": sum(g["count"] for g in groups),
         "groups": groups,
+        "fallbacks": [
+            {"resident_lang": g["fallback_from"], "lang": g["lang"], "count": g["count"]} for g in groups if g["fallback_from"]
+        ],
+        "notes": notes,
     }
 
 
@@ -725,3 +893,46 @@ def active_alerts_for(db: Database, area_code: str | None) -> list[dict[str, Any
             }
         )
     return out
+
+
+# --- the staff test audience -------------------------------------------------------------------
+
+
+def _tester_ref(user_id: str) -> str:
+    """Audit target for a tester: a pseudonym, so the append-only log keeps no LINE user id."""
+    from bot.context import hash_user
+
+    return "tester:" + hash_user(user_id, str(_config("SECRET_KEY", "")))
+
+
+def _check_user_id(user_id: str) -> str:
+    user_id = (user_id or "").strip()
+    if not user_id.startswith("U") or len(user_id) > 64 or not user_id[1:].replace("_", "").replace("-", "").isalnum():
+        raise InvalidAlert([f"LINE のユーザーID（U で始まる英数字）を指定してください: {user_id!r}"])
+    return user_id
+
+
+def add_tester(db: Database, user_id: str, by: str, note: str | None = None, source: str = "cli") -> bool:
+    """Put a staff phone (LINE user id) in the test audience; False when it was already there (note updated)."""
+    user_id = _check_user_id(user_id)
+    if not (by or "").strip():
+        raise InvalidAlert(["登録する担当者（--by）を入力してください"])
+    note = (note or "").strip()[:FIELD_MAX] or None
+    created = alert_store.add_tester(db, user_id, by.strip(), note)
+    audit.record(db, by.strip(), "alert.tester_add" if created else "alert.tester_update", _tester_ref(user_id),
+                 {"note": note}, source)
+    return created
+
+
+def remove_tester(db: Database, user_id: str, by: str, source: str = "cli") -> bool:
+    """Take a LINE user id out of the test audience; False when it was not in it."""
+    user_id = (user_id or "").strip()
+    removed = alert_store.remove_tester(db, user_id)
+    if removed:
+        audit.record(db, (by or "-").strip(), "alert.tester_remove", _tester_ref(user_id), None, source)
+    return removed
+
+
+def list_testers(db: Database) -> list[dict[str, Any]]:
+    """The test audience with whether each id currently follows the account (is a subscriber)."""
+    return alert_store.list_testers(db)

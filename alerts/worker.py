@@ -17,7 +17,8 @@ import random
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from linebot.v3.messaging import Message, TextMessage
 

@@ -51,11 +51,15 @@ def _parse_fields(values: tuple[str, ...]) -> dict[str, str]:
 
 def _echo_preview(db, alert_id: int) -> None:
     p = service.preview(db, alert_id)
-    click.echo(f"警報 {alert_id}  [{p['status_label']}]  種別: {p['msg_type']}  状態: {p['state']}")
+    audience = "  送信先: テスト対象者のみ" if p["test_audience"] else ""
+    click.echo(f"警報 {alert_id}  [{p['status_label']}]  種別: {p['msg_type']}  状態: {p['state']}{audience}")
     click.echo(f"受信者数: {p['recipient_count']}")
+    for note in p["notes"]:
+        click.echo(f"※ {note}")
     for g in p["groups"]:
-        note = f"（{g['fallback_from']} の人には {g['lang']} の文面）" if g["fallback_from"] else ""
-        click.echo(f"--- {g['lang']}: {g['count']}人 {note}")
+        who = service.LANG_NAMES.get(g["resident_lang"], g["resident_lang"])
+        note = f"（{g['note']}）" if g["fallback_from"] else ""
+        click.echo(f"--- {who} の人 {g['count']}人 → 文面: {g['lang']} {note}")
         for m in g["messages"]:
             click.echo(m.get("text") or json.dumps(m, ensure_ascii=False))
     used = {g["lang"] for g in p["groups"]}
@@ -77,12 +81,22 @@ def _echo_preview(db, alert_id: int) -> None:
 @click.option("--status", type=click.Choice(service.STATUSES), default="actual", show_default=True,
               help="actual = real alert; exercise = 訓練; test = テスト.")
 @click.option("--expires-in", type=float, help="Hours until the alert expires (default 24).")
+@click.option("--translation", "translations", nargs=3, multiple=True, metavar="LANG HEADLINE BODY",
+              help="Free text in another language (repeatable), e.g. --translation easy 見出し 本文.")
+@click.option("--test-audience", is_flag=True,
+              help="Only residents in the staff test audience (alert testers); exercise/test only.")
 @click.option("--by", "by", required=True, help="Operator creating the alert.")
-def create_cmd(headline, body, template, fields, areas, langs, topics, status, expires_in, by) -> None:
+def create_cmd(headline, body, template, fields, areas, langs, topics, status, expires_in, translations,
+               test_audience, by) -> None:
     """Create a draft alert and print what each language group will receive; the id is the last line.
 
     Example: flask --app webhook alert create --template evac_level4 --field areas=みどり一丁目 --field hazard=洪水 --area midori-1 --by tanaka
+
+    Example: flask --app webhook alert create --headline 配信テスト --body 試験送信です --status test --test-audience --by tanaka
     """
+    seen = [lang for lang, _, _ in translations]
+    if len(seen) != len(set(seen)):
+        raise click.BadParameter("each language once", param_hint="--translation")
     import time
 
     db = _runtime().store.db
@@ -91,6 +105,7 @@ def create_cmd(headline, body, template, fields, areas, langs, topics, status, e
             db, by=by, headline=headline, body=body, template=template, fields=_parse_fields(fields) or None,
             areas=areas, langs=langs, topics=topics, status=status,
             expires_at=time.time() + expires_in * 3600 if expires_in else None,
+            translations={lang: (h, b) for lang, h, b in translations} or None, test_audience=test_audience,
         )
         _echo_preview(db, alert_id)
     click.echo("承認は作成者以外が行います: flask --app webhook alert approve ID --by USER")
@@ -150,7 +165,8 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
             raise service.Withdrawn()
         st = service.status(db, alert_id)
     if st["status"] != "actual":
-        click.echo(f"【{service.STATUS_LABELS[st['status']]}】として送信します（本番ではありません）。")
+        scope = "テスト対象者だけに" if alert.get("test_audience") else ""
+        click.echo(f"【{service.STATUS_LABELS[st['status']]}】として{scope}送信します（本番ではありません）。")
     done = st["sent"] + st["failed"] + st["withdrawn"]
     with click.progressbar(length=st["total"], label=f"警報 {alert_id} 配信", show_pos=True) as bar:
         bar.update(done)
@@ -213,6 +229,61 @@ def list_cmd(limit: int) -> None:
     for a in service.list_alerts(_runtime().store.db, limit):
         when = datetime.fromtimestamp(a["created_at"]).strftime("%m-%d %H:%M")
         click.echo(f"{a['id']:5d}  {when}  [{a['status_label']}] {a['msg_type']:6} {a['state_label']:12} {a['headline']}  by {a['created_by']}")
+
+
+testers_cli = AppGroup("testers", help="The staff test audience: LINE user ids of staff phones for exercise/test alerts.")
+alert_cli.add_command(testers_cli)
+
+
+@testers_cli.command("add")
+@click.argument("user_id")
+@click.option("--note", help="Whose phone this is (e.g. 防災課 田中 業務用).")
+@click.option("--by", "by", required=True, help="Operator adding the tester.")
+def testers_add_cmd(user_id: str, note: str | None, by: str) -> None:
+    """Add a staff phone's LINE user id to the test audience (it must follow the account to receive).
+
+    Example: flask --app webhook alert testers add U0123456789abcdef0123456789abcdef --note 防災課 田中 --by tanaka
+    """
+    db = _runtime().store.db
+    with _Edge():
+        created = service.add_tester(db, user_id, by, note=note)
+    click.echo("テスト対象者に追加しました。" if created else "すでに登録されています（メモを更新しました）。")
+
+
+@testers_cli.command("remove")
+@click.argument("user_id")
+@click.option("--by", "by", required=True, help="Operator removing the tester.")
+def testers_remove_cmd(user_id: str, by: str) -> None:
+    """Remove a LINE user id from the test audience.
+
+    Example: flask --app webhook alert testers remove U0123456789abcdef0123456789abcdef --by tanaka
+    """
+    with _Edge():
+        removed = service.remove_tester(_runtime().store.db, user_id, by)
+    if not removed:
+        raise click.ClickException("そのユーザーIDはテスト対象者に登録されていません。")
+    click.echo("テスト対象者から外しました。")
+
+
+@testers_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def testers_list_cmd(as_json: bool) -> None:
+    """List the test audience (and whether each phone currently follows the account).
+
+    Example: flask --app webhook alert testers list
+    """
+    rows = service.list_testers(_runtime().store.db)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("テスト対象者は登録されていません。")
+        return
+    for r in rows:
+        when = datetime.fromtimestamp(r["added_at"]).strftime("%Y-%m-%d %H:%M")
+        state = "受信可" if r["subscribed"] else "未登録（友だち追加されていないか配信停止中）"
+        click.echo(f"{r['user_id']}  {state}  {r['note'] or ''}  追加: {when} by {r['added_by']}")
+    click.echo(f"計 {len(rows)} 人")
 
 
 @click.command("worker")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlite_utils import Database, Migrations
 
@@ -95,6 +96,20 @@ def _m0001(db: Database) -> None:
         ) WITHOUT ROWID"""
     )
     db.execute("CREATE INDEX alert_recipients_user ON alert_recipients(user_id)")
+
+
+@migrations(name="0002_test_audience")
+def _m0002(db: Database) -> None:
+    # Exercise/test alerts may be limited to staff phones (the test audience).
+    db.execute("ALTER TABLE alerts ADD COLUMN test_audience INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        """CREATE TABLE alert_testers (
+            user_id TEXT PRIMARY KEY,
+            note TEXT,
+            added_by TEXT NOT NULL,
+            added_at REAL NOT NULL
+        ) WITHOUT ROWID"""
+    )
 
 
 def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -358,8 +373,41 @@ def active_alert_rows(db: Database, now: float | None = None) -> list[dict[str, 
 
 
 def forget_user(db: Database, user_id: str) -> None:
-    """Remove a user id from every outbox list (unfollow)."""
+    """Remove a user id from every outbox list and from the test audience (unfollow)."""
     db.execute("DELETE FROM alert_recipients WHERE user_id = ?", [user_id])
+    db.execute("DELETE FROM alert_testers WHERE user_id = ?", [user_id])
+
+
+def add_tester(db: Database, user_id: str, added_by: str, note: str | None = None) -> bool:
+    """Add a LINE user id to the test audience (True) or update its note (False)."""
+    with transaction(db):
+        created = db.execute(
+            "INSERT OR IGNORE INTO alert_testers (user_id, note, added_by, added_at) VALUES (?, ?, ?, ?)",
+            [user_id, note, added_by, time.time()],
+        ).rowcount == 1
+        if not created:
+            db.execute("UPDATE alert_testers SET note = ? WHERE user_id = ?", [note, user_id])
+    return created
+
+
+def remove_tester(db: Database, user_id: str) -> bool:
+    return db.execute("DELETE FROM alert_testers WHERE user_id = ?", [user_id]).rowcount == 1
+
+
+def list_testers(db: Database) -> list[dict[str, Any]]:
+    """Every tester with `subscribed` (whether the id follows the account, i.e. can receive)."""
+    return [
+        {"user_id": u, "note": note, "added_by": by, "added_at": at, "subscribed": bool(sub)}
+        for u, note, by, at, sub in db.execute(
+            "SELECT t.user_id, t.note, t.added_by, t.added_at,"
+            " EXISTS (SELECT 1 FROM residents r WHERE r.user_id = t.user_id AND r.delivery_stopped = 0)"
+            " FROM alert_testers t ORDER BY t.added_at, t.user_id"
+        )
+    ]
+
+
+def count_testers(db: Database) -> int:
+    return db.execute("SELECT COUNT(*) FROM alert_testers").fetchone()[0]
 
 
 def next_due(db: Database, alert_id: int | None = None) -> float | None:

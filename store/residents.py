@@ -7,7 +7,8 @@ topics), and only anonymous counters (`resident_counters`) remain.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlite_utils import Database, Migrations
 
@@ -110,6 +111,8 @@ def delete_resident(db: Database, user_id: str) -> None:
         db.execute("DELETE FROM resident_topics WHERE user_id = ?", [user_id])
         # Outbox lists name the user too; the alert keeps only its counts.
         db.execute("DELETE FROM alert_recipients WHERE user_id = ?", [user_id])
+        # A staff phone in the alert test audience is forgotten too.
+        db.execute("DELETE FROM alert_testers WHERE user_id = ?", [user_id])
         if deleted:
             _bump(db, "unfollows")
 
@@ -138,9 +141,14 @@ def resident_counts(db: Database) -> dict[str, Any]:
     }
 
 
-def _target_sql(areas: Sequence[str], langs: Sequence[str], topics: Sequence[str]) -> tuple[str, list[Any]]:
+def _target_sql(
+    areas: Sequence[str], langs: Sequence[str], topics: Sequence[str], testers_only: bool = False
+) -> tuple[str, list[Any]]:
     sql = "SELECT r.user_id, r.lang FROM residents r WHERE r.delivery_stopped = 0"
     params: list[Any] = []
+    if testers_only:
+        # Exercise/test alerts limited to the staff test audience (store/alerts.py: alert_testers).
+        sql += " AND r.user_id IN (SELECT user_id FROM alert_testers)"
     if areas:
         # Residents who have not chosen an area receive every area's alerts.
         sql += f" AND (r.area IS NULL OR r.area IN ({', '.join('?' for _ in areas)}))"
@@ -159,18 +167,26 @@ def _target_sql(areas: Sequence[str], langs: Sequence[str], topics: Sequence[str
 
 
 def iter_recipients(
-    db: Database, areas: Sequence[str] = (), langs: Sequence[str] = (), topics: Sequence[str] = ()
+    db: Database,
+    areas: Sequence[str] = (),
+    langs: Sequence[str] = (),
+    topics: Sequence[str] = (),
+    testers_only: bool = False,
 ) -> Iterator[tuple[str, str | None]]:
     """(user_id, lang) of every resident an alert with this targeting reaches, ordered by id."""
-    sql, params = _target_sql(areas, langs, topics)
+    sql, params = _target_sql(areas, langs, topics, testers_only)
     yield from db.execute(sql, params)
 
 
 def count_recipients_by_lang(
-    db: Database, areas: Sequence[str] = (), langs: Sequence[str] = (), topics: Sequence[str] = ()
+    db: Database,
+    areas: Sequence[str] = (),
+    langs: Sequence[str] = (),
+    topics: Sequence[str] = (),
+    testers_only: bool = False,
 ) -> dict[str | None, int]:
     """How many residents the targeting reaches, per stored language (None = not chosen)."""
-    sql, params = _target_sql(areas, langs, topics)
+    sql, params = _target_sql(areas, langs, topics, testers_only)
     return {lang: n for lang, n in db.execute(f"SELECT lang, COUNT(*) FROM ({sql}) GROUP BY lang", params)}
 
 

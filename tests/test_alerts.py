@@ -129,12 +129,13 @@ def test_language_groups_and_targeting(rt, emulator):
     assert p["recipient_count"] == 4
     groups = {g["resident_lang"]: g for g in p["groups"]}
     assert groups["en"]["lang"] == "en" and groups["en"]["fallback_from"] is None
-    assert groups["vi"]["lang"] == "easy" and groups["vi"]["fallback_from"] == "vi"
+    assert groups["vi"]["lang"] == "vi" and groups["vi"]["fallback_from"] is None
+    assert p["fallbacks"] == [] and p["notes"] == []
     assert groups["ja"]["count"] == 2  # Uja and the resident with no language
     service.start_delivery(db, alert_id, "suzuki")
     deliver(rt, alert_id)
-    assert "Evacuation instruction" in emulator.texts("Uen")[0]
-    assert "警戒（けいかい）レベル4" in emulator.texts("Uvi")[0]
+    assert "Evacuation instruction (避難指示)" in emulator.texts("Uen")[0]
+    assert "Chỉ thị sơ tán (避難指示" in emulator.texts("Uvi")[0]
     assert "避難指示" in emulator.texts("Uja")[0] and len(emulator.texts("Unone")) == 1
     assert emulator.texts("Uother") == [] and emulator.texts("Ustop") == []
     st = service.status(db, alert_id)
