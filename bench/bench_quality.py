@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 from faq.csvio import load_faq_csv  # noqa: E402
 from faq.eval import evaluate, load_kosodate_json, read_queries  # noqa: E402
 from faq.index import FaqIndex  # noqa: E402
+from faq.semantic import EmbeddingCache, SemanticUnavailable  # noqa: E402
 from faq.synonyms import Synonyms  # noqa: E402
 
 KOSODATE = Path("/work/shared/data/kosodate-faq/corpus.json")
@@ -47,14 +48,22 @@ def main() -> None:
     ap.add_argument("--failures", type=Path, help="write <corpus>_<split>_failures.csv here")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--splits", default="dev,test")
+    ap.add_argument("--lexical", action="store_true", help="without the semantic stage")
+    ap.add_argument("--cache", type=Path, default=ROOT / "instance" / "embeddings", help="embedding cache directory")
     args = ap.parse_args()
     synonyms = Synonyms.load()
+    cache = None if args.lexical else EmbeddingCache(args.cache)
     rows = []
     for name, (loader, source, pattern) in CORPORA.items():
         if not source.exists():
             print(f"# {name}: {source} missing, skipped", file=sys.stderr)
             continue
         index = FaqIndex.build(loader(), synonyms)
+        if cache is not None:
+            try:
+                index.build_semantic(cache)
+            except SemanticUnavailable as exc:
+                print(f"# semantic stage unavailable ({exc}); lexical only", file=sys.stderr)
         for split in args.splits.split(","):
             qpath = ROOT / pattern.format(split=split)
             if not qpath.exists():
@@ -63,14 +72,16 @@ def main() -> None:
             t = time.perf_counter()
             result = evaluate(index, read_queries(qpath))
             ms = (time.perf_counter() - t) * 1000 / max(1, result.metrics["n"] + result.metrics["no_answer_n"])
-            rows.append({"corpus": name, "split": split, "entries": len(index), **result.metrics, "ms_per_query": ms})
+            rows.append({"corpus": name, "split": split, "entries": len(index), **result.metrics, "ms_per_query": ms,
+                         "semantic_share": index.semantic_queries / max(1, len(read_queries(qpath)))})
+            index.semantic_queries = 0
             if args.failures:
                 args.failures.mkdir(parents=True, exist_ok=True)
                 result.write_failures(args.failures / f"{name}_{split}_failures.csv")
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return
-    head = ["corpus", "split", "entries", *KEYS, "ms_per_query"]
+    head = ["corpus", "split", "entries", *KEYS, "ms_per_query", "semantic_share"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:

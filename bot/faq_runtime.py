@@ -20,6 +20,8 @@ from faq.csvio import load_faq_csv
 from faq.index import FaqIndex
 from faq.model import FaqEntry
 from faq.multilang import MultiLangIndex, MultilingualSearch
+from faq.semantic import EmbeddingCache, SemanticIndex, SemanticUnavailable
+from faq.semantic import enabled as semantic_enabled
 from faq.synonyms import Synonyms
 from store import Store
 from store import core as core_store
@@ -62,6 +64,8 @@ class FaqRuntime:
         synonyms_csv: Path | None = None,
         check_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        embeddings_dir: Path | None = None,
+        semantic: bool | None = None,
     ):
         self.store = store
         self.faq_csv = faq_csv
@@ -73,6 +77,13 @@ class FaqRuntime:
         self._building: int | None = None
         self._lock = threading.Lock()
         self._synonyms: Synonyms | None = None
+        # Semantic stage (faq.semantic): embeddings cached next to the SQLite file.
+        self.semantic = semantic_enabled() if semantic is None else semantic
+        if embeddings_dir is None and getattr(store, "path", None) is not None:
+            embeddings_dir = Path(store.path).parent / "embeddings"
+        self.embeddings_dir = embeddings_dir
+        self._embedding_cache: EmbeddingCache | None = None
+        self._semantic_threads: list[threading.Thread] = []
 
     def synonyms(self) -> Synonyms | None:
         if self._synonyms is None and self.synonyms_csv is not None and self.synonyms_csv.exists():
@@ -85,7 +96,44 @@ class FaqRuntime:
         index = FaqIndex.build(entries, synonyms=self.synonyms())
         multi = MultilingualSearch(index, MultiLangIndex.build(entries))
         log.info("built FAQ index v%s: %d entries in %.0f ms", version, len(entries), (time.perf_counter() - started) * 1000)
+        if self.semantic:
+            self._attach_semantic(version, index)
         return Published(version, index, multi)
+
+    def _cache(self) -> EmbeddingCache:
+        with self._lock:
+            if self._embedding_cache is None:
+                self._embedding_cache = EmbeddingCache(self.embeddings_dir)
+            return self._embedding_cache
+
+    def _attach_semantic(self, version: int, index: FaqIndex) -> None:
+        """Embed the entries in a background thread; the index answers lexically until then."""
+
+        def work() -> None:
+            started = time.perf_counter()
+            try:
+                cache = self._cache()
+                before = cache.embedded
+                index.attach_semantic(SemanticIndex.build(index.entries, cache))
+                log.info(
+                    "semantic stage for FAQ v%s ready: %d texts embedded in %.0f ms",
+                    version, cache.embedded - before, (time.perf_counter() - started) * 1000,
+                )
+            except SemanticUnavailable as exc:
+                log.warning("FAQ v%s stays lexical-only: %s", version, exc)
+            except Exception:  # noqa: BLE001 - never take the lexical index down with it
+                log.exception("semantic stage for FAQ v%s failed; lexical only", version)
+
+        thread = threading.Thread(target=work, name=f"faq-semantic-v{version}", daemon=True)
+        self._semantic_threads = [t for t in self._semantic_threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait_semantic(self, timeout: float = 60.0) -> bool:
+        """Test/bench helper: wait until the background embedding work has finished."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._semantic_threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._semantic_threads)
 
     def current(self) -> Published:
         """The index to answer with now (blocks only when the process has none yet)."""

@@ -13,6 +13,7 @@ from faq.csvio import FaqCsvInvalid, load_faq_csv
 from faq.decide import decide
 from faq.eval import evaluate, load_kosodate_json, read_queries
 from faq.index import FaqIndex
+from faq.semantic import EmbeddingCache, SemanticUnavailable
 from store import core as core_store
 
 faq_cli = AppGroup("faq", help="Validate, publish, evaluate and query the FAQ.")
@@ -68,16 +69,29 @@ def publish_cmd(file: Path, by: str) -> None:
               help="Evaluate this FAQ file (CSV, or the kosodate JSON) instead of the published one; the database is not touched.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--failures", type=click.Path(dir_okay=False, path_type=Path), help="Write per-query failures to this file.")
-def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path | None) -> None:
+@click.option("--lexical", is_flag=True, help="Without the semantic stage (embeddings).")
+def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path | None, lexical: bool) -> None:
     """Measure hit@1/3/5, MRR, answer accuracy and fallback accuracy on a query CSV.
 
     Example: flask --app webhook faq eval eval/ward_queries_test.csv --faq faq/data/sample_faq.csv --json
     """
     if faq_file is not None:
         # The same synonyms as the running bot (config SYNONYMS_CSV): measure what residents get.
-        index = FaqIndex.build(_load_or_fail(faq_file), synonyms=_runtime().faq.synonyms())
+        faq_runtime = _runtime().faq
+        index = FaqIndex.build(_load_or_fail(faq_file), synonyms=faq_runtime.synonyms())
+        if not lexical and faq_runtime.semantic:
+            # Same embedding cache as the bot (instance/embeddings): only new texts are embedded.
+            try:
+                index.build_semantic(EmbeddingCache(faq_runtime.embeddings_dir))
+            except SemanticUnavailable as exc:
+                click.echo(f"semantic stage unavailable ({exc}); lexical only", err=True)
     else:
-        index = _runtime().faq.current().index
+        faq_runtime = _runtime().faq
+        index = faq_runtime.current().index
+        if not lexical:
+            faq_runtime.wait_semantic()
+        elif index.semantic is not None:
+            raise click.ClickException("--lexical needs --faq FILE (the published index already has its semantic stage)")
     result = evaluate(index, read_queries(queries))
     if failures is not None:
         result.write_failures(failures)

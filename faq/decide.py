@@ -8,11 +8,13 @@ from typing import Literal
 from faq.index import Hit
 
 # Tuned on the *_dev.csv query sets only (see bench/README.md "Retrieval").
+# Calibrated for the lexical + semantic fusion (faq.index W_SEMANTIC); lexical-only serving
+# (semantic stage still building or switched off) uses the same values.
 CONFIDENT = 0.45  # top score at or above this → answer directly ...
-MARGIN = 0.04  # ... if it also leads the runner-up by this much
-CLEAR_FLOOR = 0.25  # a lower top score still answers when it stands out:
+MARGIN = 0.06  # ... if it also leads the runner-up by this much
+CLEAR_FLOOR = 0.35  # a lower top score still answers when it stands out:
 CLEAR_RATIO = 1.5  # top ≥ CLEAR_FLOOR and top ≥ CLEAR_RATIO × runner-up
-SUGGEST = 0.45  # top score at or above this → offer candidates
+SUGGEST = 0.6  # top score at or above this → offer candidates
 MAX_CANDIDATES = 4
 
 Kind = Literal["answer", "suggest", "fallback"]

@@ -16,6 +16,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from faq.model import FaqEntry
+from faq.semantic import EmbeddingCache, SemanticIndex, SemanticUnavailable, embed_query
 from faq.synonyms import Synonyms
 from nlp.normalize import normalize
 from nlp.tokenize import analyze
@@ -36,6 +37,17 @@ READ_NGRAMS = (2, 3)
 ANSWER_WITH_CATEGORY = True  # category words join the answer channel
 ANSWER_CHARS = 400  # only the start of an answer says what it is about
 MAX_QUERY_CHARS = 1000
+
+# Semantic stage (faq.semantic, multilingual-e5-small), when attached: the entry's best
+# passage cosine is mapped to 0..1 by a fixed affine map (e5 cosines of related texts sit in
+# 0.75..0.95), so the fused score stays an absolute, FAQ-size-independent quantity.
+W_SEMANTIC = 0.7  # fused = (1 - W) * lexical + W * semantic
+SEM_LOW = 0.75
+SEM_HIGH = 0.95
+# Skip the query embedding (~10-20 ms) when the lexical stage is already sure: top score
+# at least SEMANTIC_GATE and ahead of the runner-up by SEMANTIC_GATE_MARGIN.
+SEMANTIC_GATE = 0.6
+SEMANTIC_GATE_MARGIN = 0.15
 
 
 @dataclass
@@ -151,6 +163,8 @@ class FaqIndex:
         self._by_id: dict[str, FaqEntry] = {}
         self._synonyms: Synonyms | None = None
         self._row_starts = np.zeros(0, dtype=np.int64)
+        self._semantic: SemanticIndex | None = None
+        self.semantic_queries = 0  # queries that went through the embedding model
 
     @classmethod
     def build(cls, entries: Sequence[FaqEntry], synonyms: Synonyms | None = None) -> FaqIndex:
@@ -221,16 +235,62 @@ class FaqIndex:
     def __contains__(self, id: object) -> bool:
         return id in self._by_id
 
+    @property
+    def semantic(self) -> SemanticIndex | None:
+        """The attached semantic stage, or None (lexical only)."""
+        return self._semantic
+
+    def attach_semantic(self, semantic: SemanticIndex | None) -> None:
+        """Fuse ``semantic`` (built for the same entries, same order) into every later search."""
+        if semantic is not None and len(semantic.row_starts) != len(self._entries):
+            raise ValueError("semantic index does not match the entries")
+        self._semantic = semantic  # one reference assignment: searches see old or new
+
+    def build_semantic(self, cache: EmbeddingCache | None = None) -> FaqIndex:
+        """Embed the entries (through ``cache``) and attach the semantic stage; returns self.
+
+        Raises :class:`faq.semantic.SemanticUnavailable` when the engine cannot be used.
+        """
+        self.attach_semantic(SemanticIndex.build(self._entries, cache))
+        return self
+
     def scores(self, query: str) -> np.ndarray:
         """Fused 0..1 score for every entry, in ``entries`` order."""
+        lexical = self._lexical(query)
+        if lexical is None:
+            return np.zeros(len(self._entries))
+        semantic = self._semantic
+        if semantic is None:
+            return lexical
+        if lexical.size > 1:
+            second, top = np.partition(lexical, lexical.size - 2)[-2:]
+        else:
+            second, top = 0.0, lexical[0]
+        if top >= SEMANTIC_GATE and top - second >= SEMANTIC_GATE_MARGIN:
+            return lexical
+        try:
+            qvec = embed_query(query)
+        except SemanticUnavailable:
+            return lexical
+        self.semantic_queries += 1
+        sem = np.clip((semantic.cosines(qvec) - SEM_LOW) / (SEM_HIGH - SEM_LOW), 0.0, 1.0)
+        return (1.0 - W_SEMANTIC) * lexical + W_SEMANTIC * sem
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """The lexical stage's 0..1 score for every entry, in ``entries`` order."""
+        lexical = self._lexical(query)
+        return np.zeros(len(self._entries)) if lexical is None else lexical
+
+    def _lexical(self, query: str) -> np.ndarray | None:
+        """Lexical scores; None when there is nothing to look for (no entries, only filler)."""
         if not isinstance(query, str):
             raise ValueError(f"query must be str, not {type(query).__name__}")
         if not self._entries:
-            return np.zeros(0)
+            return None
         words, chars, reading = self._analyze(query[:MAX_QUERY_CHARS])
         if not words and not chars:
             # Only filler or symbols: nothing to look for.
-            return np.zeros(len(self._entries))
+            return None
         row = W_WORD * self._words.scores(words) + W_CHAR * self._chars.scores(chars)
         norm = W_WORD + W_CHAR
         if self._reads is not None:

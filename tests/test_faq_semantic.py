@@ -1,0 +1,111 @@
+"""faq.semantic: the e5 stage finds paraphrases, caches embeddings, never blocks serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.faq_runtime import FaqRuntime
+from faq import semantic
+from faq.decide import decide
+from faq.index import FaqIndex
+from faq.model import FaqEntry
+from faq.synonyms import Synonyms
+from store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "faq" / "data" / "sample_faq.csv"
+
+FAQ = [
+    FaqEntry(
+        "sodai",
+        "粗大ごみの出し方を教えてください",
+        "粗大ごみ受付センターへ電話またはインターネットで申し込んでください。",
+        category="ごみ",
+    ),
+    FaqEntry("gomi-day", "ごみの収集日はいつですか", "地域ごとの収集日はごみカレンダーで確認できます。", category="ごみ"),
+    FaqEntry("juminhyo", "住民票の写しを取りたい", "区役所の窓口またはコンビニ交付を利用できます。", category="戸籍・住民票"),
+    FaqEntry("hoiku", "保育園に入るにはどうすればいいですか", "入園申込書を子ども家庭課に提出してください。", category="子育て"),
+    FaqEntry("inkan", "印鑑登録をしたい", "登録する印鑑と本人確認書類を持って窓口へ。", category="戸籍・住民票"),
+    FaqEntry("kenshin", "健康診断を受けたい", "区の健康診査は40歳以上の方が対象です。", category="健康"),
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture(scope="module")
+def small(cache_dir: Path) -> FaqIndex:
+    return FaqIndex.build(FAQ, Synonyms.load()).build_semantic(semantic.EmbeddingCache(cache_dir))
+
+
+def test_paraphrase_without_shared_words_is_found(small: FaqIndex) -> None:
+    query = "ソファを処分したい"
+    lexical = FaqIndex.build(FAQ, Synonyms.load())
+    lex_hits = lexical.search(query)
+    assert not lex_hits or lex_hits[0].entry.id != "sodai" or decide(lex_hits).kind == "fallback"
+    hits = small.search(query)
+    assert hits[0].entry.id == "sodai"
+    assert hits[0].score > hits[1].score + 0.05  # a clear first place, not a tie
+
+
+def test_fused_scores_stay_in_unit_range_and_out_of_scope_falls_back(small: FaqIndex) -> None:
+    for q in ("明日の天気は晴れますか", "ソファを処分したい", "住民票"):
+        s = small.scores(q)
+        assert s.shape == (len(FAQ),) and (s >= 0).all() and (s <= 1).all()
+    assert decide(small.search("明日の天気は晴れますか")).kind == "fallback"
+    assert small.scores("！！！").max() == 0.0  # nothing to look for: no embedding either
+
+
+def test_confident_lexical_match_skips_the_embedding(small: FaqIndex) -> None:
+    before = small.semantic_queries
+    hits = small.search("住民票の写しを取りたい")
+    assert hits[0].entry.id == "juminhyo"
+    assert small.semantic_queries == before
+
+
+def test_second_build_embeds_nothing(cache_dir: Path) -> None:
+    entries = FAQ[:3]
+    semantic.clear_memory()  # like a restarted process: only the file is left
+    first = semantic.EmbeddingCache(cache_dir)
+    a = FaqIndex.build(entries).build_semantic(first)
+    assert first.embedded == 0  # the module fixture already persisted these texts
+    semantic.clear_memory()
+    changed = [*entries[:2], FaqEntry("new", "犬の登録をしたい", "保健所で登録します。")]
+    second = semantic.EmbeddingCache(cache_dir)
+    b = FaqIndex.build(changed).build_semantic(second)
+    assert second.embedded == 1  # only the changed text
+    assert np.array_equal(a.semantic.matrix[:2], b.semantic.matrix[:2])
+
+
+def test_runtime_serves_lexically_while_the_semantic_stage_builds(tmp_path: Path) -> None:
+    semantic.clear_memory()
+    store = Store(f"sqlite:///{tmp_path / 'faq.db'}")
+    runtime = FaqRuntime(store, SAMPLE, synonyms_csv=ROOT / "data" / "synonyms.csv", semantic=True)
+    assert runtime.embeddings_dir == tmp_path / "embeddings"
+    with semantic._engine_lock:  # the engine is busy: embedding cannot finish
+        published = runtime.current()
+        assert published.index.semantic is None
+        hits = published.search("粗大ごみを出したい")
+        assert hits and "粗大" in hits[0].entry.question
+    assert runtime.wait_semantic(timeout=60)
+    assert published.index.semantic is not None
+    assert (tmp_path / "embeddings" / semantic.CACHE_FILE).exists()
+    # The same version built again (another worker, a restart) embeds nothing.
+    semantic.clear_memory()
+    again = FaqRuntime(store, SAMPLE, synonyms_csv=ROOT / "data" / "synonyms.csv", semantic=True)
+    again.current()
+    assert again.wait_semantic(timeout=60)
+    assert again._cache().embedded == 0 and again.current().index.semantic is not None
+
+
+def test_semantic_switch_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MADOGUCHI_SEMANTIC", "0")
+    store = Store(f"sqlite:///{tmp_path / 'faq.db'}")
+    runtime = FaqRuntime(store, SAMPLE)
+    assert runtime.semantic is False
+    assert runtime.current().index.semantic is None
