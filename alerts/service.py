@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,10 @@ QUOTA_MESSAGE = (
     "LINEの今月の送信上限（メッセージ数）に達したため、配信を止めました。まだ届いていない人がいます。"
     "LINE公式アカウントの管理画面でプラン（地方公共団体プラン等）を確認し、上限を解除してから"
     "「alert send」で再開してください。"
+)
+EXPIRED_MESSAGE = (
+    "有効期限を過ぎたため、まだ送っていなかった {n} 人分の配信を取り下げました（古い内容を後から送らないため）。"
+    "必要なら内容を確認して新しい警報を作成してください。"
 )
 STATE_LABELS = {
     "draft": "下書き（承認待ち）",
@@ -736,6 +741,15 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
     }
 
 
+def _same_operator(a: str | None, b: str | None) -> bool:
+    """Operator names compared loosely ("Tanaka " is "tanaka", full-width ｔａｎａｋａ too)."""
+
+    def norm(x: str | None) -> str:
+        return unicodedata.normalize("NFKC", x or "").strip().casefold()
+
+    return norm(a) == norm(b)
+
+
 def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
     """Second-person approval (also re-approval of a stale draft)."""
     alert = get_alert(db, alert_id)
@@ -743,7 +757,7 @@ def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
         raise AlreadySent(alert["state"])
     if alert["state"] == "withdrawn":
         raise Withdrawn()
-    if not by or by.strip() == alert["created_by"]:
+    if not by or _same_operator(by, alert["created_by"]):
         audit.record(db, by or "-", "alert.approve_refused", f"alert:{alert_id}", {"reason": "self"}, source)
         raise SelfApprovalRefused()
     if alert["expires_at"] is not None and alert["expires_at"] <= time.time():
@@ -772,7 +786,7 @@ def start_delivery(
         raise Withdrawn()
     if alert["state"] != "approved" or not alert["approved_by"]:
         raise NotApproved()
-    if alert["msg_type"] != "cancel" and alert["approved_by"] == alert["created_by"]:
+    if alert["msg_type"] != "cancel" and _same_operator(alert["approved_by"], alert["created_by"]):
         raise SelfApprovalRefused()
     now = time.time()
     if alert["expires_at"] is not None and alert["expires_at"] <= now:
@@ -792,8 +806,15 @@ def start_delivery(
 
 
 def resume(db: Database, alert_id: int, by: str, source: str = "cli") -> bool:
-    """Continue an alert stopped by the monthly quota (after the operator raised the limit)."""
-    get_alert(db, alert_id)
+    """Continue an alert stopped by the monthly quota (after the operator raised the limit).
+
+    An alert that expired meanwhile is not resumed: its unsent part is withdrawn instead.
+    """
+    alert = get_alert(db, alert_id)
+    if alert["state"] == "stopped" and alert["expires_at"] is not None and alert["expires_at"] <= time.time():
+        alert_store.expire_overdue(db, EXPIRED_MESSAGE)
+        audit.record(db, by, "alert.resume_refused", f"alert:{alert_id}", {"reason": "expired"}, source)
+        raise AlertExpired()
     ok = alert_store.resume_alert(db, alert_id)
     if ok:
         audit.record(db, by, "alert.resume", f"alert:{alert_id}", None, source)
@@ -840,8 +861,16 @@ def correct(
     alert = get_alert(db, alert_id)
     if alert["state"] not in ("sending", "sent", "stopped"):
         raise AlertError("まだ送信していない警報は、訂正ではなく取り下げて作り直してください。")
+    template = None
+    if alert["template"] and headline is None and body is None:
+        # Template correction: only the changed fields are given; the rest stays as sent.
+        template, fields = alert["template"], {**alert["fields"], **dict(fields or {})}
+    else:
+        # Free-text correction: an unchanged headline (or free-text body) is taken from the original.
+        headline = headline if headline is not None else alert["headline"]
+        body = body if body is not None else alert["fields"].get("body", "")
     return create_alert(
-        db, by=by, headline=headline, body=body, fields=fields, template=None if headline else None,
+        db, by=by, headline=headline, body=body, fields=fields, template=template,
         msg_type="update", references=alert_id, status=alert["status"], source=source,
     )
 

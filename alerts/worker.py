@@ -167,6 +167,10 @@ def run_worker(
         while not stop_event.is_set():
             batch = alert_store.claim_batch(db, wid, lease_seconds, alert_id=alert_id)
             if batch is None:
+                from alerts.service import EXPIRED_MESSAGE
+
+                for aid in alert_store.expire_overdue(db, EXPIRED_MESSAGE):
+                    log.warning("alert %s expired before every batch was sent: the rest is withdrawn", aid)
                 due = alert_store.next_due(db, alert_id)
                 if once and due is None:
                     return

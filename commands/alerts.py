@@ -178,6 +178,8 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
     if st["state"] == "stopped":
         raise click.ClickException(st["message"] or service.QUOTA_MESSAGE)
     click.echo(f"送信済み {st['sent']} / 対象 {st['total']}（失敗 {st['failed']}）")
+    if st["message"]:
+        click.echo(st["message"])
     if st["failed"]:
         raise click.ClickException(f"{st['failed']} 人に届けられませんでした。alert status {alert_id} で確認してください。")
 

@@ -229,7 +229,7 @@ def claim_batch(
     """
     now = time.time() if now is None else now
     only = " AND b.alert_id = ?" if alert_id is not None else ""
-    params: list[Any] = [worker_id, now + lease_seconds, now, now]
+    params: list[Any] = [worker_id, now + lease_seconds, now, now, now]
     if alert_id is not None:
         params.append(alert_id)
     params.append(now)
@@ -238,7 +238,8 @@ def claim_batch(
             "UPDATE alert_batches SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
             " WHERE id = (SELECT b.id FROM alert_batches b JOIN alerts a ON a.id = b.alert_id"
             "   WHERE b.status = 'pending' AND a.state = 'sending' AND b.next_attempt_at <= ?"
-            "   AND (b.lease_until IS NULL OR b.lease_until < ?)" + only +
+            "   AND (b.lease_until IS NULL OR b.lease_until < ?)"
+            "   AND (a.expires_at IS NULL OR a.expires_at > ?)" + only +
             "   ORDER BY (a.msg_type = 'cancel') DESC, b.next_attempt_at, b.id LIMIT 1)"
             " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
             " RETURNING id, alert_id, text_lang, retry_key, attempts, n",
@@ -415,10 +416,37 @@ def next_due(db: Database, alert_id: int | None = None) -> float | None:
     sql = (
         "SELECT MIN(MAX(b.next_attempt_at, COALESCE(b.lease_until, 0))) FROM alert_batches b"
         " JOIN alerts a ON a.id = b.alert_id WHERE b.status = 'pending' AND a.state = 'sending'"
+        " AND (a.expires_at IS NULL OR a.expires_at > ?)"
     )
-    params: list[Any] = []
+    params: list[Any] = [time.time()]
     if alert_id is not None:
         sql += " AND b.alert_id = ?"
         params.append(alert_id)
     row = db.execute(sql, params).fetchone()
     return row[0] if row and row[0] is not None else None
+
+
+def expire_overdue(db: Database, reason: str, now: float | None = None) -> list[int]:
+    """Close alerts that expired while still sending or stopped: their unsent batches are withdrawn.
+
+    An expired message is never delivered late (claim_batch skips it already); this records
+    why the rest was not sent. Returns the ids of the alerts closed.
+    """
+    now = time.time() if now is None else now
+    closed = []
+    with transaction(db):
+        for (aid,) in db.execute(
+            "SELECT id FROM alerts WHERE state IN ('sending', 'stopped') AND expires_at IS NOT NULL AND expires_at <= ?",
+            [now],
+        ).fetchall():
+            n = db.execute(
+                "UPDATE alert_batches SET status = 'withdrawn', claimed_by = NULL, lease_until = NULL"
+                " WHERE alert_id = ? AND status = 'pending'",
+                [aid],
+            ).rowcount
+            db.execute(
+                "UPDATE alerts SET state = 'sent', finished_at = ?, stop_reason = ? WHERE id = ?",
+                [now, reason.format(n=n), aid],
+            )
+            closed.append(aid)
+    return closed

@@ -202,3 +202,68 @@ def test_cli_create_lists_areas_by_name_and_preview(runner):
     assert bad.exit_code != 0 and "areas.csv" in bad.output
     listing = runner.invoke(args=["alert", "list"])
     assert "避難所開設" in listing.output
+
+
+def test_alert_that_expires_while_sending_is_not_sent_late(rt, runner, emulator):
+    db = rt.store.db
+    add(rt, *({"user_id": f"Ux{i}", "lang": "ja"} for i in range(6)))
+    alert_id = approved_alert(rt, headline="給水のお知らせ", body="みどり公園で給水します")
+    service.start_delivery(db, alert_id, "suzuki", batch_size=2)
+    # The worker was down until after the expiry: nothing goes out late.
+    alert_store.update_alert(db, alert_id, expires_at=time.time() - 1)
+    deliver(rt, alert_id)
+    assert emulator.messages() == []
+    st = service.status(db, alert_id)
+    assert (st["total"], st["sent"], st["pending"], st["withdrawn"], st["state"]) == (6, 0, 0, 6, "sent")
+    assert "有効期限を過ぎた" in st["message"]
+    out = runner.invoke(args=["alert", "send", str(alert_id)])
+    assert out.exit_code == 0 and "有効期限を過ぎた" in out.output and emulator.messages() == []
+
+    # Stopped by the monthly quota, then expired: `alert send` does not resume it.
+    emulator.faults(monthly_limit=True)
+    stopped = approved_alert(rt, headline="断水のお知らせ", body="午後は断水します")
+    service.start_delivery(db, stopped, "suzuki")
+    deliver(rt, stopped)
+    assert service.status(db, stopped)["state"] == "stopped"
+    emulator.faults()
+    alert_store.update_alert(db, stopped, expires_at=time.time() - 1)
+    out = runner.invoke(args=["alert", "send", str(stopped)])
+    assert out.exit_code != 0 and "有効期限" in out.output
+    assert emulator.messages() == [] and service.status(db, stopped)["pending"] == 0
+    actions = [e["action"] for e in __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{stopped}")]
+    assert "alert.resume_refused" in actions
+
+
+def test_author_cannot_approve_under_another_spelling(rt):
+    db = rt.store.db
+    alert_id = service.create_alert(db, by="tanaka", headline="避難所を開設しました", body="みどり小学校")
+    for same in ("Tanaka", " tanaka ", "ｔａｎａｋａ"):
+        with pytest.raises(service.SelfApprovalRefused):
+            service.approve(db, alert_id, same)
+
+
+def test_cancel_and_correction_reference_the_original(rt, emulator):
+    db = rt.store.db
+    add(rt, {"user_id": "Uc1", "lang": "en", "area": "midori-1"}, {"user_id": "Uc2", "lang": "ko", "area": "midori-1"})
+    alert_id = approved_alert(rt, template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "flood"},
+                              areas=["midori-1"])
+    service.start_delivery(db, alert_id, "suzuki")
+    deliver(rt, alert_id)
+    fix_id = service.correct(db, alert_id, "tanaka", fields={"areas": "みどり一丁目・二丁目"})
+    fix = service.get_alert(db, fix_id)
+    assert (fix["msg_type"], fix["references_id"], fix["template"]) == ("update", alert_id, "evac_level4")
+    with pytest.raises(service.SelfApprovalRefused):
+        service.approve(db, fix_id, "tanaka")
+    service.approve(db, fix_id, "suzuki")
+    service.start_delivery(db, fix_id, "suzuki")
+    deliver(rt, fix_id)
+    en = emulator.texts("Uc1")
+    assert en[1].startswith("【訂正】CORRECTION") and "[Alert Level 4] Evacuation instruction" in en[1]
+    assert "みどり一丁目・二丁目" in en[1] and "피난지시" in emulator.texts("Uc2")[1]
+    cancel_id = service.cancel(db, alert_id, "suzuki", body="誤って送信しました")
+    assert service.get_alert(db, cancel_id)["references_id"] == alert_id
+    deliver(rt, cancel_id)
+    assert emulator.texts("Uc2")[2].startswith("【取消】") and "피난지시" in emulator.texts("Uc2")[2]
+    entries = __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{alert_id}")
+    cancel_entry = [e for e in entries if e["action"] == "alert.cancel"][0]
+    assert cancel_entry["actor"] == "suzuki" and cancel_entry["at"] > 0
