@@ -175,6 +175,14 @@ def test_free_text_falls_back_to_easy_japanese_and_preview_says_so(rt, emulator,
     assert {g["resident_lang"]: g["lang"] for g in p["groups"]} == {"ja": "ja", "ko": "ja", "en": "ja"}
     assert any("やさしい日本語の文面がありません" in n for n in p["notes"])
 
+    # The CLI takes the operator's own texts per language.
+    out = runner.invoke(args=["alert", "create", "--headline", "断水のお知らせ", "--body", "午後は断水します。",
+                              "--translation", "ko", "단수 안내", "오후에 단수됩니다.", "--by", "tanaka"])
+    assert out.exit_code == 0, out.output
+    texts = service.get_alert(db, int(out.output.strip().splitlines()[-1]))["texts"]
+    assert set(texts) == {"ja", "ko"} and "단수 안내" in texts["ko"][0]["text"]
+    assert "英語の文面がないため、1人には日本語の文面が届きます" in out.output
+
 
 def test_free_text_translations_are_validated(rt):
     db = rt.store.db
