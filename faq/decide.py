@@ -8,14 +8,17 @@ from typing import Literal
 from faq.index import Hit
 
 # Tuned on the *_dev.csv query sets only (see bench/README.md "Retrieval").
-# Calibrated for the lexical + semantic fusion (faq.index W_SEMANTIC); lexical-only serving
-# (semantic stage still building or switched off) uses the same values.
-CONFIDENT = 0.45  # top score at or above this → answer directly ...
+# Scores fused with the semantic stage (Hit.semantic) are on their own scale:
+# thresholds calibrated for faq.index W_SEMANTIC fusion.
+CONFIDENT = 0.5  # top score at or above this → answer directly ...
 MARGIN = 0.06  # ... if it also leads the runner-up by this much
 CLEAR_FLOOR = 0.35  # a lower top score still answers when it stands out:
 CLEAR_RATIO = 1.5  # top ≥ CLEAR_FLOOR and top ≥ CLEAR_RATIO × runner-up
 SUGGEST = 0.6  # top score at or above this → offer candidates
 MAX_CANDIDATES = 4
+# Lexical-only scores (the lexical stage was sure, the semantic stage is still building or
+# switched off): the thresholds tuned for the lexical stage alone.
+LEXICAL = {"confident": 0.45, "margin": 0.04, "clear_floor": 0.25, "clear_ratio": 1.5, "suggest": 0.45}
 
 Kind = Literal["answer", "suggest", "fallback"]
 
@@ -37,14 +40,23 @@ def decide(
     clear_floor: float | None = None,
     clear_ratio: float | None = None,
 ) -> Decision:
-    """Decide the reply for ``hits`` (best first); thresholds default to the module constants."""
-    confident = CONFIDENT if confident is None else confident
-    suggest = SUGGEST if suggest is None else suggest
-    margin = MARGIN if margin is None else margin
-    clear_floor = CLEAR_FLOOR if clear_floor is None else clear_floor
-    clear_ratio = CLEAR_RATIO if clear_ratio is None else clear_ratio
+    """Decide the reply for ``hits`` (best first).
+
+    Thresholds default to the module constants for semantically fused hits and to
+    ``LEXICAL`` for lexical-only hits; explicit arguments win.
+    """
     if not hits:
         return Decision("fallback")
+    if getattr(hits[0], "semantic", False):
+        defaults = {"confident": CONFIDENT, "margin": MARGIN, "clear_floor": CLEAR_FLOOR,
+                    "clear_ratio": CLEAR_RATIO, "suggest": SUGGEST}
+    else:
+        defaults = LEXICAL
+    confident = defaults["confident"] if confident is None else confident
+    suggest = defaults["suggest"] if suggest is None else suggest
+    margin = defaults["margin"] if margin is None else margin
+    clear_floor = defaults["clear_floor"] if clear_floor is None else clear_floor
+    clear_ratio = defaults["clear_ratio"] if clear_ratio is None else clear_ratio
     top = hits[0]
     second = hits[1].score if len(hits) > 1 else 0.0
     if top.score >= confident and top.score - second >= margin:

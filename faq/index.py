@@ -44,10 +44,11 @@ MAX_QUERY_CHARS = 1000
 W_SEMANTIC = 0.7  # fused = (1 - W) * lexical + W * semantic
 SEM_LOW = 0.75
 SEM_HIGH = 0.95
+FUSION_MODE = "linear"  # "max": the semantic stage may only raise a lexical score
 # Skip the query embedding (~10-20 ms) when the lexical stage is already sure: top score
 # at least SEMANTIC_GATE and ahead of the runner-up by SEMANTIC_GATE_MARGIN.
-SEMANTIC_GATE = 0.6
-SEMANTIC_GATE_MARGIN = 0.15
+SEMANTIC_GATE = 0.45
+SEMANTIC_GATE_MARGIN = 0.06
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Hit:
 
     entry: FaqEntry
     score: float
+    # True when the score fuses the semantic stage (faq.decide then uses its thresholds).
+    semantic: bool = False
 
 
 def _identity(x: list[str]) -> list[str]:
@@ -256,25 +259,30 @@ class FaqIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """Fused 0..1 score for every entry, in ``entries`` order."""
+        return self._scores(query)[0]
+
+    def _scores(self, query: str) -> tuple[np.ndarray, bool]:
+        """Scores, and whether the semantic stage took part."""
         lexical = self._lexical(query)
         if lexical is None:
-            return np.zeros(len(self._entries))
+            return np.zeros(len(self._entries)), False
         semantic = self._semantic
         if semantic is None:
-            return lexical
+            return lexical, False
         if lexical.size > 1:
             second, top = np.partition(lexical, lexical.size - 2)[-2:]
         else:
             second, top = 0.0, lexical[0]
         if top >= SEMANTIC_GATE and top - second >= SEMANTIC_GATE_MARGIN:
-            return lexical
+            return lexical, False
         try:
             qvec = embed_query(query)
         except SemanticUnavailable:
-            return lexical
+            return lexical, False
         self.semantic_queries += 1
         sem = np.clip((semantic.cosines(qvec) - SEM_LOW) / (SEM_HIGH - SEM_LOW), 0.0, 1.0)
-        return (1.0 - W_SEMANTIC) * lexical + W_SEMANTIC * sem
+        fused = (1.0 - W_SEMANTIC) * lexical + W_SEMANTIC * sem
+        return (np.maximum(fused, lexical) if FUSION_MODE == "max" else fused), True
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """The lexical stage's 0..1 score for every entry, in ``entries`` order."""
@@ -310,10 +318,10 @@ class FaqIndex:
         """The ``k`` best entries for ``query``, best first; [] when nothing matches."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive int, not {k!r}")
-        scores = self.scores(query)
+        scores, fused = self._scores(query)
         if scores.size == 0:
             return []
         k = min(k, scores.size)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.lexsort((top, -scores[top]))]
-        return [Hit(self._entries[i], float(scores[i])) for i in top if scores[i] > 0.0]
+        return [Hit(self._entries[i], float(scores[i]), fused) for i in top if scores[i] > 0.0]

@@ -209,18 +209,23 @@ class EmbeddingCache:
         return out.astype(np.float32, copy=False)
 
 
+ANSWER_CHARS = 300  # the answer's start, as one more passage of the entry
+ANSWER_OFFSET = 0.01  # an answer passage counts its cosine minus this (questions say it better)
+USE_ANSWER = True
+
+
 def entry_texts(e: FaqEntry) -> list[str]:
-    """The passages that stand for an entry: its question and each alternate."""
+    """The question passages that stand for an entry: its question and each alternate."""
     return [e.question, *e.alternates]
 
 
 class SemanticIndex:
     """Per-entry best cosine between a query vector and the entry's passages."""
 
-    def __init__(self, matrix: np.ndarray, row_starts: np.ndarray, row_weight: np.ndarray) -> None:
+    def __init__(self, matrix: np.ndarray, row_starts: np.ndarray, row_offset: np.ndarray) -> None:
         self.matrix = matrix
         self.row_starts = row_starts
-        self.row_weight = row_weight
+        self.row_offset = row_offset
 
     @classmethod
     def build(cls, entries: Sequence[FaqEntry], cache: EmbeddingCache | None = None) -> SemanticIndex:
@@ -228,22 +233,23 @@ class SemanticIndex:
         cache = cache if cache is not None else EmbeddingCache()
         texts: list[str] = []
         starts: list[int] = []
-        weights: list[float] = []
+        offsets: list[float] = []
         for e in entries:
             starts.append(len(texts))
-            for j, t in enumerate(entry_texts(e)):
+            for t in entry_texts(e):
                 texts.append(t)
-                weights.append(1.0 if j == 0 else ALT_WEIGHT)
+                offsets.append(0.0)
+            answer = e.answer.strip()[:ANSWER_CHARS]
+            if USE_ANSWER and answer:
+                texts.append(answer)
+                offsets.append(ANSWER_OFFSET)
         matrix = cache.passages(texts)
         cache.save()
-        return cls(matrix, np.asarray(starts, dtype=np.int64), np.asarray(weights, dtype=np.float32))
+        return cls(matrix, np.asarray(starts, dtype=np.int64), np.asarray(offsets, dtype=np.float32))
 
     def cosines(self, query_vec: np.ndarray) -> np.ndarray:
-        """Best (alternates weighted) cosine per entry, in entry order."""
+        """Best cosine (answer passages discounted) per entry, in entry order."""
         if self.matrix.shape[0] == 0:
             return np.zeros(0)
-        rows = self.matrix @ query_vec
-        return np.maximum.reduceat(rows * self.row_weight, self.row_starts).astype(np.float64)
-
-
-ALT_WEIGHT = 1.0
+        rows = self.matrix @ query_vec - self.row_offset
+        return np.maximum.reduceat(rows, self.row_starts).astype(np.float64)

@@ -86,7 +86,7 @@ def test_empty_queries_return_nothing(index: FaqIndex, query: str) -> None:
 
 def test_unrelated_query_scores_low(index: FaqIndex) -> None:
     hits = index.search("今日の競馬の予想を教えて")
-    assert not hits or hits[0].score < SUGGEST
+    assert not hits or decide(hits).kind == "fallback"
 
 
 def test_accessors_and_k(index: FaqIndex) -> None:
@@ -133,8 +133,17 @@ def test_synonyms_csv_parse_errors() -> None:
     assert len(Synonyms.parse("term,synonyms\n粗大ごみ,大型ごみ|粗大ゴミ\n")) == 2
 
 
-def _hit(score: float, id: str = "x") -> Hit:
-    return Hit(FaqEntry(id, "q", "a"), score)
+def _hit(score: float, id: str = "x", semantic: bool = True) -> Hit:
+    return Hit(FaqEntry(id, "q", "a"), score, semantic)
+
+
+def test_lexical_only_hits_use_the_lexical_thresholds() -> None:
+    from faq.decide import LEXICAL
+
+    s = LEXICAL["suggest"] + 0.01
+    assert s < SUGGEST  # a score that only the lexical scale calls "suggest"
+    assert decide([_hit(s, "a", False), _hit(s - 0.01, "b", False)]).kind == "suggest"
+    assert decide([_hit(s, "a"), _hit(s - 0.01, "b")]).kind == "fallback"
 
 
 def test_decide_thresholds() -> None:

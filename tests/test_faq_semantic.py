@@ -78,7 +78,7 @@ def test_second_build_embeds_nothing(cache_dir: Path) -> None:
     changed = [*entries[:2], FaqEntry("new", "犬の登録をしたい", "保健所で登録します。")]
     second = semantic.EmbeddingCache(cache_dir)
     b = FaqIndex.build(changed).build_semantic(second)
-    assert second.embedded == 1  # only the changed text
+    assert second.embedded == 2  # only the new entry's question and answer
     assert np.array_equal(a.semantic.matrix[:2], b.semantic.matrix[:2])
 
 
