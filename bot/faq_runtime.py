@@ -19,10 +19,11 @@ from typing import Callable
 from faq.csvio import load_faq_csv
 from faq.index import FaqIndex
 from faq.model import FaqEntry
-from faq.multilang import MultiLangIndex, MultilingualSearch
+from faq.multilang import ML_LANGS, SEARCH_LANG, MultiLangIndex, MultilingualSearch
 from faq.semantic import EmbeddingCache, SemanticIndex, SemanticUnavailable
 from faq.semantic import enabled as semantic_enabled
 from faq.synonyms import Synonyms
+from nlp.language import detect_language
 from store import Store
 from store import core as core_store
 
@@ -40,6 +41,12 @@ class Published:
         """Hits for `query` written in `lang` (None/ja/easy: the Japanese index)."""
         if self.multi is None:
             return self.index.search(query, k=k)
+        search_lang = lang or detect_language(query)
+        if SEARCH_LANG.get(search_lang or "", search_lang) not in ML_LANGS:
+            # Japanese: the index with its semantic stage (when attached).
+            return self.index.search(query, k=k)
+        # Other languages: the translation indexes, with the lexical-only Japanese index
+        # their thresholds were tuned with (faq.multilang).
         return self.multi.search(query, k=k, lang=lang)
 
 
@@ -94,7 +101,7 @@ class FaqRuntime:
         entries = [FaqEntry.from_dict(d) for d in core_store.faq_version_entries(self.store.db, version)]
         started = time.perf_counter()
         index = FaqIndex.build(entries, synonyms=self.synonyms())
-        multi = MultilingualSearch(index, MultiLangIndex.build(entries))
+        multi = MultilingualSearch(index.lexical_view(), MultiLangIndex.build(entries))
         log.info("built FAQ index v%s: %d entries in %.0f ms", version, len(entries), (time.perf_counter() - started) * 1000)
         if self.semantic:
             self._attach_semantic(version, index)

@@ -8,6 +8,7 @@ thresholds in ``faq.decide`` carry over from a 50-entry ward FAQ to thousands of
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -248,6 +249,12 @@ class FaqIndex:
         if semantic is not None and len(semantic.row_starts) != len(self._entries):
             raise ValueError("semantic index does not match the entries")
         self._semantic = semantic  # one reference assignment: searches see old or new
+
+    def lexical_view(self) -> FaqIndex:
+        """The same index without the semantic stage (shares every matrix)."""
+        view = copy.copy(self)
+        view._semantic = None
+        return view
 
     def build_semantic(self, cache: EmbeddingCache | None = None) -> FaqIndex:
         """Embed the entries (through ``cache``) and attach the semantic stage; returns self.

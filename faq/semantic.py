@@ -87,8 +87,8 @@ def available() -> bool:
         return False
 
 
-QUERY_WAIT = 0.25  # seconds a query waits for the engine before answering lexically
-PASSAGE_BATCH = 8  # passages per engine call (bounds how long a query may wait)
+QUERY_WAIT = 1.0  # seconds a query waits for the engine (busy embedding passages) before answering lexically
+PASSAGE_BATCH = 2  # passages per engine call (bounds how long a query waits behind a re-embedding)
 
 
 def _embed(texts: list[str], is_query: bool, wait: float = -1) -> np.ndarray:
