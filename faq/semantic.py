@@ -130,6 +130,7 @@ def _key(kind: str, text: str) -> str:
 # second app in the same process embeds nothing it has seen).
 _MEMORY: dict[str, np.ndarray] = {}
 _MEMORY_LOCK = threading.Lock()
+_BUILD_LOCK = threading.Lock()
 
 
 def clear_memory() -> None:
@@ -195,15 +196,18 @@ class EmbeddingCache:
             if not set(keys) <= self._keys:
                 self._keys.update(keys)
                 self._dirty = True
-        with _MEMORY_LOCK:
-            missing = sorted({(k, t) for k, t in zip(keys, texts) if k not in _MEMORY})
-        for i in range(0, len(missing), batch):
-            chunk = missing[i : i + batch]
-            vecs = _embed([t for _, t in chunk], False)
+        # One embedding job at a time per process: a second build of the same FAQ (another
+        # app, a CLI eval) waits and then finds the vectors instead of computing them again.
+        with _BUILD_LOCK:
             with _MEMORY_LOCK:
-                for (k, _), v in zip(chunk, vecs):
-                    _MEMORY[k] = v
-            self.embedded += len(chunk)
+                missing = sorted({(k, t) for k, t in zip(keys, texts) if k not in _MEMORY})
+            for i in range(0, len(missing), batch):
+                chunk = missing[i : i + batch]
+                vecs = _embed([t for _, t in chunk], False)
+                with _MEMORY_LOCK:
+                    for (k, _), v in zip(chunk, vecs):
+                        _MEMORY[k] = v
+                self.embedded += len(chunk)
         with _MEMORY_LOCK:
             out = np.stack([_MEMORY[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
         return out.astype(np.float32, copy=False)

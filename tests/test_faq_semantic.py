@@ -33,6 +33,23 @@ FAQ = [
 ]
 
 
+TINY_CSV = (
+    "id,question,answer,category\n"
+    "sodai,粗大ごみの出し方,粗大ごみ受付センターへ申し込んでください。,ごみ\n"
+    "juminhyo,住民票の写しを取りたい,区役所の窓口で取れます。,戸籍・住民票\n"
+    "hoiku,保育園に入りたい,子ども家庭課に申し込んでください。,子育て\n"
+)
+
+
+@pytest.fixture
+def fresh_process():
+    """Forget in-memory vectors like a new process; give them back afterwards (other tests' apps)."""
+    saved = dict(semantic._MEMORY)
+    semantic.clear_memory()
+    yield
+    semantic._MEMORY.update(saved)
+
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embeddings")
@@ -68,9 +85,8 @@ def test_confident_lexical_match_skips_the_embedding(small: FaqIndex) -> None:
     assert small.semantic_queries == before
 
 
-def test_second_build_embeds_nothing(cache_dir: Path) -> None:
+def test_second_build_embeds_nothing(cache_dir: Path, fresh_process: None) -> None:
     entries = FAQ[:3]
-    semantic.clear_memory()  # like a restarted process: only the file is left
     first = semantic.EmbeddingCache(cache_dir)
     a = FaqIndex.build(entries).build_semantic(first)
     assert first.embedded == 0  # the module fixture already persisted these texts
@@ -82,10 +98,11 @@ def test_second_build_embeds_nothing(cache_dir: Path) -> None:
     assert np.array_equal(a.semantic.matrix[:2], b.semantic.matrix[:2])
 
 
-def test_runtime_serves_lexically_while_the_semantic_stage_builds(tmp_path: Path) -> None:
-    semantic.clear_memory()
+def test_runtime_serves_lexically_while_the_semantic_stage_builds(tmp_path: Path, fresh_process: None) -> None:
+    faq_csv = tmp_path / "faq.csv"
+    faq_csv.write_text(TINY_CSV, encoding="utf-8")
     store = Store(f"sqlite:///{tmp_path / 'faq.db'}")
-    runtime = FaqRuntime(store, SAMPLE, synonyms_csv=ROOT / "data" / "synonyms.csv", semantic=True)
+    runtime = FaqRuntime(store, faq_csv, synonyms_csv=ROOT / "data" / "synonyms.csv", semantic=True)
     assert runtime.embeddings_dir == tmp_path / "embeddings"
     with semantic._engine_lock:  # the engine is busy: embedding cannot finish
         published = runtime.current()
@@ -97,7 +114,7 @@ def test_runtime_serves_lexically_while_the_semantic_stage_builds(tmp_path: Path
     assert (tmp_path / "embeddings" / semantic.CACHE_FILE).exists()
     # The same version built again (another worker, a restart) embeds nothing.
     semantic.clear_memory()
-    again = FaqRuntime(store, SAMPLE, synonyms_csv=ROOT / "data" / "synonyms.csv", semantic=True)
+    again = FaqRuntime(store, faq_csv, synonyms_csv=ROOT / "data" / "synonyms.csv", semantic=True)
     again.current()
     assert again.wait_semantic(timeout=60)
     assert again._cache().embedded == 0 and again.current().index.semantic is not None
