@@ -70,6 +70,12 @@ def _load_engine() -> object:
                 os.environ.pop("OMP_NUM_THREADS", None)
             else:
                 os.environ["OMP_NUM_THREADS"] = before
+        # The engine's OpenMP threads spin between calls; BLAS threads (numpy's matrix-vector
+        # product of the passage vectors) then fight them for the two cores: query p50
+        # 11 -> 32 ms, p99 20 -> 124 ms. A one-query matvec gains nothing from BLAS threads.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
     except Exception as exc:  # noqa: BLE001 - any failure means: serve lexical-only
         _engine_failed = True
         log.warning("semantic stage unavailable: %s", exc)
