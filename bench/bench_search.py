@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from faq.eval import load_kosodate_json, read_queries  # noqa: E402
 from faq import semantic  # noqa: E402
+from faq.eval import load_kosodate_json, read_queries  # noqa: E402
 from faq.index import FaqIndex  # noqa: E402
 from faq.synonyms import Synonyms  # noqa: E402
 

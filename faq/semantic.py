@@ -177,7 +177,7 @@ class EmbeddingCache:
             return
         vecs = vecs.astype(np.float32, copy=False)
         with _MEMORY_LOCK:
-            for k, v in zip(keys.tolist(), vecs):
+            for k, v in zip(keys.tolist(), vecs, strict=True):
                 _MEMORY.setdefault(k, v)
         self._keys.update(keys.tolist())
 
@@ -206,12 +206,12 @@ class EmbeddingCache:
         # app, a CLI eval) waits and then finds the vectors instead of computing them again.
         with _BUILD_LOCK:
             with _MEMORY_LOCK:
-                missing = sorted({(k, t) for k, t in zip(keys, texts) if k not in _MEMORY})
+                missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in _MEMORY})
             for i in range(0, len(missing), batch):
                 chunk = missing[i : i + batch]
                 vecs = _embed([t for _, t in chunk], False)
                 with _MEMORY_LOCK:
-                    for (k, _), v in zip(chunk, vecs):
+                    for (k, _), v in zip(chunk, vecs, strict=True):
                         _MEMORY[k] = v
                 self.embedded += len(chunk)
         with _MEMORY_LOCK:
