@@ -123,31 +123,30 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def text_event(user_id: str, text: str, reply_token: str, event_id: str | None = None) -> dict[str, Any]:
-    """A message event with every field LINE sends (the SDK drops events missing required ones)."""
-    return {
-        "type": "message",
+def make_event(kind: str, user_id: str, reply_token: str | None = None, event_id: str | None = None,
+               **fields: Any) -> dict[str, Any]:
+    """An event with every field LINE sends (the SDK drops events missing required ones)."""
+    event = {
+        "type": kind,
         "mode": "active",
         "timestamp": 1700000000000,
         "source": {"type": "user", "userId": user_id},
         "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
         "deliveryContext": {"isRedelivery": False},
-        "replyToken": reply_token,
-        "message": {"id": "1", "type": "text", "text": text, "quoteToken": "q"},
+        **fields,
     }
+    if reply_token:
+        event["replyToken"] = reply_token
+    return event
+
+
+def text_event(user_id: str, text: str, reply_token: str, event_id: str | None = None) -> dict[str, Any]:
+    return make_event("message", user_id, reply_token, event_id,
+                      message={"id": "1", "type": "text", "text": text, "quoteToken": "q"})
 
 
 def postback_event(user_id: str, data: str, reply_token: str) -> dict[str, Any]:
-    return {
-        "type": "postback",
-        "mode": "active",
-        "timestamp": 1700000000000,
-        "source": {"type": "user", "userId": user_id},
-        "webhookEventId": uuid.uuid4().hex.upper()[:26],
-        "deliveryContext": {"isRedelivery": False},
-        "replyToken": reply_token,
-        "postback": {"data": data},
-    }
+    return make_event("postback", user_id, reply_token, postback={"data": data})
 
 
 def post_events(client, events: list[dict[str, Any]], secret: str = SECRET):

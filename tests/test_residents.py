@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from alerts import service
 from alerts.worker import run_worker
 from bot.i18n import LANGUAGES
 from bot.i18n import alerts as alert_catalog
 from bot.i18n import residents as resident_catalog
 from store import residents as resident_store
-from tests.conftest import post_events, postback_event, text_event
+from tests.conftest import make_event, post_events, postback_event, text_event
 
 
 def _event(kind: str, user_id: str, token: str | None = None, **extra):
-    ev = {
-        "type": kind,
-        "mode": "active",
-        "timestamp": 1700000000000,
-        "source": {"type": "user", "userId": user_id},
-        "webhookEventId": uuid.uuid4().hex.upper()[:26],
-        "deliveryContext": {"isRedelivery": False},
-        **extra,
-    }
-    if token:
-        ev["replyToken"] = token
-    return ev
+    return make_event(kind, user_id, token, **extra)
 
 
 def last_reply(emulator, user_id):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
 
@@ -13,7 +12,7 @@ from bot.handlers import shelters as handler
 from bot.i18n import LANGUAGES
 from bot.i18n.shelters import MESSAGES
 from shelters import service
-from tests.conftest import post_events, text_event
+from tests.conftest import make_event, post_events, text_event
 from tests.test_shelters_fixtures import SAMPLE
 
 USER = "U" + "5" * 32
@@ -22,23 +21,9 @@ LINE_RE = re.compile(r"^\d+\. \S+【(?P<status>[^】]+)】(?P<name>.+)$")
 
 
 def location_event(user_id: str, lat: float, lon: float, reply_token: str) -> dict:
-    return {
-        "type": "message",
-        "mode": "active",
-        "timestamp": 1700000000000,
-        "source": {"type": "user", "userId": user_id},
-        "webhookEventId": uuid.uuid4().hex.upper()[:26],
-        "deliveryContext": {"isRedelivery": False},
-        "replyToken": reply_token,
-        "message": {
-            "id": "7",
-            "type": "location",
-            "title": "現在地",
-            "address": "東京都みどり区",
-            "latitude": lat,
-            "longitude": lon,
-        },
-    }
+    return make_event("message", user_id, reply_token, message={
+        "id": "7", "type": "location", "title": "現在地", "address": "東京都みどり区", "latitude": lat, "longitude": lon,
+    })
 
 
 def send(client, emulator, event_for_token) -> list[dict]:
