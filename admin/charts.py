@@ -41,9 +41,7 @@ def stacked_bars(days: list[dict], series: list[tuple[str, str]], height: int = 
             f"<title>{escape(' / '.join(tip))}</title></rect>"
         )
         if len(days) <= 16 or i % max(1, len(days) // 8) == 0:
-            parts.append(
-                f'<text x="{x:.1f}" y="{height - 14}" font-size="9" fill="#555">{escape(d["day"][5:])}</text>'
-            )
+            parts.append(f'<text x="{x:.1f}" y="{height - 14}" font-size="9" fill="#555">{escape(d["day"][5:])}</text>')
     legend_x = 34
     for key, label in series:
         parts.append(f'<rect x="{legend_x}" y="{height - 9}" width="9" height="9" fill="{COLORS.get(key, "#777")}"/>')
@@ -61,9 +59,7 @@ def hbars(items: list[tuple[str, int]], color: str = COLORS["bar"], label_width:
     row = 22
     width = 460
     height = row * len(items) + 4
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">'
-    ]
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">']
     for i, (label, v) in enumerate(items):
         y = 2 + i * row
         w = (width - label_width - 50) * v / top

@@ -28,7 +28,12 @@ from werkzeug.exceptions import HTTPException
 from admin import bp, security
 from store import audit as audit_store
 
-ROLE_LABELS = {"admin": "管理者", "staff": "職員（FAQ）", "operator": "運用担当（避難所・配信作成）", "approver": "承認者"}
+ROLE_LABELS = {
+    "admin": "管理者",
+    "staff": "職員（FAQ）",
+    "operator": "運用担当（避難所・配信作成）",
+    "approver": "承認者",
+}
 
 
 def roles(*allowed: str) -> Callable:

@@ -18,8 +18,16 @@ service = feature("alerts.service")
 if service is not None:
     from bot.i18n import LANGUAGES
 
-    LANG_LABELS = {"ja": "日本語", "easy": "やさしい日本語", "en": "English", "zh": "简体中文",
-                   "zh-Hant": "繁體中文", "ko": "한국어", "vi": "Tiếng Việt", "pt": "Português"}
+    LANG_LABELS = {
+        "ja": "日本語",
+        "easy": "やさしい日本語",
+        "en": "English",
+        "zh": "简体中文",
+        "zh-Hant": "繁體中文",
+        "ko": "한국어",
+        "vi": "Tiếng Việt",
+        "pt": "Português",
+    }
     TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
 
     def _source() -> str:
@@ -28,17 +36,23 @@ if service is not None:
     def _templates() -> list[dict[str, Any]]:
         out = []
         for tpl in service.TEMPLATES.values():
-            out.append({
-                "name": tpl.name,
-                "title": tpl.title,
-                "status": tpl.status,
-                "ja": list(tpl.texts.get("ja", ("", ""))),
-                "fields": [
-                    {"key": k, "label": f.label, "required": f.required,
-                     "choices": list(dict.fromkeys((f.choices or {}).values())) if f.choices else None}
-                    for k, f in tpl.fields.items()
-                ],
-            })
+            out.append(
+                {
+                    "name": tpl.name,
+                    "title": tpl.title,
+                    "status": tpl.status,
+                    "ja": list(tpl.texts.get("ja", ("", ""))),
+                    "fields": [
+                        {
+                            "key": k,
+                            "label": f.label,
+                            "required": f.required,
+                            "choices": list(dict.fromkeys((f.choices or {}).values())) if f.choices else None,
+                        }
+                        for k, f in tpl.fields.items()
+                    ],
+                }
+            )
         return out
 
     def _hazard_names() -> dict[str, str]:
@@ -65,8 +79,15 @@ if service is not None:
     @bp.route("/alerts/new")
     @roles("operator")
     def alert_new():
-        form: dict[str, Any] = {"template": request.args.get("template", ""), "fields": {}, "areas": [],
-                                "langs": [], "topics": [], "headline": "", "body": ""}
+        form: dict[str, Any] = {
+            "template": request.args.get("template", ""),
+            "fields": {},
+            "areas": [],
+            "langs": [],
+            "topics": [],
+            "headline": "",
+            "body": "",
+        }
         shelter_id = request.args.get("shelter")
         shelters = feature("shelters.service")
         if shelter_id and shelters is not None:
@@ -74,9 +95,15 @@ if service is not None:
                 pre = shelters.opening_alert_fields(shelters.get_shelter(db(), shelter_id))
             except shelters.UnknownShelter:
                 abort(404)
-            form.update(template="shelter_open", areas=pre["areas"],
-                        fields={"shelter_name": pre["shelter_name"], "address": pre["address"],
-                                "areas": "、".join(pre["area_names"])})
+            form.update(
+                template="shelter_open",
+                areas=pre["areas"],
+                fields={
+                    "shelter_name": pre["shelter_name"],
+                    "address": pre["address"],
+                    "areas": "、".join(pre["area_names"]),
+                },
+            )
         if form["template"] and form["template"] not in service.TEMPLATES:
             form["template"] = ""
         return _composer(form)
@@ -101,10 +128,17 @@ if service is not None:
             return _composer(form, ["「訓練として作成」か「本番として作成」のボタンで作成してください。"], 400)
         try:
             alert_id = service.create_alert(
-                db(), by=g.admin_user,
-                headline=None if tpl else form["headline"], body=None if tpl else form["body"],
-                template=template if tpl else None, fields=fields if tpl else None,
-                areas=form["areas"], langs=form["langs"], topics=form["topics"], status=kind, source=_source(),
+                db(),
+                by=g.admin_user,
+                headline=None if tpl else form["headline"],
+                body=None if tpl else form["body"],
+                template=template if tpl else None,
+                fields=fields if tpl else None,
+                areas=form["areas"],
+                langs=form["langs"],
+                topics=form["topics"],
+                status=kind,
+                source=_source(),
             )
         except service.InvalidAlert as exc:
             return _composer(form, exc.problems, 400)
@@ -124,8 +158,12 @@ if service is not None:
     def alert_detail(alert_id: int):
         alert = _get(alert_id)
         return render_template(
-            "admin/alert.html", a=alert, preview=service.preview(db(), alert_id), st=service.status(db(), alert_id),
-            lang_labels=LANG_LABELS, error=request.args.get("error"),
+            "admin/alert.html",
+            a=alert,
+            preview=service.preview(db(), alert_id),
+            st=service.status(db(), alert_id),
+            lang_labels=LANG_LABELS,
+            error=request.args.get("error"),
         )
 
     @bp.route("/alerts/<int:alert_id>/status.json")
@@ -142,8 +180,12 @@ if service is not None:
             # The refusal (e.g. self-approval) is shown on the page, with 409.
             alert = _get(alert_id)
             return render_template(
-                "admin/alert.html", a=alert, preview=service.preview(db(), alert_id),
-                st=service.status(db(), alert_id), lang_labels=LANG_LABELS, error=str(exc),
+                "admin/alert.html",
+                a=alert,
+                preview=service.preview(db(), alert_id),
+                st=service.status(db(), alert_id),
+                lang_labels=LANG_LABELS,
+                error=str(exc),
             ), 409
         if ok_message:
             flash(ok_message)
@@ -152,14 +194,20 @@ if service is not None:
     @bp.route("/alerts/<int:alert_id>/approve", methods=["POST"])
     @roles("approver")
     def alert_approve(alert_id: int):
-        return _act(alert_id, lambda: service.approve(db(), alert_id, g.admin_user, source=_source()),
-                    "承認しました。「配信を開始」で送信します。")
+        return _act(
+            alert_id,
+            lambda: service.approve(db(), alert_id, g.admin_user, source=_source()),
+            "承認しました。「配信を開始」で送信します。",
+        )
 
     @bp.route("/alerts/<int:alert_id>/send", methods=["POST"])
     @roles("approver")
     def alert_send(alert_id: int):
-        return _act(alert_id, lambda: service.start_delivery(db(), alert_id, g.admin_user, source=_source()),
-                    "配信を開始しました。")
+        return _act(
+            alert_id,
+            lambda: service.start_delivery(db(), alert_id, g.admin_user, source=_source()),
+            "配信を開始しました。",
+        )
 
     @bp.route("/alerts/<int:alert_id>/cancel", methods=["POST"])
     @roles("operator", "approver")
@@ -167,8 +215,9 @@ if service is not None:
         result: dict[str, int] = {}
 
         def run() -> None:
-            result["id"] = service.cancel(db(), alert_id, g.admin_user, body=request.form.get("body") or None,
-                                          source=_source())
+            result["id"] = service.cancel(
+                db(), alert_id, g.admin_user, body=request.form.get("body") or None, source=_source()
+            )
 
         resp = _act(alert_id, run, "取り消しました。")
         if result.get("id") and result["id"] != alert_id:
@@ -183,8 +232,12 @@ if service is not None:
 
         def run() -> None:
             result["id"] = service.correct(
-                db(), alert_id, g.admin_user, headline=request.form.get("headline") or None,
-                body=request.form.get("body") or None, source=_source(),
+                db(),
+                alert_id,
+                g.admin_user,
+                headline=request.form.get("headline") or None,
+                body=request.form.get("body") or None,
+                source=_source(),
             )
 
         resp = _act(alert_id, run, "")

@@ -15,8 +15,16 @@ from store import core as core_store
 
 log = logging.getLogger(__name__)
 DAYS = 14
-LANG_LABELS = {"ja": "日本語", "easy": "やさしい日本語", "en": "English", "zh": "简体中文", "zh-Hant": "繁體中文",
-               "ko": "한국어", "vi": "Tiếng Việt", "pt": "Português"}
+LANG_LABELS = {
+    "ja": "日本語",
+    "easy": "やさしい日本語",
+    "en": "English",
+    "zh": "简体中文",
+    "zh-Hant": "繁體中文",
+    "ko": "한국어",
+    "vi": "Tiếng Việt",
+    "pt": "Português",
+}
 
 
 def _days(rows: list[dict], today: dt.date) -> list[dict]:
@@ -79,9 +87,7 @@ def dashboard():
     days = _days(admin_store.questions_per_day(db(), since), dt.date.fromtimestamp(t))
     outcomes = admin_store.outcome_counts(db(), since)
     total = sum(v for k, v in outcomes.items() if k != "answer_chosen")
-    rates = {
-        k: (outcomes.get(k, 0) / total * 100 if total else 0.0) for k in ("answer", "suggest", "fallback")
-    }
+    rates = {k: (outcomes.get(k, 0) / total * 100 if total else 0.0) for k in ("answer", "suggest", "fallback")}
     titles = _faq_titles()
     top = [(f"{titles.get(r['faq_id'], r['faq_id'])}", r["n"]) for r in admin_store.top_faqs(db(), since)]
     fb = admin_store.feedback_counts(db(), since)
@@ -90,11 +96,18 @@ def dashboard():
     if residents:
         names = _area_names()
         area_chart = hbars(
-            sorted((names.get(k, k) if k and k != "-" else "未選択", v) for k, v in residents.get("by_area", {}).items())
+            sorted(
+                (names.get(k, k) if k and k != "-" else "未選択", v) for k, v in residents.get("by_area", {}).items()
+            )
         )
         lang_chart = hbars(
-            sorted(((LANG_LABELS.get(k, k) if k and k != "-" else "未選択", v) for k, v in residents.get("by_lang", {}).items()),
-                   key=lambda x: -x[1]),
+            sorted(
+                (
+                    (LANG_LABELS.get(k, k) if k and k != "-" else "未選択", v)
+                    for k, v in residents.get("by_lang", {}).items()
+                ),
+                key=lambda x: -x[1],
+            ),
             color="#6a1b9a",
         )
     return render_template(

@@ -81,7 +81,10 @@ def _stage(entries: list[FaqEntry], source_name: str) -> int:
 def faq():
     version, entries = _published()
     return render_template(
-        "admin/faq.html", version=version, n_entries=len(entries), versions=core_store.list_faq_versions(db()),
+        "admin/faq.html",
+        version=version,
+        n_entries=len(entries),
+        versions=core_store.list_faq_versions(db()),
         entries=entries,
     )
 
@@ -126,8 +129,12 @@ def faq_version(version: int):
     published, current = _published()
     meta = next((v for v in core_store.list_faq_versions(db(), limit=100000) if v.version == version), None)
     return render_template(
-        "admin/faq_diff.html", version=version, meta=meta, published=published,
-        diff=faq_diff(current, entries), n_entries=len(entries),
+        "admin/faq_diff.html",
+        version=version,
+        meta=meta,
+        published=published,
+        diff=faq_diff(current, entries),
+        n_entries=len(entries),
     )
 
 

@@ -33,7 +33,12 @@ if service is not None:
         for s in service.list_shelters(db()):
             counts[s["status"]] = counts.get(s["status"], 0) + 1
         return render_template(
-            "admin/shelters.html", shelters=rows, q=q, only=only, counts=counts, labels=STATUS_LABELS,
+            "admin/shelters.html",
+            shelters=rows,
+            q=q,
+            only=only,
+            counts=counts,
+            labels=STATUS_LABELS,
             order=STATUS_ORDER,
         )
 
@@ -60,7 +65,11 @@ if service is not None:
             return redirect(request.form.get("back") or url_for("admin.shelters"))
         try:
             shelter = service.set_status(
-                db(), shelter_id, request.form.get("status", ""), count=count, by=g.admin_user,
+                db(),
+                shelter_id,
+                request.form.get("status", ""),
+                count=count,
+                by=g.admin_user,
                 source=f"web {client_ip()}",
             )
         except service.UnknownShelter:

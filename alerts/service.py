@@ -92,7 +92,9 @@ class AlertExpired(AlertStale):
 
 class AlreadySent(AlertError):
     def __init__(self, state: str) -> None:
-        super().__init__(f"この警報はすでに配信済みまたは配信中です（状態: {STATE_LABELS.get(state, state)}）。同じ警報は二度送信しません。")
+        super().__init__(
+            f"この警報はすでに配信済みまたは配信中です（状態: {STATE_LABELS.get(state, state)}）。同じ警報は二度送信しません。"
+        )
 
 
 class AlreadyCancelled(AlertError):
@@ -110,8 +112,10 @@ class TestAudienceNotForActual(InvalidAlert):
 
     def __init__(self) -> None:
         super().__init__(
-            ["本番（actual）の警報はテスト対象者だけに送ることはできません。"
-             "試しに送るときは --status exercise（訓練）か --status test（テスト）で作成してください"]
+            [
+                "本番（actual）の警報はテスト対象者だけに送ることはできません。"
+                "試しに送るときは --status exercise（訓練）か --status test（テスト）で作成してください"
+            ]
         )
 
 
@@ -168,165 +172,268 @@ _AREA_FIELD = Field("対象地区（例：みどり一丁目・二丁目）")
 
 TEMPLATES: dict[str, Template] = {
     "evac_level3": Template(
-        "evac_level3", "警戒レベル3 高齢者等避難", "evacuation", "Severe", 3,
+        "evac_level3",
+        "警戒レベル3 高齢者等避難",
+        "evacuation",
+        "Severe",
+        3,
         {
-            "ja": ("【警戒レベル3】高齢者等避難",
-                   "{areas}に{hazard_name}に関する警戒レベル3、高齢者等避難を発令しました。"
-                   "高齢の方、障害のある方など避難に時間のかかる方とその支援者は、危険な場所から避難してください。"
-                   "その他の方も避難の準備をしてください。"),
-            "easy": ("【警戒（けいかい）レベル3】お年寄（としよ）りなどは 逃（に）げてください",
-                     "{areas}に {hazard_name}の 警戒（けいかい）レベル3が 出（で）ました。"
-                     "お年寄りや 体（からだ）の 不自由（ふじゆう）な 人（ひと）は、危（あぶ）ない 場所（ばしょ）から 逃げてください。"
-                     "ほかの 人も 逃げる 準備（じゅんび）を してください。"),
-            "en": ("[Alert Level 3] Evacuation of elderly people, etc. (高齢者等避難)",
-                   "Evacuation of elderly people, etc. (高齢者等避難, Alert Level 3) has been issued for {areas} "
-                   "({hazard_name}). Elderly people, people with disabilities and others who need time to evacuate, "
-                   "and those who help them, must evacuate from dangerous places now. Everyone else should prepare "
-                   "to evacuate."),
-            "zh": ("【警戒等级3】高龄者等避难（高齢者等避難）",
-                   "针对{areas}发布了有关{hazard_name}的警戒等级3「高龄者等避难（高齢者等避難）」。"
-                   "老年人、残障人士等避难需要较长时间的人及其协助者，请从危险的地方避难。其他人也请做好避难准备。"),
-            "zh-Hant": ("【警戒等級3】高齡者等避難（高齢者等避難）",
-                        "已針對{areas}發布有關{hazard_name}的警戒等級3「高齡者等避難」。"
-                        "高齡者、身心障礙者等避難需要較長時間的人及其協助者，請從危險的地方避難。其他人也請做好避難準備。"),
-            "ko": ("[경계 레벨 3] 고령자 등 피난 (高齢者等避難)",
-                   "{areas}에 {hazard_name} 관련 경계 레벨 3 '고령자 등 피난(高齢者等避難)'이 발령되었습니다. "
-                   "고령자, 장애인 등 피난에 시간이 걸리는 분과 그 지원자는 위험한 장소에서 피난하십시오. "
-                   "그 밖의 분들도 피난 준비를 하십시오."),
-            "vi": ("[Cấp độ cảnh báo 3] Sơ tán người cao tuổi, v.v. (高齢者等避難)",
-                   "Đã ban hành Sơ tán người cao tuổi, v.v. (高齢者等避難, Cấp độ cảnh báo 3) cho {areas} "
-                   "({hazard_name}). Người cao tuổi, người khuyết tật và những người cần nhiều thời gian để sơ tán, "
-                   "cùng người hỗ trợ họ, hãy sơ tán khỏi nơi nguy hiểm ngay. Những người khác hãy chuẩn bị sơ tán."),
-            "pt": ("[Nível de alerta 3] Evacuação de idosos etc. (高齢者等避難)",
-                   "Foi emitida a Evacuação de idosos etc. (高齢者等避難, Nível de alerta 3) para {areas} "
-                   "({hazard_name}). Idosos, pessoas com deficiência e outras pessoas que precisam de tempo para "
-                   "evacuar, e quem as ajuda, devem sair agora dos locais perigosos. As demais pessoas devem se "
-                   "preparar para evacuar."),
+            "ja": (
+                "【警戒レベル3】高齢者等避難",
+                "{areas}に{hazard_name}に関する警戒レベル3、高齢者等避難を発令しました。"
+                "高齢の方、障害のある方など避難に時間のかかる方とその支援者は、危険な場所から避難してください。"
+                "その他の方も避難の準備をしてください。",
+            ),
+            "easy": (
+                "【警戒（けいかい）レベル3】お年寄（としよ）りなどは 逃（に）げてください",
+                "{areas}に {hazard_name}の 警戒（けいかい）レベル3が 出（で）ました。"
+                "お年寄りや 体（からだ）の 不自由（ふじゆう）な 人（ひと）は、危（あぶ）ない 場所（ばしょ）から 逃げてください。"
+                "ほかの 人も 逃げる 準備（じゅんび）を してください。",
+            ),
+            "en": (
+                "[Alert Level 3] Evacuation of elderly people, etc. (高齢者等避難)",
+                "Evacuation of elderly people, etc. (高齢者等避難, Alert Level 3) has been issued for {areas} "
+                "({hazard_name}). Elderly people, people with disabilities and others who need time to evacuate, "
+                "and those who help them, must evacuate from dangerous places now. Everyone else should prepare "
+                "to evacuate.",
+            ),
+            "zh": (
+                "【警戒等级3】高龄者等避难（高齢者等避難）",
+                "针对{areas}发布了有关{hazard_name}的警戒等级3「高龄者等避难（高齢者等避難）」。"
+                "老年人、残障人士等避难需要较长时间的人及其协助者，请从危险的地方避难。其他人也请做好避难准备。",
+            ),
+            "zh-Hant": (
+                "【警戒等級3】高齡者等避難（高齢者等避難）",
+                "已針對{areas}發布有關{hazard_name}的警戒等級3「高齡者等避難」。"
+                "高齡者、身心障礙者等避難需要較長時間的人及其協助者，請從危險的地方避難。其他人也請做好避難準備。",
+            ),
+            "ko": (
+                "[경계 레벨 3] 고령자 등 피난 (高齢者等避難)",
+                "{areas}에 {hazard_name} 관련 경계 레벨 3 '고령자 등 피난(高齢者等避難)'이 발령되었습니다. "
+                "고령자, 장애인 등 피난에 시간이 걸리는 분과 그 지원자는 위험한 장소에서 피난하십시오. "
+                "그 밖의 분들도 피난 준비를 하십시오.",
+            ),
+            "vi": (
+                "[Cấp độ cảnh báo 3] Sơ tán người cao tuổi, v.v. (高齢者等避難)",
+                "Đã ban hành Sơ tán người cao tuổi, v.v. (高齢者等避難, Cấp độ cảnh báo 3) cho {areas} "
+                "({hazard_name}). Người cao tuổi, người khuyết tật và những người cần nhiều thời gian để sơ tán, "
+                "cùng người hỗ trợ họ, hãy sơ tán khỏi nơi nguy hiểm ngay. Những người khác hãy chuẩn bị sơ tán.",
+            ),
+            "pt": (
+                "[Nível de alerta 3] Evacuação de idosos etc. (高齢者等避難)",
+                "Foi emitida a Evacuação de idosos etc. (高齢者等避難, Nível de alerta 3) para {areas} "
+                "({hazard_name}). Idosos, pessoas com deficiência e outras pessoas que precisam de tempo para "
+                "evacuar, e quem as ajuda, devem sair agora dos locais perigosos. As demais pessoas devem se "
+                "preparar para evacuar.",
+            ),
         },
         {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
     ),
     "evac_level4": Template(
-        "evac_level4", "警戒レベル4 避難指示", "evacuation", "Extreme", 4,
+        "evac_level4",
+        "警戒レベル4 避難指示",
+        "evacuation",
+        "Extreme",
+        4,
         {
-            "ja": ("【警戒レベル4】避難指示",
-                   "{areas}に{hazard_name}に関する警戒レベル4、避難指示を発令しました。"
-                   "{areas}の方は速やかに全員避難を開始してください。"),
-            "easy": ("【警戒（けいかい）レベル4】すぐ 逃（に）げてください",
-                     "{areas}に {hazard_name}の 警戒（けいかい）レベル4が 出（で）ました。"
-                     "{areas}の 人（ひと）は みんな すぐに 危（あぶ）ない 場所（ばしょ）から 逃げてください。"),
-            "en": ("[Alert Level 4] Evacuation instruction (避難指示)",
-                   "An evacuation instruction (避難指示, Alert Level 4) has been issued for {areas} ({hazard_name}). "
-                   "Everyone in {areas} must evacuate from dangerous places immediately."),
-            "zh": ("【警戒等级4】避难指示（避難指示）",
-                   "针对{areas}发布了有关{hazard_name}的警戒等级4「避难指示（避難指示）」。"
-                   "{areas}的所有人请立即从危险的地方避难。"),
-            "zh-Hant": ("【警戒等級4】避難指示",
-                        "已針對{areas}發布有關{hazard_name}的警戒等級4「避難指示」。"
-                        "{areas}的所有人請立即從危險的地方避難。"),
-            "ko": ("[경계 레벨 4] 피난지시 (避難指示)",
-                   "{areas}에 {hazard_name} 관련 경계 레벨 4 '피난지시(避難指示)'가 발령되었습니다. "
-                   "{areas}의 모든 분은 즉시 위험한 장소에서 피난하십시오."),
-            "vi": ("[Cấp độ cảnh báo 4] Chỉ thị sơ tán (避難指示)",
-                   "Đã ban hành Chỉ thị sơ tán (避難指示, Cấp độ cảnh báo 4) cho {areas} ({hazard_name}). "
-                   "Tất cả mọi người ở {areas} hãy sơ tán ngay lập tức khỏi nơi nguy hiểm."),
-            "pt": ("[Nível de alerta 4] Instrução de evacuação (避難指示)",
-                   "Foi emitida uma Instrução de evacuação (避難指示, Nível de alerta 4) para {areas} ({hazard_name}). "
-                   "Todas as pessoas em {areas} devem sair imediatamente dos locais perigosos."),
+            "ja": (
+                "【警戒レベル4】避難指示",
+                "{areas}に{hazard_name}に関する警戒レベル4、避難指示を発令しました。"
+                "{areas}の方は速やかに全員避難を開始してください。",
+            ),
+            "easy": (
+                "【警戒（けいかい）レベル4】すぐ 逃（に）げてください",
+                "{areas}に {hazard_name}の 警戒（けいかい）レベル4が 出（で）ました。"
+                "{areas}の 人（ひと）は みんな すぐに 危（あぶ）ない 場所（ばしょ）から 逃げてください。",
+            ),
+            "en": (
+                "[Alert Level 4] Evacuation instruction (避難指示)",
+                "An evacuation instruction (避難指示, Alert Level 4) has been issued for {areas} ({hazard_name}). "
+                "Everyone in {areas} must evacuate from dangerous places immediately.",
+            ),
+            "zh": (
+                "【警戒等级4】避难指示（避難指示）",
+                "针对{areas}发布了有关{hazard_name}的警戒等级4「避难指示（避難指示）」。"
+                "{areas}的所有人请立即从危险的地方避难。",
+            ),
+            "zh-Hant": (
+                "【警戒等級4】避難指示",
+                "已針對{areas}發布有關{hazard_name}的警戒等級4「避難指示」。{areas}的所有人請立即從危險的地方避難。",
+            ),
+            "ko": (
+                "[경계 레벨 4] 피난지시 (避難指示)",
+                "{areas}에 {hazard_name} 관련 경계 레벨 4 '피난지시(避難指示)'가 발령되었습니다. "
+                "{areas}의 모든 분은 즉시 위험한 장소에서 피난하십시오.",
+            ),
+            "vi": (
+                "[Cấp độ cảnh báo 4] Chỉ thị sơ tán (避難指示)",
+                "Đã ban hành Chỉ thị sơ tán (避難指示, Cấp độ cảnh báo 4) cho {areas} ({hazard_name}). "
+                "Tất cả mọi người ở {areas} hãy sơ tán ngay lập tức khỏi nơi nguy hiểm.",
+            ),
+            "pt": (
+                "[Nível de alerta 4] Instrução de evacuação (避難指示)",
+                "Foi emitida uma Instrução de evacuação (避難指示, Nível de alerta 4) para {areas} ({hazard_name}). "
+                "Todas as pessoas em {areas} devem sair imediatamente dos locais perigosos.",
+            ),
         },
         {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
     ),
     "evac_level5": Template(
-        "evac_level5", "警戒レベル5 緊急安全確保", "evacuation", "Extreme", 5,
+        "evac_level5",
+        "警戒レベル5 緊急安全確保",
+        "evacuation",
+        "Extreme",
+        5,
         {
-            "ja": ("【警戒レベル5】緊急安全確保",
-                   "{areas}に{hazard_name}に関する警戒レベル5、緊急安全確保を発令しました。"
-                   "災害が発生または切迫しています。命の危険があります。直ちに身の安全を確保してください。"),
-            "easy": ("【警戒（けいかい）レベル5】すぐに 命（いのち）を 守（まも）ってください",
-                     "{areas}に {hazard_name}の 警戒（けいかい）レベル5が 出（で）ました。"
-                     "とても 危（あぶ）ないです。今（いま）いる 場所（ばしょ）で すぐに 命を 守って ください。"),
-            "en": ("[Alert Level 5] Emergency safety measures (緊急安全確保)",
-                   "Emergency safety measures (緊急安全確保, Alert Level 5) have been issued for {areas} "
-                   "({hazard_name}). A disaster is occurring or imminent. Your life is in danger. "
-                   "Secure your safety immediately."),
-            "zh": ("【警戒等级5】紧急安全确保（緊急安全確保）",
-                   "针对{areas}发布了有关{hazard_name}的警戒等级5「紧急安全确保（緊急安全確保）」。"
-                   "灾害正在发生或迫在眉睫，有生命危险。请立即确保自身安全。"),
-            "zh-Hant": ("【警戒等級5】緊急安全確保",
-                        "已針對{areas}發布有關{hazard_name}的警戒等級5「緊急安全確保」。"
-                        "災害正在發生或迫在眉睫，有生命危險。請立即確保自身安全。"),
-            "ko": ("[경계 레벨 5] 긴급안전확보 (緊急安全確保)",
-                   "{areas}에 {hazard_name} 관련 경계 레벨 5 '긴급안전확보(緊急安全確保)'가 발령되었습니다. "
-                   "재해가 발생했거나 임박했습니다. 생명이 위험합니다. 즉시 자신의 안전을 확보하십시오."),
-            "vi": ("[Cấp độ cảnh báo 5] Đảm bảo an toàn khẩn cấp (緊急安全確保)",
-                   "Đã ban hành Đảm bảo an toàn khẩn cấp (緊急安全確保, Cấp độ cảnh báo 5) cho {areas} "
-                   "({hazard_name}). Thảm họa đang xảy ra hoặc sắp xảy ra. Tính mạng của bạn đang gặp nguy hiểm. "
-                   "Hãy bảo đảm an toàn cho bản thân ngay lập tức."),
-            "pt": ("[Nível de alerta 5] Garantia de segurança emergencial (緊急安全確保)",
-                   "Foi emitida a Garantia de segurança emergencial (緊急安全確保, Nível de alerta 5) para {areas} "
-                   "({hazard_name}). Um desastre está ocorrendo ou é iminente. Sua vida corre perigo. "
-                   "Proteja-se imediatamente."),
+            "ja": (
+                "【警戒レベル5】緊急安全確保",
+                "{areas}に{hazard_name}に関する警戒レベル5、緊急安全確保を発令しました。"
+                "災害が発生または切迫しています。命の危険があります。直ちに身の安全を確保してください。",
+            ),
+            "easy": (
+                "【警戒（けいかい）レベル5】すぐに 命（いのち）を 守（まも）ってください",
+                "{areas}に {hazard_name}の 警戒（けいかい）レベル5が 出（で）ました。"
+                "とても 危（あぶ）ないです。今（いま）いる 場所（ばしょ）で すぐに 命を 守って ください。",
+            ),
+            "en": (
+                "[Alert Level 5] Emergency safety measures (緊急安全確保)",
+                "Emergency safety measures (緊急安全確保, Alert Level 5) have been issued for {areas} "
+                "({hazard_name}). A disaster is occurring or imminent. Your life is in danger. "
+                "Secure your safety immediately.",
+            ),
+            "zh": (
+                "【警戒等级5】紧急安全确保（緊急安全確保）",
+                "针对{areas}发布了有关{hazard_name}的警戒等级5「紧急安全确保（緊急安全確保）」。"
+                "灾害正在发生或迫在眉睫，有生命危险。请立即确保自身安全。",
+            ),
+            "zh-Hant": (
+                "【警戒等級5】緊急安全確保",
+                "已針對{areas}發布有關{hazard_name}的警戒等級5「緊急安全確保」。"
+                "災害正在發生或迫在眉睫，有生命危險。請立即確保自身安全。",
+            ),
+            "ko": (
+                "[경계 레벨 5] 긴급안전확보 (緊急安全確保)",
+                "{areas}에 {hazard_name} 관련 경계 레벨 5 '긴급안전확보(緊急安全確保)'가 발령되었습니다. "
+                "재해가 발생했거나 임박했습니다. 생명이 위험합니다. 즉시 자신의 안전을 확보하십시오.",
+            ),
+            "vi": (
+                "[Cấp độ cảnh báo 5] Đảm bảo an toàn khẩn cấp (緊急安全確保)",
+                "Đã ban hành Đảm bảo an toàn khẩn cấp (緊急安全確保, Cấp độ cảnh báo 5) cho {areas} "
+                "({hazard_name}). Thảm họa đang xảy ra hoặc sắp xảy ra. Tính mạng của bạn đang gặp nguy hiểm. "
+                "Hãy bảo đảm an toàn cho bản thân ngay lập tức.",
+            ),
+            "pt": (
+                "[Nível de alerta 5] Garantia de segurança emergencial (緊急安全確保)",
+                "Foi emitida a Garantia de segurança emergencial (緊急安全確保, Nível de alerta 5) para {areas} "
+                "({hazard_name}). Um desastre está ocorrendo ou é iminente. Sua vida corre perigo. "
+                "Proteja-se imediatamente.",
+            ),
         },
         {"areas": _AREA_FIELD, "hazard": Field("災害の種類", choices=_HAZARD_CHOICES)},
     ),
     "shelter_open": Template(
-        "shelter_open", "避難所開設", "shelter", "Moderate", None,
+        "shelter_open",
+        "避難所開設",
+        "shelter",
+        "Moderate",
+        None,
         {
-            "ja": ("【避難所開設】{shelter_name}",
-                   "{areas}の方のために、避難所「{shelter_name}」（{address}）を開設しました。"),
-            "easy": ("【避難所（ひなんじょ）が あきました】{shelter_name}",
-                     "{areas}の 人（ひと）の ために、避難所（ひなんじょ）「{shelter_name}」（{address}）が あきました。"),
-            "en": ("[Evacuation shelter open (避難所開設)] {shelter_name}",
-                   "The evacuation shelter \"{shelter_name}\" ({address}) is now open for residents of {areas}."),
-            "zh": ("【避难所开设（避難所開設）】{shelter_name}",
-                   "已为{areas}的居民开设避难所「{shelter_name}」（{address}）。"),
-            "zh-Hant": ("【避難所開設】{shelter_name}",
-                        "已為{areas}的居民開設避難所「{shelter_name}」（{address}）。"),
-            "ko": ("[피난소 개설 (避難所開設)] {shelter_name}",
-                   "{areas} 주민을 위해 피난소 '{shelter_name}'({address})을(를) 개설했습니다."),
-            "vi": ("[Mở nơi lánh nạn (避難所開設)] {shelter_name}",
-                   "Nơi lánh nạn \"{shelter_name}\" ({address}) đã được mở cho cư dân {areas}."),
-            "pt": ("[Abrigo aberto (避難所開設)] {shelter_name}",
-                   "O abrigo de evacuação \"{shelter_name}\" ({address}) foi aberto para os moradores de {areas}."),
+            "ja": (
+                "【避難所開設】{shelter_name}",
+                "{areas}の方のために、避難所「{shelter_name}」（{address}）を開設しました。",
+            ),
+            "easy": (
+                "【避難所（ひなんじょ）が あきました】{shelter_name}",
+                "{areas}の 人（ひと）の ために、避難所（ひなんじょ）「{shelter_name}」（{address}）が あきました。",
+            ),
+            "en": (
+                "[Evacuation shelter open (避難所開設)] {shelter_name}",
+                'The evacuation shelter "{shelter_name}" ({address}) is now open for residents of {areas}.',
+            ),
+            "zh": (
+                "【避难所开设（避難所開設）】{shelter_name}",
+                "已为{areas}的居民开设避难所「{shelter_name}」（{address}）。",
+            ),
+            "zh-Hant": ("【避難所開設】{shelter_name}", "已為{areas}的居民開設避難所「{shelter_name}」（{address}）。"),
+            "ko": (
+                "[피난소 개설 (避難所開設)] {shelter_name}",
+                "{areas} 주민을 위해 피난소 '{shelter_name}'({address})을(를) 개설했습니다.",
+            ),
+            "vi": (
+                "[Mở nơi lánh nạn (避難所開設)] {shelter_name}",
+                'Nơi lánh nạn "{shelter_name}" ({address}) đã được mở cho cư dân {areas}.',
+            ),
+            "pt": (
+                "[Abrigo aberto (避難所開設)] {shelter_name}",
+                'O abrigo de evacuação "{shelter_name}" ({address}) foi aberto para os moradores de {areas}.',
+            ),
         },
         {"shelter_name": Field("避難所名"), "address": Field("住所"), "areas": _AREA_FIELD},
     ),
     "earthquake": Template(
-        "earthquake", "地震", "earthquake", "Severe", None,
+        "earthquake",
+        "地震",
+        "earthquake",
+        "Severe",
+        None,
         {
-            "ja": ("【地震】最大震度{intensity}",
-                   "{areas}で震度{intensity}の揺れを観測しました。落ち着いて身の安全を確保し、火の元を確認してください。"
-                   "倒れた家具や割れたガラスに注意してください。"),
-            "easy": ("【地震（じしん）】震度（しんど）{intensity}",
-                     "{areas}で 震度（しんど）{intensity}の 地震（じしん）が ありました。"
-                     "体（からだ）を 守（まも）ってください。火（ひ）を 消（け）してください。"),
-            "en": ("[Earthquake (地震)] Seismic intensity {intensity_name} (震度{intensity})",
-                   "Shaking of seismic intensity {intensity_name} (震度{intensity}, Japanese scale) was observed in "
-                   "{areas}. Stay calm, protect yourself and check for fire. Watch out for fallen furniture and "
-                   "broken glass."),
-            "zh": ("【地震】最大震度{intensity_name}",
-                   "{areas}观测到震度{intensity_name}（日本震度等级）的摇晃。请保持冷静，确保自身安全，并检查火源。"
-                   "请注意倒下的家具和破碎的玻璃。"),
-            "zh-Hant": ("【地震】最大震度{intensity_name}",
-                        "{areas}觀測到震度{intensity_name}（日本震度等級）的搖晃。請保持冷靜，確保自身安全，並檢查火源。"
-                        "請注意倒下的家具和破碎的玻璃。"),
-            "ko": ("[지진 (地震)] 최대 진도 {intensity_name} (震度{intensity})",
-                   "{areas}에서 진도 {intensity_name}(일본 진도 계급)의 흔들림이 관측되었습니다. "
-                   "침착하게 몸의 안전을 확보하고 불이 난 곳이 없는지 확인하십시오. "
-                   "쓰러진 가구나 깨진 유리에 주의하십시오."),
-            "vi": ("[Động đất (地震)] Cường độ địa chấn tối đa {intensity_name} (震度{intensity})",
-                   "Đã ghi nhận rung lắc cường độ địa chấn {intensity_name} (thang đo của Nhật Bản) tại {areas}. "
-                   "Hãy bình tĩnh, bảo vệ bản thân và kiểm tra lửa. "
-                   "Hãy cẩn thận với đồ đạc bị đổ và kính vỡ."),
-            "pt": ("[Terremoto (地震)] Intensidade sísmica máxima {intensity_name} (震度{intensity})",
-                   "Foi registrado um tremor de intensidade sísmica {intensity_name} (escala japonesa) em {areas}. "
-                   "Mantenha a calma, proteja-se e verifique se não há fogo aceso. "
-                   "Cuidado com móveis caídos e vidros quebrados."),
+            "ja": (
+                "【地震】最大震度{intensity}",
+                "{areas}で震度{intensity}の揺れを観測しました。落ち着いて身の安全を確保し、火の元を確認してください。"
+                "倒れた家具や割れたガラスに注意してください。",
+            ),
+            "easy": (
+                "【地震（じしん）】震度（しんど）{intensity}",
+                "{areas}で 震度（しんど）{intensity}の 地震（じしん）が ありました。"
+                "体（からだ）を 守（まも）ってください。火（ひ）を 消（け）してください。",
+            ),
+            "en": (
+                "[Earthquake (地震)] Seismic intensity {intensity_name} (震度{intensity})",
+                "Shaking of seismic intensity {intensity_name} (震度{intensity}, Japanese scale) was observed in "
+                "{areas}. Stay calm, protect yourself and check for fire. Watch out for fallen furniture and "
+                "broken glass.",
+            ),
+            "zh": (
+                "【地震】最大震度{intensity_name}",
+                "{areas}观测到震度{intensity_name}（日本震度等级）的摇晃。请保持冷静，确保自身安全，并检查火源。"
+                "请注意倒下的家具和破碎的玻璃。",
+            ),
+            "zh-Hant": (
+                "【地震】最大震度{intensity_name}",
+                "{areas}觀測到震度{intensity_name}（日本震度等級）的搖晃。請保持冷靜，確保自身安全，並檢查火源。"
+                "請注意倒下的家具和破碎的玻璃。",
+            ),
+            "ko": (
+                "[지진 (地震)] 최대 진도 {intensity_name} (震度{intensity})",
+                "{areas}에서 진도 {intensity_name}(일본 진도 계급)의 흔들림이 관측되었습니다. "
+                "침착하게 몸의 안전을 확보하고 불이 난 곳이 없는지 확인하십시오. "
+                "쓰러진 가구나 깨진 유리에 주의하십시오.",
+            ),
+            "vi": (
+                "[Động đất (地震)] Cường độ địa chấn tối đa {intensity_name} (震度{intensity})",
+                "Đã ghi nhận rung lắc cường độ địa chấn {intensity_name} (thang đo của Nhật Bản) tại {areas}. "
+                "Hãy bình tĩnh, bảo vệ bản thân và kiểm tra lửa. "
+                "Hãy cẩn thận với đồ đạc bị đổ và kính vỡ.",
+            ),
+            "pt": (
+                "[Terremoto (地震)] Intensidade sísmica máxima {intensity_name} (震度{intensity})",
+                "Foi registrado um tremor de intensidade sísmica {intensity_name} (escala japonesa) em {areas}. "
+                "Mantenha a calma, proteja-se e verifique se não há fogo aceso. "
+                "Cuidado com móveis caídos e vidros quebrados.",
+            ),
         },
-        {"areas": _AREA_FIELD, "intensity": Field("震度（1〜7、5弱・5強・6弱・6強）", choices={i: i for i in INTENSITIES})},
+        {
+            "areas": _AREA_FIELD,
+            "intensity": Field("震度（1〜7、5弱・5強・6弱・6強）", choices={i: i for i in INTENSITIES}),
+        },
         hazard="earthquake",
     ),
     "drill": Template(
-        "drill", "訓練", "drill", "Minor", None,
+        "drill",
+        "訓練",
+        "drill",
+        "Minor",
+        None,
         {
             "ja": ("防災訓練のお知らせ", "{scenario}"),
             "easy": ("防災訓練（ぼうさいくんれん）の お知（し）らせ", "{scenario}"),
@@ -334,10 +441,14 @@ TEMPLATES: dict[str, Template] = {
             "zh": ("防灾演习通知（防災訓練）", "正在举行防灾演习。详细内容（日语）：\n{scenario}"),
             "zh-Hant": ("防災演習通知（防災訓練）", "正在舉行防災演習。詳細內容（日語）：\n{scenario}"),
             "ko": ("방재 훈련 안내 (防災訓練)", "방재 훈련을 실시합니다. 자세한 내용(일본어):\n{scenario}"),
-            "vi": ("Thông báo diễn tập phòng chống thiên tai (防災訓練)",
-                   "Đang tổ chức diễn tập phòng chống thiên tai. Chi tiết (bằng tiếng Nhật):\n{scenario}"),
-            "pt": ("Aviso de simulado de prevenção de desastres (防災訓練)",
-                   "Está sendo realizado um simulado de prevenção de desastres. Detalhes (em japonês):\n{scenario}"),
+            "vi": (
+                "Thông báo diễn tập phòng chống thiên tai (防災訓練)",
+                "Đang tổ chức diễn tập phòng chống thiên tai. Chi tiết (bằng tiếng Nhật):\n{scenario}",
+            ),
+            "pt": (
+                "Aviso de simulado de prevenção de desastres (防災訓練)",
+                "Está sendo realizado um simulado de prevenção de desastres. Detalhes (em japonês):\n{scenario}",
+            ),
         },
         {"scenario": Field("訓練の内容")},
         status="exercise",
@@ -353,8 +464,14 @@ INTENSITY_NAMES: dict[str, dict[str, str]] = {
 }
 # Resident-facing language names, for the operator's preview (Japanese).
 LANG_NAMES = {
-    "ja": "日本語", "easy": "やさしい日本語", "en": "英語", "zh": "中国語（簡体字）", "zh-Hant": "中国語（繁体字）",
-    "ko": "韓国語", "vi": "ベトナム語", "pt": "ポルトガル語",
+    "ja": "日本語",
+    "easy": "やさしい日本語",
+    "en": "英語",
+    "zh": "中国語（簡体字）",
+    "zh-Hant": "中国語（繁体字）",
+    "ko": "韓国語",
+    "vi": "ベトナム語",
+    "pt": "ポルトガル語",
 }
 # Words that mark a drill or test text: such text is never sent as actual.
 _DRILL_MARKERS = ("訓練", "くんれん", "テスト", "drill", "exercise", "これは試験")
@@ -432,11 +549,18 @@ def _validate_fields(tpl: Template, fields: Mapping[str, Any]) -> dict[str, str]
     return clean
 
 
-def _texts_for(alert: Mapping[str, Any], headline: str | None = None, body: str | None = None) -> dict[str, tuple[str, str]]:
+def _texts_for(
+    alert: Mapping[str, Any], headline: str | None = None, body: str | None = None
+) -> dict[str, tuple[str, str]]:
     """lang → (headline, body) of an alert row's content (without status/type prefixes)."""
     tpl = TEMPLATES.get(alert.get("template") or "")
     if tpl is None:
-        out = {"ja": (headline if headline is not None else alert["headline"], body if body is not None else alert["fields"].get("body", ""))}
+        out = {
+            "ja": (
+                headline if headline is not None else alert["headline"],
+                body if body is not None else alert["fields"].get("body", ""),
+            )
+        }
         for lang, (h, b) in (alert["fields"].get("translations") or {}).items():
             out[lang] = (h, b)
         return out
@@ -457,7 +581,9 @@ def _clip(text: str) -> str:
     return text[: TEXT_MAX - 200] + "…"
 
 
-def _compose(lang: str, status: str, msg_type: str, headline: str, body: str, ref_headline: str | None) -> list[dict[str, Any]]:
+def _compose(
+    lang: str, status: str, msg_type: str, headline: str, body: str, ref_headline: str | None
+) -> list[dict[str, Any]]:
     """The exact LINE messages one language group receives."""
     lines = []
     if status == "exercise":
@@ -563,7 +689,9 @@ def create_alert(
                 problems += exc.problems
             if tpl.status and status != tpl.status:
                 raise DrillAsActual(
-                    [f"テンプレート「{tpl.title}」は{STATUS_LABELS[tpl.status]}専用です（--status {tpl.status}）。本番として送ることはできません"]
+                    [
+                        f"テンプレート「{tpl.title}」は{STATUS_LABELS[tpl.status]}専用です（--status {tpl.status}）。本番として送ることはできません"
+                    ]
                 )
     elif msg_type != "cancel":
         if not (headline or "").strip():
@@ -576,7 +704,9 @@ def create_alert(
     for lang, pair in (translations or {}).items():
         h, b = (str(x or "").strip() for x in pair)
         if template or msg_type == "cancel":
-            problems.append("言語ごとの文面（translations）は自由文の警報で使います（テンプレートは全言語の文面があります）")
+            problems.append(
+                "言語ごとの文面（translations）は自由文の警報で使います（テンプレートは全言語の文面があります）"
+            )
             break
         if lang not in LANGUAGES or lang == "ja":
             problems.append(f"文面の言語「{lang}」は指定できません（{', '.join(x for x in LANGUAGES if x != 'ja')}）")
@@ -592,7 +722,9 @@ def create_alert(
         translated = " ".join(f"{h} {b}" for h, b in clean_translations.values()).lower()
         if any(m in text for m in _DRILL_MARKERS) or any(m in translated for m in _DRILL_MARKERS if m != "exercise"):
             raise DrillAsActual(
-                ["本文に「訓練」「テスト」などの語があります。訓練・テストは --status exercise / test で作成してください（本番では送れません）"]
+                [
+                    "本文に「訓練」「テスト」などの語があります。訓練・テストは --status exercise / test で作成してください（本番では送れません）"
+                ]
             )
     if problems:
         raise InvalidAlert(problems)
@@ -616,7 +748,9 @@ def create_alert(
         "msg_type": msg_type,
         "references_id": ref["id"] if ref else None,
         "template": tpl.name if tpl else None,
-        "fields": clean_fields if tpl else {"body": (body or "").strip(), **({"translations": clean_translations} if clean_translations else {})},
+        "fields": clean_fields
+        if tpl
+        else {"body": (body or "").strip(), **({"translations": clean_translations} if clean_translations else {})},
         "event": tpl.event if tpl else (ref["event"] if ref else "notice"),
         "level": tpl.level if tpl else (ref["level"] if ref else None),
         "severity": tpl.severity if tpl else "Moderate",
@@ -639,15 +773,28 @@ def create_alert(
     if msg_type == "cancel":
         texts = {lang: ("", (body or "").strip()) for lang in (ref_texts or {"ja": None})}
     rendered = {
-        lang: _compose(lang, status, msg_type, h, b, (ref_texts.get(lang) or ref_texts.get("ja") or ("",))[0] if ref else None)
+        lang: _compose(
+            lang, status, msg_type, h, b, (ref_texts.get(lang) or ref_texts.get("ja") or ("",))[0] if ref else None
+        )
         for lang, (h, b) in texts.items()
     }
     alert_id = alert_store.insert_alert(db, row, rendered)
     audit.record(
-        db, by, "alert.create", f"alert:{alert_id}",
-        {"status": status, "msg_type": msg_type, "template": row["template"], "areas": area_codes,
-         "langs": langs, "topics": topics, "references": row["references_id"], "test_audience": bool(test_audience),
-         "texts": sorted(rendered)},
+        db,
+        by,
+        "alert.create",
+        f"alert:{alert_id}",
+        {
+            "status": status,
+            "msg_type": msg_type,
+            "template": row["template"],
+            "areas": area_codes,
+            "langs": langs,
+            "topics": topics,
+            "references": row["references_id"],
+            "test_audience": bool(test_audience),
+            "texts": sorted(rendered),
+        },
         source,
     )
     return alert_id
@@ -673,7 +820,9 @@ def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     return out
 
 
-def _recipient_groups(db: Database, alert: Mapping[str, Any], available: Iterable[str]) -> dict[tuple[str, str | None], list[str]]:
+def _recipient_groups(
+    db: Database, alert: Mapping[str, Any], available: Iterable[str]
+) -> dict[tuple[str, str | None], list[str]]:
     """(text lang, resident lang) → user ids, ordered; cancels/updates reuse the original's list."""
     available = list(available)
     groups: dict[tuple[str, str | None], list[str]] = {}
@@ -683,7 +832,9 @@ def _recipient_groups(db: Database, alert: Mapping[str, Any], available: Iterabl
             groups.setdefault(key, []).append(uid)
         return groups
     testers = bool(alert.get("test_audience"))
-    for uid, lang in resident_store.iter_recipients(db, alert["areas"], alert["langs"], alert["topics"], testers_only=testers):
+    for uid, lang in resident_store.iter_recipients(
+        db, alert["areas"], alert["langs"], alert["topics"], testers_only=testers
+    ):
         groups.setdefault((text_lang_for(lang, available), lang or "ja"), []).append(uid)
     return groups
 
@@ -735,7 +886,9 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
         "recipient_count": sum(g["count"] for g in groups),
         "groups": groups,
         "fallbacks": [
-            {"resident_lang": g["fallback_from"], "lang": g["lang"], "count": g["count"]} for g in groups if g["fallback_from"]
+            {"resident_lang": g["fallback_from"], "lang": g["lang"], "count": g["count"]}
+            for g in groups
+            if g["fallback_from"]
         ],
         "notes": notes,
     }
@@ -763,7 +916,12 @@ def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
     if alert["expires_at"] is not None and alert["expires_at"] <= time.time():
         raise AlertExpired()
     if not alert_store.update_alert(
-        db, alert_id, expect_state=("draft", "approved"), state="approved", approved_by=by.strip(), approved_at=time.time()
+        db,
+        alert_id,
+        expect_state=("draft", "approved"),
+        state="approved",
+        approved_by=by.strip(),
+        approved_at=time.time(),
     ):
         raise AlreadySent(get_alert(db, alert_id)["state"])
     audit.record(db, by, "alert.approve", f"alert:{alert_id}", {"status": alert["status"]}, source)
@@ -840,9 +998,18 @@ def cancel(db: Database, alert_id: int, by: str, body: str | None = None, source
     if existing:
         raise AlreadyCancelled(existing[0])
     withdrawn = alert_store.withdraw_pending(db, alert_id)
-    cancel_id = create_alert(db, by=by, body=body, msg_type="cancel", references=alert_id, status=alert["status"], source=source)
+    cancel_id = create_alert(
+        db, by=by, body=body, msg_type="cancel", references=alert_id, status=alert["status"], source=source
+    )
     alert_store.update_alert(db, cancel_id, state="approved", approved_by=by, approved_at=time.time())
-    audit.record(db, by, "alert.cancel", f"alert:{alert_id}", {"cancel_alert": cancel_id, "withdrawn_recipients": withdrawn}, source)
+    audit.record(
+        db,
+        by,
+        "alert.cancel",
+        f"alert:{alert_id}",
+        {"cancel_alert": cancel_id, "withdrawn_recipients": withdrawn},
+        source,
+    )
     start_delivery(db, cancel_id, by, source=source)
     return cancel_id
 
@@ -870,8 +1037,16 @@ def correct(
         headline = headline if headline is not None else alert["headline"]
         body = body if body is not None else alert["fields"].get("body", "")
     return create_alert(
-        db, by=by, headline=headline, body=body, fields=fields, template=template,
-        msg_type="update", references=alert_id, status=alert["status"], source=source,
+        db,
+        by=by,
+        headline=headline,
+        body=body,
+        fields=fields,
+        template=template,
+        msg_type="update",
+        references=alert_id,
+        status=alert["status"],
+        source=source,
     )
 
 
@@ -948,8 +1123,14 @@ def add_tester(db: Database, user_id: str, by: str, note: str | None = None, sou
         raise InvalidAlert(["登録する担当者（--by）を入力してください"])
     note = (note or "").strip()[:FIELD_MAX] or None
     created = alert_store.add_tester(db, user_id, by.strip(), note)
-    audit.record(db, by.strip(), "alert.tester_add" if created else "alert.tester_update", _tester_ref(user_id),
-                 {"note": note}, source)
+    audit.record(
+        db,
+        by.strip(),
+        "alert.tester_add" if created else "alert.tester_update",
+        _tester_ref(user_id),
+        {"note": note},
+        source,
+    )
     return created
 
 

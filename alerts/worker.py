@@ -142,7 +142,9 @@ def run_worker(
                 return
             if err.status in (429, 0) or err.status >= 500:
                 if batch["attempts"] >= MAX_ATTEMPTS:
-                    alert_store.fail_batch(db, bid, aid, err.status, f"gave up after {batch['attempts']} attempts: {err.message}")
+                    alert_store.fail_batch(
+                        db, bid, aid, err.status, f"gave up after {batch['attempts']} attempts: {err.message}"
+                    )
                     count("failed", len(recipients))
                     progress(batch["n"], "failed")
                     return

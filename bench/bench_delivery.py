@@ -41,17 +41,35 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         import requests
 
-        requests.post(f"{base}/_emulator/faults",
-                      json={"multicast_rate_limit_rps": args.rps, "latency_ms": args.latency_ms}).raise_for_status()
+        requests.post(
+            f"{base}/_emulator/faults", json={"multicast_rate_limit_rps": args.rps, "latency_ms": args.latency_ms}
+        ).raise_for_status()
         db_url = f"sqlite:///{tmp / 'bench.db'}"
-        env = {**os.environ, "DATABASE_URL": db_url, "LINE_API_BASE_URL": base, "LINE_CHANNEL_SECRET": SECRET,
-               "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "SECRET_KEY": "bench", "LINE_MULTICAST_RPS": str(args.rps),
-               "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "LINE_API_BASE_URL", "LINE_CHANNEL_SECRET",
-                                                "LINE_CHANNEL_ACCESS_TOKEN", "SECRET_KEY")})
-        from webhook import create_app
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "LINE_API_BASE_URL": base,
+            "LINE_CHANNEL_SECRET": SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+            "SECRET_KEY": "bench",
+            "LINE_MULTICAST_RPS": str(args.rps),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        }
+        os.environ.update(
+            {
+                k: env[k]
+                for k in (
+                    "DATABASE_URL",
+                    "LINE_API_BASE_URL",
+                    "LINE_CHANNEL_SECRET",
+                    "LINE_CHANNEL_ACCESS_TOKEN",
+                    "SECRET_KEY",
+                )
+            }
+        )
         from alerts import service
         from store import residents as resident_store
+        from webhook import create_app
 
         app = create_app()
         with app.app_context():
@@ -59,10 +77,12 @@ def main(argv: list[str] | None = None) -> dict:
             langs = ("ja", "en", "zh", "vi", None)
             t0 = time.perf_counter()
             resident_store.bulk_add_residents(
-                db, ({"user_id": f"U{i:032x}", "lang": langs[i % len(langs)]} for i in range(args.subscribers)))
+                db, ({"user_id": f"U{i:032x}", "lang": langs[i % len(langs)]} for i in range(args.subscribers))
+            )
             fill_s = time.perf_counter() - t0
-            alert_id = service.create_alert(db, by="bench-a", template="evac_level4",
-                                            fields={"areas": "みどり区全域", "hazard": "洪水"})
+            alert_id = service.create_alert(
+                db, by="bench-a", template="evac_level4", fields={"areas": "みどり区全域", "hazard": "洪水"}
+            )
             service.approve(db, alert_id, "bench-b")
             t0 = time.perf_counter()
             service.start_delivery(db, alert_id, "bench-b")
@@ -79,8 +99,11 @@ def main(argv: list[str] | None = None) -> dict:
         with app.app_context():
             st = service.status(db, alert_id)
         counts = requests.get(f"{base}/_emulator/delivery-counts").json()
-        log = [r for r in requests.get(f"{base}/_emulator/requests", params={"limit": 0}).json()["requests"]
-               if r["endpoint"] == "multicast"]
+        log = [
+            r
+            for r in requests.get(f"{base}/_emulator/requests", params={"limit": 0}).json()["requests"]
+            if r["endpoint"] == "multicast"
+        ]
         # Delivery span: first request to last, plus one interval (the bound counts n intervals).
         span = (log[-1]["time"] - log[0]["time"]) / 1000 + 1 / args.rps
         bound = math.ceil(batches) / args.rps

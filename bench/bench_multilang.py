@@ -93,8 +93,10 @@ def main() -> None:
     print("| split | lang | n | hit@1 | hit@3 | MRR | answer acc. | out-of-scope n | fallback acc. |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['split']} | {r['lang']} | {r['n']} | {r['hit_at_1']:.2f} | {r['hit_at_3']:.2f} | {r['mrr']:.2f} | "
-              f"{r['answer_accuracy']:.2f} | {r['no_answer_n']} | {r['no_answer_accuracy']:.2f} |")
+        print(
+            f"| {r['split']} | {r['lang']} | {r['n']} | {r['hit_at_1']:.2f} | {r['hit_at_3']:.2f} | {r['mrr']:.2f} | "
+            f"{r['answer_accuracy']:.2f} | {r['no_answer_n']} | {r['no_answer_accuracy']:.2f} |"
+        )
     if args.failures:
         for r in rows:
             for f in r["failures"]:

@@ -72,8 +72,16 @@ def main() -> None:
             t = time.perf_counter()
             result = evaluate(index, read_queries(qpath))
             ms = (time.perf_counter() - t) * 1000 / max(1, result.metrics["n"] + result.metrics["no_answer_n"])
-            rows.append({"corpus": name, "split": split, "entries": len(index), **result.metrics, "ms_per_query": ms,
-                         "semantic_share": index.semantic_queries / max(1, len(read_queries(qpath)))})
+            rows.append(
+                {
+                    "corpus": name,
+                    "split": split,
+                    "entries": len(index),
+                    **result.metrics,
+                    "ms_per_query": ms,
+                    "semantic_share": index.semantic_queries / max(1, len(read_queries(qpath))),
+                }
+            )
             index.semantic_queries = 0
             if args.failures:
                 args.failures.mkdir(parents=True, exist_ok=True)

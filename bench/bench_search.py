@@ -143,8 +143,10 @@ def main() -> None:
         t = time.perf_counter()
         warm = semantic.EmbeddingCache(cache_dir)
         index.build_semantic(warm)
-        print(f"semantic build warm (restart, vectors from {semantic.CACHE_FILE}): {time.perf_counter() - t:.2f} s "
-              f"({warm.embedded} embedded)")
+        print(
+            f"semantic build warm (restart, vectors from {semantic.CACHE_FILE}): {time.perf_counter() - t:.2f} s "
+            f"({warm.embedded} embedded)"
+        )
     rss4 = rss_kb()
     lex_path: list[float] = []
     e5_path: list[float] = []
@@ -158,10 +160,14 @@ def main() -> None:
     both = lex_path + e5_path
     print(f"search with semantic stage ({len(both)} queries, {len(e5_path) / len(both):.0%} embed the query):")
     print(f"  lexical path (lexical stage sure): p50 {pct(lex_path, 0.5):.2f} ms, p99 {pct(lex_path, 0.99):.2f} ms")
-    print(f"  embedding path: p50 {pct(e5_path, 0.5):.2f} ms, p99 {pct(e5_path, 0.99):.2f} ms, max {max(e5_path):.2f} ms")
+    print(
+        f"  embedding path: p50 {pct(e5_path, 0.5):.2f} ms, p99 {pct(e5_path, 0.99):.2f} ms, max {max(e5_path):.2f} ms"
+    )
     print(f"  all: p50 {pct(both, 0.5):.2f} ms, p99 {pct(both, 0.99):.2f} ms")
-    print(f"RSS: semantic stage +{(rss4 - rss3) / 1024:.1f} MiB (model file is mmapped, shared between workers); "
-          f"process total {rss4 / 1024:.0f} MiB")
+    print(
+        f"RSS: semantic stage +{(rss4 - rss3) / 1024:.1f} MiB (model file is mmapped, shared between workers); "
+        f"process total {rss4 / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -28,13 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import sign  # noqa: E402
-from tests.procs import free_port, procfile_command, start_linesim, start_procfile, stop, wait_http  # noqa: E402
+from tests.procs import free_port, procfile_command, start_linesim, stop, wait_http  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 SETTLE_SECONDS = 20.0
 # Resident-style questions (the ward dev split: ~110 distinct, colloquial, some unanswerable),
 # so the query-embedding cache does not flatter the numbers.
-QUESTIONS = [row["query"] for row in csv.DictReader((ROOT / "eval" / "ward_queries_dev.csv").open(encoding="utf-8-sig"))]
+QUESTIONS = [
+    row["query"] for row in csv.DictReader((ROOT / "eval" / "ward_queries_dev.csv").open(encoding="utf-8-sig"))
+]
 
 
 def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
@@ -42,10 +44,14 @@ def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
     bodies = []
     for i, tok in enumerate(tokens):
         event = {
-            "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
+            "type": "message",
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
             "source": {"type": "user", "userId": f"U{i % 500:032d}"},
-            "webhookEventId": uuid.uuid4().hex.upper()[:26], "deliveryContext": {"isRedelivery": False},
-            "replyToken": tok, "message": {"id": str(i), "type": "text", "text": random.choice(QUESTIONS), "quoteToken": "q"},
+            "webhookEventId": uuid.uuid4().hex.upper()[:26],
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": tok,
+            "message": {"id": str(i), "type": "text", "text": random.choice(QUESTIONS), "quoteToken": "q"},
         }
         body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
         bodies.append((body, sign(body, SECRET)))
@@ -63,7 +69,9 @@ def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
             if item is None:
                 return
             t0 = time.perf_counter()
-            r = s.post(url, data=item[0], headers={"X-Line-Signature": item[1], "Content-Type": "application/json"}, timeout=30)
+            r = s.post(
+                url, data=item[0], headers={"X-Line-Signature": item[1], "Content-Type": "application/json"}, timeout=30
+            )
             dt = time.perf_counter() - t0
             with lock:
                 lat.append(dt)
@@ -98,9 +106,13 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
     web_port, sim_port = free_port(), free_port()
     sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp / f"{kind}-sim.log")
     env = {
-        "PORT": str(web_port), "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}", "DATABASE_URL": f"sqlite:///{tmp / (kind + '.db')}",
-        "SECRET_KEY": "bench", "WEB_CONCURRENCY": "2",
+        "PORT": str(web_port),
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "DATABASE_URL": f"sqlite:///{tmp / (kind + '.db')}",
+        "SECRET_KEY": "bench",
+        "WEB_CONCURRENCY": "2",
     }
     cmd = procfile_command("web")
     if kind == "echo":
@@ -112,7 +124,9 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
     full_env = dict(os.environ, **env)
     full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
     with (tmp / f"{kind}-web.log").open("w") as out:
-        web = subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        web = subprocess.Popen(
+            ["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         wait_http(f"http://127.0.0.1:{web_port}/healthz", 60, web)
         url = f"http://127.0.0.1:{web_port}/callback"
@@ -139,8 +153,10 @@ def main() -> None:
         echo = bench("echo", args.requests, args.concurrency, tmp)
         ours = bench("madoguchi", args.requests, args.concurrency, tmp)
     for name, r in (("echo bot (SDK example)", echo), ("madoguchi", ours)):
-        print(f"{name:24} webhook {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
-              f"  answered {r['answered_rps']:7.1f}/s  errors {r['errors']}")
+        print(
+            f"{name:24} webhook {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
+            f"  answered {r['answered_rps']:7.1f}/s  errors {r['errors']}"
+        )
     print(f"webhook throughput ratio madoguchi/echo = {ours['rps'] / echo['rps']:.2f}")
     print(f"answered-per-second ratio madoguchi/echo = {ours['answered_rps'] / echo['answered_rps']:.2f}")
 

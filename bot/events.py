@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
 from linebot.v3.messaging import Message
@@ -103,8 +104,9 @@ def dispatch(ctx: Ctx, event: Any) -> None:
     except Exception:  # noqa: BLE001 - one bad event must not fail the webhook
         log.exception("handler for %s failed (user %s)", kind, ctx.user_hash)
         messages = None
-        from bot.i18n import t
         from linebot.v3.messaging import TextMessage
+
+        from bot.i18n import t
 
         if getattr(event, "reply_token", None):
             messages = [TextMessage(text=t("error", ctx.lang))]

@@ -102,7 +102,9 @@ class FaqRuntime:
         started = time.perf_counter()
         index = FaqIndex.build(entries, synonyms=self.synonyms())
         multi = MultilingualSearch(index.lexical_view(), MultiLangIndex.build(entries))
-        log.info("built FAQ index v%s: %d entries in %.0f ms", version, len(entries), (time.perf_counter() - started) * 1000)
+        log.info(
+            "built FAQ index v%s: %d entries in %.0f ms", version, len(entries), (time.perf_counter() - started) * 1000
+        )
         if self.semantic:
             self._attach_semantic(version, index)
         return Published(version, index, multi)
@@ -124,7 +126,9 @@ class FaqRuntime:
                 index.attach_semantic(SemanticIndex.build(index.entries, cache))
                 log.info(
                     "semantic stage for FAQ v%s ready: %d texts embedded in %.0f ms",
-                    version, cache.embedded - before, (time.perf_counter() - started) * 1000,
+                    version,
+                    cache.embedded - before,
+                    (time.perf_counter() - started) * 1000,
                 )
             except SemanticUnavailable as exc:
                 log.warning("FAQ v%s stays lexical-only: %s", version, exc)
@@ -174,7 +178,11 @@ class FaqRuntime:
                 with self._lock:
                     self._current = published
             except Exception:  # noqa: BLE001 - keep serving the old version
-                log.exception("building FAQ index v%s failed; still serving v%s", version, self._current.version if self._current else None)
+                log.exception(
+                    "building FAQ index v%s failed; still serving v%s",
+                    version,
+                    self._current.version if self._current else None,
+                )
             finally:
                 with self._lock:
                     self._building = None

@@ -8,7 +8,6 @@ import random
 import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
-from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
 
 import bot.handlers  # noqa: F401 - registers the event handlers
@@ -47,7 +46,7 @@ def callback():
     db = rt.store.db
     use_inbox = current_app.config["WEBHOOK_ASYNC"]
     items = []
-    for raw, event in zip(raw_events, parsed):
+    for raw, event in zip(raw_events, parsed, strict=True):
         event_id = raw.get("webhookEventId") if isinstance(raw, dict) else None
         payload = json.dumps(raw, ensure_ascii=False) if use_inbox and event_id else None
         if event_id and not core_store.claim_event(db, str(event_id), payload=payload):

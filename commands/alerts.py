@@ -75,19 +75,36 @@ def _echo_preview(db, alert_id: int) -> None:
 @click.option("--body", help="本文 (free text; not with --template).")
 @click.option("--template", "template", type=click.Choice(sorted(service.TEMPLATES)), help="Official wording template.")
 @click.option("--field", "fields", multiple=True, help="Template field NAME=VALUE (repeatable), e.g. hazard=洪水.")
-@click.option("--area", "areas", multiple=True, help="Target area code or name from areas.csv (repeatable; none = everyone).")
+@click.option(
+    "--area", "areas", multiple=True, help="Target area code or name from areas.csv (repeatable; none = everyone)."
+)
 @click.option("--lang", "langs", multiple=True, help="Only residents with this language (repeatable).")
 @click.option("--topic", "topics", multiple=True, help="Only residents subscribed to this topic (repeatable).")
-@click.option("--status", type=click.Choice(service.STATUSES), default="actual", show_default=True,
-              help="actual = real alert; exercise = 訓練; test = テスト.")
+@click.option(
+    "--status",
+    type=click.Choice(service.STATUSES),
+    default="actual",
+    show_default=True,
+    help="actual = real alert; exercise = 訓練; test = テスト.",
+)
 @click.option("--expires-in", type=float, help="Hours until the alert expires (default 24).")
-@click.option("--translation", "translations", nargs=3, multiple=True, metavar="LANG HEADLINE BODY",
-              help="Free text in another language (repeatable), e.g. --translation easy 見出し 本文.")
-@click.option("--test-audience", is_flag=True,
-              help="Only residents in the staff test audience (alert testers); exercise/test only.")
+@click.option(
+    "--translation",
+    "translations",
+    nargs=3,
+    multiple=True,
+    metavar="LANG HEADLINE BODY",
+    help="Free text in another language (repeatable), e.g. --translation easy 見出し 本文.",
+)
+@click.option(
+    "--test-audience",
+    is_flag=True,
+    help="Only residents in the staff test audience (alert testers); exercise/test only.",
+)
 @click.option("--by", "by", required=True, help="Operator creating the alert.")
-def create_cmd(headline, body, template, fields, areas, langs, topics, status, expires_in, translations,
-               test_audience, by) -> None:
+def create_cmd(
+    headline, body, template, fields, areas, langs, topics, status, expires_in, translations, test_audience, by
+) -> None:
     """Create a draft alert and print what each language group will receive; the id is the last line.
 
     Example: flask --app webhook alert create --template evac_level4 --field areas=みどり一丁目 --field hazard=洪水 --area midori-1 --by tanaka
@@ -102,10 +119,19 @@ def create_cmd(headline, body, template, fields, areas, langs, topics, status, e
     db = _runtime().store.db
     with _Edge():
         alert_id = service.create_alert(
-            db, by=by, headline=headline, body=body, template=template, fields=_parse_fields(fields) or None,
-            areas=areas, langs=langs, topics=topics, status=status,
+            db,
+            by=by,
+            headline=headline,
+            body=body,
+            template=template,
+            fields=_parse_fields(fields) or None,
+            areas=areas,
+            langs=langs,
+            topics=topics,
+            status=status,
             expires_at=time.time() + expires_in * 3600 if expires_in else None,
-            translations={lang: (h, b) for lang, h, b in translations} or None, test_audience=test_audience,
+            translations={lang: (h, b) for lang, h, b in translations} or None,
+            test_audience=test_audience,
         )
         _echo_preview(db, alert_id)
     click.echo("承認は作成者以外が行います: flask --app webhook alert approve ID --by USER")
@@ -171,7 +197,11 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
     with click.progressbar(length=st["total"], label=f"警報 {alert_id} 配信", show_pos=True) as bar:
         bar.update(done)
         run_worker(
-            rt.store, rt.line, once=True, rate_limit_rps=_rps(rps), alert_id=alert_id,
+            rt.store,
+            rt.line,
+            once=True,
+            rate_limit_rps=_rps(rps),
+            alert_id=alert_id,
             on_progress=lambda n, outcome: bar.update(n),
         )
     st = service.status(db, alert_id)
@@ -181,7 +211,9 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
     if st["message"]:
         click.echo(st["message"])
     if st["failed"]:
-        raise click.ClickException(f"{st['failed']} 人に届けられませんでした。alert status {alert_id} で確認してください。")
+        raise click.ClickException(
+            f"{st['failed']} 人に届けられませんでした。alert status {alert_id} で確認してください。"
+        )
 
 
 @alert_cli.command("status")
@@ -197,8 +229,10 @@ def status_cmd(alert_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(st, ensure_ascii=False))
         return
-    click.echo(f"警報 {alert_id}: {st['state_label']}  対象 {st['total']}  送信済み {st['sent']}  "
-               f"未送信 {st['pending']}  失敗 {st['failed']}")
+    click.echo(
+        f"警報 {alert_id}: {st['state_label']}  対象 {st['total']}  送信済み {st['sent']}  "
+        f"未送信 {st['pending']}  失敗 {st['failed']}"
+    )
     if st["message"]:
         click.echo(st["message"])
 
@@ -217,7 +251,9 @@ def cancel_cmd(alert_id: int, by: str, body: str | None) -> None:
     if new_id == alert_id:
         click.echo(f"警報 {alert_id} は未送信だったため取り下げました。")
     else:
-        click.echo(f"取消の警報 {new_id} を作成し、配信を開始しました（worker が送ります。前面で送るには alert send {new_id}）。")
+        click.echo(
+            f"取消の警報 {new_id} を作成し、配信を開始しました（worker が送ります。前面で送るには alert send {new_id}）。"
+        )
     click.echo(new_id)
 
 
@@ -230,10 +266,14 @@ def list_cmd(limit: int) -> None:
     """
     for a in service.list_alerts(_runtime().store.db, limit):
         when = datetime.fromtimestamp(a["created_at"]).strftime("%m-%d %H:%M")
-        click.echo(f"{a['id']:5d}  {when}  [{a['status_label']}] {a['msg_type']:6} {a['state_label']:12} {a['headline']}  by {a['created_by']}")
+        click.echo(
+            f"{a['id']:5d}  {when}  [{a['status_label']}] {a['msg_type']:6} {a['state_label']:12} {a['headline']}  by {a['created_by']}"
+        )
 
 
-testers_cli = AppGroup("testers", help="The staff test audience: LINE user ids of staff phones for exercise/test alerts.")
+testers_cli = AppGroup(
+    "testers", help="The staff test audience: LINE user ids of staff phones for exercise/test alerts."
+)
 alert_cli.add_command(testers_cli)
 
 
@@ -291,8 +331,13 @@ def testers_list_cmd(as_json: bool) -> None:
 @click.command("worker")
 @click.option("--rps", type=float, help="Client rate limit, requests/second (default LINE_MULTICAST_RPS).")
 @click.option("--once", is_flag=True, help="Exit when no batch is left.")
-@click.option("--lease-seconds", type=float, default=DEFAULT_LEASE_SECONDS, show_default=True,
-              help="How long a claimed batch is held before another worker may retry it.")
+@click.option(
+    "--lease-seconds",
+    type=float,
+    default=DEFAULT_LEASE_SECONDS,
+    show_default=True,
+    help="How long a claimed batch is held before another worker may retry it.",
+)
 @click.option("--backoff", type=float, default=1.0, show_default=True, help="Base retry backoff in seconds.")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Sending threads.")
 def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: float, concurrency: int) -> None:
@@ -305,8 +350,16 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger(__name__).info("delivery worker started")
-    run_worker(rt.store, rt.line, stop_event=stop, once=once, rate_limit_rps=_rps(rps),
-               lease_seconds=lease_seconds, backoff_base=backoff, concurrency=concurrency)
+    run_worker(
+        rt.store,
+        rt.line,
+        stop_event=stop,
+        once=once,
+        rate_limit_rps=_rps(rps),
+        lease_seconds=lease_seconds,
+        backoff_base=backoff,
+        concurrency=concurrency,
+    )
 
 
 COMMANDS = [alert_cli, worker_cmd]

@@ -65,10 +65,16 @@ def publish_cmd(file: Path, by: str) -> None:
 
 @faq_cli.command("eval")
 @click.argument("queries", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--faq", "faq_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Evaluate this FAQ file (CSV, or the kosodate JSON) instead of the published one; the database is not touched.")
+@click.option(
+    "--faq",
+    "faq_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evaluate this FAQ file (CSV, or the kosodate JSON) instead of the published one; the database is not touched.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-@click.option("--failures", type=click.Path(dir_okay=False, path_type=Path), help="Write per-query failures to this file.")
+@click.option(
+    "--failures", type=click.Path(dir_okay=False, path_type=Path), help="Write per-query failures to this file."
+)
 @click.option("--lexical", is_flag=True, help="Without the semantic stage (embeddings).")
 def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path | None, lexical: bool) -> None:
     """Measure hit@1/3/5, MRR, answer accuracy and fallback accuracy on a query CSV.
@@ -91,7 +97,9 @@ def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path
         if not lexical:
             faq_runtime.wait_semantic()
         elif index.semantic is not None:
-            raise click.ClickException("--lexical needs --faq FILE (the published index already has its semantic stage)")
+            raise click.ClickException(
+                "--lexical needs --faq FILE (the published index already has its semantic stage)"
+            )
     result = evaluate(index, read_queries(queries))
     if failures is not None:
         result.write_failures(failures)

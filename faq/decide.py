@@ -48,8 +48,13 @@ def decide(
     if not hits:
         return Decision("fallback")
     if getattr(hits[0], "semantic", False):
-        defaults = {"confident": CONFIDENT, "margin": MARGIN, "clear_floor": CLEAR_FLOOR,
-                    "clear_ratio": CLEAR_RATIO, "suggest": SUGGEST}
+        defaults = {
+            "confident": CONFIDENT,
+            "margin": MARGIN,
+            "clear_floor": CLEAR_FLOOR,
+            "clear_ratio": CLEAR_RATIO,
+            "suggest": SUGGEST,
+        }
     else:
         defaults = LEXICAL
     confident = defaults["confident"] if confident is None else confident

@@ -70,24 +70,79 @@ _STOP = {
 # Stem-level synonyms (after stemming): the resident's word → the FAQ's word.
 _SYNONYMS = {
     "en": {
-        "trash": "garbag", "rubbish": "garbag", "wast": "garbag", "couch": "sofa", "throw": "dispos",
-        "rid": "dispos", "discard": "dispos", "dump": "dispos", "bulki": "larg", "oversiz": "larg",
-        "big": "larg", "furnitur": "larg", "kid": "child", "children": "child", "babi": "child",
-        "daycar": "nurseri", "kindergarten": "nurseri", "shelter": "evacu", "evacu": "evacu",
-        "earthquak": "disast", "flood": "hazard", "address": "address", "relocat": "move",
-        "id": "card", "mynumb": "number", "renew": "renew", "expir": "renew", "tax": "tax",
-        "fee": "cost", "price": "cost", "much": "cost", "pension": "pension", "open": "hour",
-        "close": "hour", "elder": "elder", "senior": "elder", "old": "elder", "parent": "elder",
-        "insur": "insur", "stamp": "seal", "hanko": "seal", "inkan": "seal",
+        "trash": "garbag",
+        "rubbish": "garbag",
+        "wast": "garbag",
+        "couch": "sofa",
+        "throw": "dispos",
+        "rid": "dispos",
+        "discard": "dispos",
+        "dump": "dispos",
+        "bulki": "larg",
+        "oversiz": "larg",
+        "big": "larg",
+        "furnitur": "larg",
+        "kid": "child",
+        "children": "child",
+        "babi": "child",
+        "daycar": "nurseri",
+        "kindergarten": "nurseri",
+        "shelter": "evacu",
+        "evacu": "evacu",
+        "earthquak": "disast",
+        "flood": "hazard",
+        "address": "address",
+        "relocat": "move",
+        "id": "card",
+        "mynumb": "number",
+        "renew": "renew",
+        "expir": "renew",
+        "tax": "tax",
+        "fee": "cost",
+        "price": "cost",
+        "much": "cost",
+        "pension": "pension",
+        "open": "hour",
+        "close": "hour",
+        "elder": "elder",
+        "senior": "elder",
+        "old": "elder",
+        "parent": "elder",
+        "insur": "insur",
+        "stamp": "seal",
+        "hanko": "seal",
+        "inkan": "seal",
     },
     "pt": {
-        "jog": "descart", "lix": "lix", "sofa": "sofá", "mud": "mud", "criança": "crianc",
-        "filh": "crianc", "bebê": "crianc",
+        "jog": "descart",
+        "lix": "lix",
+        "sofa": "sofá",
+        "mud": "mud",
+        "criança": "crianc",
+        "filh": "crianc",
+        "bebê": "crianc",
     },
 }
 
 # Case particles and the polite ending, stripped so 소파는 / 소파를 / 소파 meet.
-_KO_PARTICLES = ("에서", "으로", "에게", "까지", "부터", "은", "는", "이", "가", "을", "를", "에", "도", "로", "의", "요")
+_KO_PARTICLES = (
+    "에서",
+    "으로",
+    "에게",
+    "까지",
+    "부터",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "에",
+    "도",
+    "로",
+    "의",
+    "요",
+)
 _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff0-9a-z]+")
 _HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3a-z0-9]+")
@@ -213,7 +268,9 @@ class _LangIndex:
         questions = [e.translations[lang]["question"] for e in self.entries]
         answers = [(e.translations[lang].get("answer") or "")[:ANSWER_CHARS] for e in self.entries]
         self.words = _Channel(_word_vectorizer(), [self.analyze(q) for q in questions])
-        self.chars = _Channel(_char_vectorizer(), [_char_text(lang, q) for q in questions]) if lang not in ("zh", "ko") else None
+        self.chars = (
+            _Channel(_char_vectorizer(), [_char_text(lang, q) for q in questions]) if lang not in ("zh", "ko") else None
+        )
         self.answers = _Channel(_word_vectorizer(), [self.analyze(a) for a in answers])
 
     def scores(self, query: str) -> np.ndarray:

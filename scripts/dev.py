@@ -55,13 +55,25 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     procs.append(
         subprocess.Popen(
-            [sys.executable, "-m", "linesim", "--port", str(SIM_PORT), "--channel-secret", SECRET,
-             "--access-token", TOKEN, "--webhook-url", f"http://127.0.0.1:{WEB_PORT}/callback"],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "linesim",
+                "--port",
+                str(SIM_PORT),
+                "--channel-secret",
+                SECRET,
+                "--access-token",
+                TOKEN,
+                "--webhook-url",
+                f"http://127.0.0.1:{WEB_PORT}/callback",
+            ],
+            cwd=ROOT,
+            env=env,
         )
     )
     # Sample data: shelters are imported on first start when the database has none (issue D).
-    for name, cmd in procfile().items():
+    for _name, cmd in procfile().items():
         procs.append(subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=env))
     ok = wait_http(f"http://127.0.0.1:{WEB_PORT}/healthz") and wait_http(f"http://127.0.0.1:{SIM_PORT}/")
     print("\n" + "=" * 64)

@@ -214,7 +214,8 @@ def _insert_batch(db: Database, alert_id: int, text_lang: str, user_ids: list[st
         [alert_id, text_lang, str(uuid.uuid4()), len(user_ids)],
     )
     db.conn.executemany(
-        "INSERT OR IGNORE INTO alert_recipients (batch_id, user_id) VALUES (?, ?)", [(cur.lastrowid, u) for u in user_ids]
+        "INSERT OR IGNORE INTO alert_recipients (batch_id, user_id) VALUES (?, ?)",
+        [(cur.lastrowid, u) for u in user_ids],
     )
     return len(user_ids)
 
@@ -239,8 +240,9 @@ def claim_batch(
             " WHERE id = (SELECT b.id FROM alert_batches b JOIN alerts a ON a.id = b.alert_id"
             "   WHERE b.status = 'pending' AND a.state = 'sending' AND b.next_attempt_at <= ?"
             "   AND (b.lease_until IS NULL OR b.lease_until < ?)"
-            "   AND (a.expires_at IS NULL OR a.expires_at > ?)" + only +
-            "   ORDER BY (a.msg_type = 'cancel') DESC, b.next_attempt_at, b.id LIMIT 1)"
+            "   AND (a.expires_at IS NULL OR a.expires_at > ?)"
+            + only
+            + "   ORDER BY (a.msg_type = 'cancel') DESC, b.next_attempt_at, b.id LIMIT 1)"
             " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
             " RETURNING id, alert_id, text_lang, retry_key, attempts, n",
             params,
@@ -306,13 +308,19 @@ def stop_alert(db: Database, alert_id: int, reason: str, batch_id: int | None = 
                 "UPDATE alert_batches SET claimed_by = NULL, lease_until = NULL, last_status = 429, last_error = ? WHERE id = ?",
                 [reason[:500], batch_id],
             )
-        db.execute("UPDATE alerts SET state = 'stopped', stop_reason = ? WHERE id = ? AND state = 'sending'", [reason, alert_id])
+        db.execute(
+            "UPDATE alerts SET state = 'stopped', stop_reason = ? WHERE id = ? AND state = 'sending'",
+            [reason, alert_id],
+        )
 
 
 def resume_alert(db: Database, alert_id: int) -> bool:
-    return db.execute(
-        "UPDATE alerts SET state = 'sending', stop_reason = NULL WHERE id = ? AND state = 'stopped'", [alert_id]
-    ).rowcount == 1
+    return (
+        db.execute(
+            "UPDATE alerts SET state = 'sending', stop_reason = NULL WHERE id = ? AND state = 'stopped'", [alert_id]
+        ).rowcount
+        == 1
+    )
 
 
 def withdraw_pending(db: Database, alert_id: int) -> int:
@@ -343,7 +351,8 @@ def delivery_counts(db: Database, alert_id: int) -> dict[str, int]:
     """Recipients per batch state plus batch counts."""
     out = {"total": 0, "sent": 0, "pending": 0, "failed": 0, "withdrawn": 0, "batches": 0, "attempts": 0}
     for status, n, batches, attempts in db.execute(
-        "SELECT status, SUM(n), COUNT(*), SUM(attempts) FROM alert_batches WHERE alert_id = ? GROUP BY status", [alert_id]
+        "SELECT status, SUM(n), COUNT(*), SUM(attempts) FROM alert_batches WHERE alert_id = ? GROUP BY status",
+        [alert_id],
     ):
         out["total"] += n
         out[status] = out.get(status, 0) + n
@@ -353,10 +362,13 @@ def delivery_counts(db: Database, alert_id: int) -> dict[str, int]:
 
 
 def cancels_of(db: Database, alert_id: int) -> list[int]:
-    return [r[0] for r in db.execute(
-        "SELECT id FROM alerts WHERE references_id = ? AND msg_type = 'cancel' AND state IN ('sending', 'sent', 'stopped')",
-        [alert_id],
-    )]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM alerts WHERE references_id = ? AND msg_type = 'cancel' AND state IN ('sending', 'sent', 'stopped')",
+            [alert_id],
+        )
+    ]
 
 
 def active_alert_rows(db: Database, now: float | None = None) -> list[dict[str, Any]]:
@@ -382,10 +394,13 @@ def forget_user(db: Database, user_id: str) -> None:
 def add_tester(db: Database, user_id: str, added_by: str, note: str | None = None) -> bool:
     """Add a LINE user id to the test audience (True) or update its note (False)."""
     with transaction(db):
-        created = db.execute(
-            "INSERT OR IGNORE INTO alert_testers (user_id, note, added_by, added_at) VALUES (?, ?, ?, ?)",
-            [user_id, note, added_by, time.time()],
-        ).rowcount == 1
+        created = (
+            db.execute(
+                "INSERT OR IGNORE INTO alert_testers (user_id, note, added_by, added_at) VALUES (?, ?, ?, ?)",
+                [user_id, note, added_by, time.time()],
+            ).rowcount
+            == 1
+        )
         if not created:
             db.execute("UPDATE alert_testers SET note = ? WHERE user_id = ?", [note, user_id])
     return created

@@ -53,7 +53,9 @@ def record(
     return cur.lastrowid
 
 
-def entries(db: Database, limit: int = 200, target: str | None = None, action_prefix: str | None = None) -> list[dict[str, Any]]:
+def entries(
+    db: Database, limit: int = 200, target: str | None = None, action_prefix: str | None = None
+) -> list[dict[str, Any]]:
     sql = "SELECT * FROM audit_log WHERE 1=1"
     params: list[Any] = []
     if target is not None:

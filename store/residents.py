@@ -49,7 +49,9 @@ def _m0001(db: Database) -> None:
 
 
 def _row_to_dict(db: Database, row: dict[str, Any]) -> dict[str, Any]:
-    topics = [r[0] for r in db.execute("SELECT topic FROM resident_topics WHERE user_id = ? ORDER BY topic", [row["user_id"]])]
+    topics = [
+        r[0] for r in db.execute("SELECT topic FROM resident_topics WHERE user_id = ? ORDER BY topic", [row["user_id"]])
+    ]
     if ALWAYS_TOPIC not in topics:
         topics.insert(0, ALWAYS_TOPIC)
     return {
@@ -199,11 +201,20 @@ def bulk_add_residents(db: Database, rows: Iterable[dict[str, Any]]) -> int:
             db.execute(
                 "INSERT OR REPLACE INTO residents (user_id, area, lang, lang_source, delivery_stopped, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [row["user_id"], row.get("area"), row.get("lang"), row.get("lang_source"),
-                 int(bool(row.get("delivery_stopped"))), now, now],
+                [
+                    row["user_id"],
+                    row.get("area"),
+                    row.get("lang"),
+                    row.get("lang_source"),
+                    int(bool(row.get("delivery_stopped"))),
+                    now,
+                    now,
+                ],
             )
             for topic in row.get("topics") or ():
                 if topic != ALWAYS_TOPIC:
-                    db.execute("INSERT OR IGNORE INTO resident_topics (user_id, topic) VALUES (?, ?)", [row["user_id"], topic])
+                    db.execute(
+                        "INSERT OR IGNORE INTO resident_topics (user_id, topic) VALUES (?, ?)", [row["user_id"], topic]
+                    )
             n += 1
     return n

@@ -123,8 +123,9 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def make_event(kind: str, user_id: str, reply_token: str | None = None, event_id: str | None = None,
-               **fields: Any) -> dict[str, Any]:
+def make_event(
+    kind: str, user_id: str, reply_token: str | None = None, event_id: str | None = None, **fields: Any
+) -> dict[str, Any]:
     """An event with every field LINE sends (the SDK drops events missing required ones)."""
     event = {
         "type": kind,
@@ -141,8 +142,9 @@ def make_event(kind: str, user_id: str, reply_token: str | None = None, event_id
 
 
 def text_event(user_id: str, text: str, reply_token: str, event_id: str | None = None) -> dict[str, Any]:
-    return make_event("message", user_id, reply_token, event_id,
-                      message={"id": "1", "type": "text", "text": text, "quoteToken": "q"})
+    return make_event(
+        "message", user_id, reply_token, event_id, message={"id": "1", "type": "text", "text": text, "quoteToken": "q"}
+    )
 
 
 def postback_event(user_id: str, data: str, reply_token: str) -> dict[str, Any]:
@@ -151,4 +153,6 @@ def postback_event(user_id: str, data: str, reply_token: str) -> dict[str, Any]:
 
 def post_events(client, events: list[dict[str, Any]], secret: str = SECRET):
     body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
-    return client.post("/callback", data=body, headers={"X-Line-Signature": sign(body, secret), "Content-Type": "application/json"})
+    return client.post(
+        "/callback", data=body, headers={"X-Line-Signature": sign(body, secret), "Content-Type": "application/json"}
+    )

@@ -45,9 +45,22 @@ def wait_http(url: str, seconds: float = 30.0, proc: subprocess.Popen | None = N
 def start_linesim(port: int, secret: str, token: str, webhook_url: str, log: Path) -> subprocess.Popen:
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "linesim", "--port", str(port), "--channel-secret", secret,
-             "--access-token", token, "--webhook-url", webhook_url],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "linesim",
+                "--port",
+                str(port),
+                "--channel-secret",
+                secret,
+                "--access-token",
+                token,
+                "--webhook-url",
+                webhook_url,
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     wait_http(f"http://127.0.0.1:{port}/_emulator/faults", proc=proc)
     return proc
@@ -59,8 +72,12 @@ def start_procfile(name: str, env: dict[str, str], log: Path, wait_url: str | No
     full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            ["bash", "-c", f"exec {procfile_command(name)}"], cwd=ROOT, env=full_env,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            ["bash", "-c", f"exec {procfile_command(name)}"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     if wait_url:
         wait_http(wait_url, seconds=60, proc=proc)

@@ -325,13 +325,19 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
     bad = "id,question,answer\r\nx-1,,答え\r\nx-1,質問,答え\r\n".encode()
     import io
 
-    r = c.post("/admin/faq/upload", data={"csrf_token": tok, "file": (io.BytesIO(bad), "bad.csv")},
-               content_type="multipart/form-data")
+    r = c.post(
+        "/admin/faq/upload",
+        data={"csrf_token": tok, "file": (io.BytesIO(bad), "bad.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422
     assert "line 2, column question" in r.text and "line 3, column id" in r.text
     assert core_store.published_faq_version(db) == first
-    r = c.post("/admin/faq/upload", data={"csrf_token": tok, "file": (io.BytesIO(GOOD_CSV), "good.csv")},
-               content_type="multipart/form-data")
+    r = c.post(
+        "/admin/faq/upload",
+        data={"csrf_token": tok, "file": (io.BytesIO(GOOD_CSV), "good.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 302
     diff_page = c.get(r.headers["Location"])
     assert "追加" in diff_page.text and "削除" in diff_page.text and "a-2" in diff_page.text
@@ -352,7 +358,7 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
 
 def test_faq_download_escapes_formulas(admin_app):
     db = admin_app.extensions["madoguchi"].store.db
-    entries = [{"id": "f-1", "question": "=HYPERLINK(\"http://evil\")", "answer": "@SUM(A1)", "alternates": []}]
+    entries = [{"id": "f-1", "question": '=HYPERLINK("http://evil")', "answer": "@SUM(A1)", "alternates": []}]
     core_store.create_faq_version(db, entries, "t", "t.csv", publish=True)
     c = logged_in(admin_app, "staff")
     body = c.get("/admin/faq/download.csv").data.decode("utf-8-sig")
@@ -363,8 +369,16 @@ def test_new_faq_entry_from_the_form(admin_app):
     c = logged_in(admin_app, "staff")
     form = c.get("/admin/faq/new?question=犬の登録はどこ？&alternates=犬の登録")
     assert "犬の登録はどこ？" in form.text
-    r = c.post("/admin/faq/new", data={"csrf_token": csrf_of(form.text), "id": "pet-001", "question": "犬の登録はどこ？",
-                                       "alternates": "犬の登録\n狂犬病の注射", "answer": "生活衛生課で受け付けます。"})
+    r = c.post(
+        "/admin/faq/new",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "id": "pet-001",
+            "question": "犬の登録はどこ？",
+            "alternates": "犬の登録\n狂犬病の注射",
+            "answer": "生活衛生課で受け付けます。",
+        },
+    )
     assert r.status_code == 302
     assert "pet-001" in c.get(r.headers["Location"]).text
     r = c.post("/admin/faq/new", data={"csrf_token": csrf_of(form.text), "id": "", "question": "", "answer": ""})
@@ -405,7 +419,9 @@ def test_users_page_creates_and_audits(admin_app):
     tok = page_csrf(c, "/admin/users")
     r = c.post("/admin/users", data={"csrf_token": tok, "name": "newop", "role": "operator", "password": "short"})
     assert r.status_code == 400
-    r = c.post("/admin/users", data={"csrf_token": tok, "name": "newop", "role": "operator", "password": PASSWORD + "x"})
+    r = c.post(
+        "/admin/users", data={"csrf_token": tok, "name": "newop", "role": "operator", "password": PASSWORD + "x"}
+    )
     assert r.status_code == 302
     assert "newop" in c.get("/admin/audit").text
 
@@ -421,7 +437,9 @@ def test_shelter_status_buttons_and_history(admin_app):
     m = re.search(r'/admin/shelters/([^/"]+)/status', page.text)
     assert m, "no shelter listed"
     sid = m.group(1)
-    r = c.post(f"/admin/shelters/{sid}/status", data={"csrf_token": csrf_of(page.text), "status": "open", "count": "12"})
+    r = c.post(
+        f"/admin/shelters/{sid}/status", data={"csrf_token": csrf_of(page.text), "status": "open", "count": "12"}
+    )
     assert r.status_code == 302
     detail = c.get(f"/admin/shelters/{sid}").text
     assert "開設" in detail and "oper1" in detail
@@ -438,25 +456,31 @@ def test_alert_compose_approve_send_and_self_approval_refused(admin_app):
     from store import residents as resident_store
 
     db = admin_app.extensions["madoguchi"].store.db
-    resident_store.bulk_add_residents(db, [{"user_id": f"U{i:032x}", "lang": "en" if i % 3 == 0 else "ja"}
-                                           for i in range(30)])
+    resident_store.bulk_add_residents(
+        db, [{"user_id": f"U{i:032x}", "lang": "en" if i % 3 == 0 else "ja"} for i in range(30)]
+    )
     op = logged_in(admin_app, "operator")
     page = op.get("/admin/alerts/new?template=drill")
     assert page.status_code == 200 and "訓練として作成" in page.text and "本番として作成" not in page.text
     tok = csrf_of(page.text)
-    r = op.post("/admin/alerts", data={"csrf_token": tok, "template": "drill", "f_scenario": "総合防災訓練を行います。",
-                                       "kind": "actual"})
+    r = op.post(
+        "/admin/alerts",
+        data={"csrf_token": tok, "template": "drill", "f_scenario": "総合防災訓練を行います。", "kind": "actual"},
+    )
     assert r.status_code == 400  # the drill template is never actual
-    r = op.post("/admin/alerts", data={"csrf_token": tok, "template": "drill", "f_scenario": "総合防災訓練を行います。",
-                                       "kind": "exercise"})
+    r = op.post(
+        "/admin/alerts",
+        data={"csrf_token": tok, "template": "drill", "f_scenario": "総合防災訓練を行います。", "kind": "exercise"},
+    )
     assert r.status_code == 302, r.text
     alert_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
     detail = op.get(r.headers["Location"]).text
     assert "訓練" in detail and 'class="banner exercise"' in detail and "30</b> 人" in detail
     assert "English" in detail  # one preview bubble group per language
     # The approver who wrote a draft cannot approve it: the page shows the service's refusal.
-    own = service.create_alert(db, by="appr1", headline="臨時のお知らせ", body="本日は窓口を18時まで開けます。",
-                               status="actual")
+    own = service.create_alert(
+        db, by="appr1", headline="臨時のお知らせ", body="本日は窓口を18時まで開けます。", status="actual"
+    )
     ap = logged_in(admin_app, "approver")
     r = ap.post(f"/admin/alerts/{own}/approve", data={"csrf_token": page_csrf(ap)})
     assert r.status_code == 409 and "作成した本人は承認できません" in r.text

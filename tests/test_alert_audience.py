@@ -31,11 +31,14 @@ def rt(app):
 
 
 def _residents(rt):
-    resident_store.bulk_add_residents(rt.store.db, [
-        {"user_id": TESTER_A, "lang": "ja", "area": "midori-1"},
-        {"user_id": TESTER_B, "lang": "en", "area": None},
-        *({"user_id": f"Ures{i:02d}", "lang": "ja", "area": "midori-1"} for i in range(20)),
-    ])
+    resident_store.bulk_add_residents(
+        rt.store.db,
+        [
+            {"user_id": TESTER_A, "lang": "ja", "area": "midori-1"},
+            {"user_id": TESTER_B, "lang": "en", "area": None},
+            *({"user_id": f"Ures{i:02d}", "lang": "ja", "area": "midori-1"} for i in range(20)),
+        ],
+    )
 
 
 def _cli_ok(runner, *args):
@@ -46,7 +49,9 @@ def _cli_ok(runner, *args):
 
 def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator):
     _residents(rt)
-    assert "追加しました" in _cli_ok(runner, "alert", "testers", "add", TESTER_A, "--note", "防災課 田中", "--by", "tanaka")
+    assert "追加しました" in _cli_ok(
+        runner, "alert", "testers", "add", TESTER_A, "--note", "防災課 田中", "--by", "tanaka"
+    )
     _cli_ok(runner, "alert", "testers", "add", TESTER_B, "--by", "tanaka")
     _cli_ok(runner, "alert", "testers", "add", NOT_FOLLOWING, "--by", "tanaka")  # a phone not (yet) following
     assert "すでに登録" in _cli_ok(runner, "alert", "testers", "add", TESTER_A, "--note", "田中", "--by", "tanaka")
@@ -57,8 +62,24 @@ def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator):
     bad = runner.invoke(args=["alert", "testers", "add", "not-an-id", "--by", "tanaka"])
     assert bad.exit_code != 0 and "ユーザーID" in bad.output
 
-    out = _cli_ok(runner, "alert", "create", "--template", "evac_level4", "--field", "areas=みどり一丁目",
-                  "--field", "hazard=洪水", "--area", "midori-1", "--status", "exercise", "--test-audience", "--by", "tanaka")
+    out = _cli_ok(
+        runner,
+        "alert",
+        "create",
+        "--template",
+        "evac_level4",
+        "--field",
+        "areas=みどり一丁目",
+        "--field",
+        "hazard=洪水",
+        "--area",
+        "midori-1",
+        "--status",
+        "exercise",
+        "--test-audience",
+        "--by",
+        "tanaka",
+    )
     alert_id = int(out.strip().splitlines()[-1])
     assert "送信先: テスト対象者のみ" in out and "受信者数: 2" in out and "テスト対象者（登録 3 人）" in out
     p = service.preview(rt.store.db, alert_id)
@@ -67,7 +88,9 @@ def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator):
     out = _cli_ok(runner, "alert", "send", str(alert_id))
     assert "【訓練】としてテスト対象者だけに送信します" in out
     assert sorted(m["to"] for m in emulator.messages()) == [TESTER_A, TESTER_B]
-    assert emulator.texts(TESTER_A)[0].startswith("【訓練】") and "Evacuation instruction" in emulator.texts(TESTER_B)[0]
+    assert (
+        emulator.texts(TESTER_A)[0].startswith("【訓練】") and "Evacuation instruction" in emulator.texts(TESTER_B)[0]
+    )
     st = service.status(rt.store.db, alert_id)
     assert (st["total"], st["sent"], st["pending"], st["failed"]) == (2, 2, 0, 0)
     # An exercise does not switch the bot into disaster mode.
@@ -83,8 +106,9 @@ def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator):
     assert "外しました" in _cli_ok(runner, "alert", "testers", "remove", TESTER_B, "--by", "suzuki")
     missing = runner.invoke(args=["alert", "testers", "remove", TESTER_B, "--by", "suzuki"])
     assert missing.exit_code != 0 and "登録されていません" in missing.output
-    test_id = service.create_alert(rt.store.db, by="tanaka", headline="配信テスト", body="試験送信です",
-                                   status="test", test_audience=True)
+    test_id = service.create_alert(
+        rt.store.db, by="tanaka", headline="配信テスト", body="試験送信です", status="test", test_audience=True
+    )
     assert service.preview(rt.store.db, test_id)["recipient_count"] == 1
 
     # Audit: who and when, but no LINE user id in the append-only log.
@@ -99,16 +123,33 @@ def test_actual_alert_cannot_use_the_test_audience(rt, runner):
     _residents(rt)
     service.add_tester(rt.store.db, TESTER_A, "tanaka")
     with pytest.raises(service.AlertError) as exc:
-        service.create_alert(rt.store.db, by="tanaka", template="evac_level4",
-                             fields={"areas": "みどり一丁目", "hazard": "flood"}, test_audience=True)
+        service.create_alert(
+            rt.store.db,
+            by="tanaka",
+            template="evac_level4",
+            fields={"areas": "みどり一丁目", "hazard": "flood"},
+            test_audience=True,
+        )
     assert "本番" in str(exc.value) and "テスト対象者" in str(exc.value)
-    out = runner.invoke(args=["alert", "create", "--headline", "断水", "--body", "午後は断水します", "--test-audience",
-                              "--by", "tanaka"])
+    out = runner.invoke(
+        args=[
+            "alert",
+            "create",
+            "--headline",
+            "断水",
+            "--body",
+            "午後は断水します",
+            "--test-audience",
+            "--by",
+            "tanaka",
+        ]
+    )
     assert out.exit_code != 0 and "本番（actual）の警報はテスト対象者だけに送ることはできません" in out.output
     assert service.list_alerts(rt.store.db) == []
     # Without the flag an exercise goes to everyone it targets (the ordinary drill path).
-    drill = service.create_alert(rt.store.db, by="tanaka", template="drill", fields={"scenario": "避難訓練"},
-                                 status="exercise")
+    drill = service.create_alert(
+        rt.store.db, by="tanaka", template="drill", fields={"scenario": "避難訓練"}, status="exercise"
+    )
     assert service.preview(rt.store.db, drill)["recipient_count"] == 22
 
 
@@ -118,9 +159,14 @@ def test_unfollow_removes_the_tester(app, client, emulator):
         _residents(rt)
         service.add_tester(rt.store.db, TESTER_A, "tanaka", note="防災課")
         service.add_tester(rt.store.db, TESTER_B, "tanaka")
-    ev = {"type": "unfollow", "mode": "active", "timestamp": 1700000000000,
-          "source": {"type": "user", "userId": TESTER_A}, "webhookEventId": uuid.uuid4().hex.upper()[:26],
-          "deliveryContext": {"isRedelivery": False}}
+    ev = {
+        "type": "unfollow",
+        "mode": "active",
+        "timestamp": 1700000000000,
+        "source": {"type": "user", "userId": TESTER_A},
+        "webhookEventId": uuid.uuid4().hex.upper()[:26],
+        "deliveryContext": {"isRedelivery": False},
+    }
     assert post_events(client, [ev]).status_code == 200
     with app.app_context():
         deadline = time.time() + 5

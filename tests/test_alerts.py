@@ -46,7 +46,9 @@ def test_author_cannot_approve(rt):
     service.start_delivery(db, alert_id, "tanaka")
     with pytest.raises(service.AlreadySent):
         service.start_delivery(db, alert_id, "tanaka")
-    actions = [e["action"] for e in __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{alert_id}")]
+    actions = [
+        e["action"] for e in __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{alert_id}")
+    ]
     assert {"alert.create", "alert.approve_refused", "alert.approve", "alert.send"} <= set(actions)
 
 
@@ -57,7 +59,9 @@ def test_drill_cannot_go_out_as_actual(rt, emulator):
     with pytest.raises(service.DrillAsActual):
         service.create_alert(db, by="tanaka", headline="【訓練】避難指示", body="これは訓練です", status="actual")
     add(rt, {"user_id": "Uja", "lang": "ja"}, {"user_id": "Uen", "lang": "en"}, {"user_id": "Uko", "lang": "ko"})
-    alert_id = approved_alert(rt, template="drill", fields={"scenario": "午前10時から避難訓練を行います。"}, status="exercise")
+    alert_id = approved_alert(
+        rt, template="drill", fields={"scenario": "午前10時から避難訓練を行います。"}, status="exercise"
+    )
     alert = service.get_alert(db, alert_id)
     assert alert["status"] == "exercise"
     for lang, messages in alert["texts"].items():
@@ -85,7 +89,11 @@ def test_template_fields_are_validated(rt):
     with pytest.raises(service.InvalidAlert):
         service.create_alert(db, by="tanaka", headline="x", body="y", areas=["存在しない町"])
     alert_id = service.create_alert(
-        db, by="tanaka", template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "洪水"}, areas=["みどり一丁目"]
+        db,
+        by="tanaka",
+        template="evac_level4",
+        fields={"areas": "みどり一丁目", "hazard": "洪水"},
+        areas=["みどり一丁目"],
     )
     alert = service.get_alert(db, alert_id)
     assert alert["areas"] == ["midori-1"] and alert["hazard"] == "flood" and alert["level"] == 4
@@ -144,9 +152,14 @@ def test_language_groups_and_targeting(rt, emulator):
 
 def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
     db = rt.store.db
-    add(rt, *({"user_id": f"Ua{i:03d}", "lang": "ja", "area": "midori-1"} for i in range(30)),
-        {"user_id": "Ub", "lang": "ja", "area": "wakaba-1"})
-    alert_id = approved_alert(rt, template="evac_level3", fields={"areas": "みどり一丁目", "hazard": "土砂災害"}, areas=["midori-1"])
+    add(
+        rt,
+        *({"user_id": f"Ua{i:03d}", "lang": "ja", "area": "midori-1"} for i in range(30)),
+        {"user_id": "Ub", "lang": "ja", "area": "wakaba-1"},
+    )
+    alert_id = approved_alert(
+        rt, template="evac_level3", fields={"areas": "みどり一丁目", "hazard": "土砂災害"}, areas=["midori-1"]
+    )
     service.start_delivery(db, alert_id, "suzuki", batch_size=7)
     deliver(rt, alert_id)
     assert len(service.active_alerts_for(db, "midori-1")) == 1
@@ -172,7 +185,9 @@ def test_monthly_limit_stops_the_alert_plainly(app, runner, emulator):
     with app.app_context():
         add(app.extensions["madoguchi"], *({"user_id": f"U{i}", "lang": "ja"} for i in range(5)))
     emulator.faults(monthly_limit=True)
-    out = runner.invoke(args=["alert", "create", "--headline", "断水のお知らせ", "--body", "午後は断水します", "--by", "tanaka"])
+    out = runner.invoke(
+        args=["alert", "create", "--headline", "断水のお知らせ", "--body", "午後は断水します", "--by", "tanaka"]
+    )
     assert out.exit_code == 0, out.output
     alert_id = out.output.strip().splitlines()[-1]
     assert runner.invoke(args=["alert", "approve", alert_id, "--by", "tanaka"]).exit_code != 0
@@ -192,13 +207,30 @@ def test_monthly_limit_stops_the_alert_plainly(app, runner, emulator):
 
 
 def test_cli_create_lists_areas_by_name_and_preview(runner):
-    out = runner.invoke(args=["alert", "create", "--template", "shelter_open", "--field", "shelter_name=みどり小学校",
-                              "--field", "address=みどり1-2-3", "--field", "areas=みどり一丁目", "--area", "みどり一丁目",
-                              "--by", "tanaka"])
+    out = runner.invoke(
+        args=[
+            "alert",
+            "create",
+            "--template",
+            "shelter_open",
+            "--field",
+            "shelter_name=みどり小学校",
+            "--field",
+            "address=みどり1-2-3",
+            "--field",
+            "areas=みどり一丁目",
+            "--area",
+            "みどり一丁目",
+            "--by",
+            "tanaka",
+        ]
+    )
     assert out.exit_code == 0, out.output
     assert out.output.strip().splitlines()[-1].isdigit()
     assert "【避難所開設】みどり小学校" in out.output
-    bad = runner.invoke(args=["alert", "create", "--headline", "h", "--body", "b", "--area", "どこか", "--by", "tanaka"])
+    bad = runner.invoke(
+        args=["alert", "create", "--headline", "h", "--body", "b", "--area", "どこか", "--by", "tanaka"]
+    )
     assert bad.exit_code != 0 and "areas.csv" in bad.output
     listing = runner.invoke(args=["alert", "list"])
     assert "避難所開設" in listing.output
@@ -230,7 +262,9 @@ def test_alert_that_expires_while_sending_is_not_sent_late(rt, runner, emulator)
     out = runner.invoke(args=["alert", "send", str(stopped)])
     assert out.exit_code != 0 and "有効期限" in out.output
     assert emulator.messages() == [] and service.status(db, stopped)["pending"] == 0
-    actions = [e["action"] for e in __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{stopped}")]
+    actions = [
+        e["action"] for e in __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{stopped}")
+    ]
     assert "alert.resume_refused" in actions
 
 
@@ -245,8 +279,9 @@ def test_author_cannot_approve_under_another_spelling(rt):
 def test_cancel_and_correction_reference_the_original(rt, emulator):
     db = rt.store.db
     add(rt, {"user_id": "Uc1", "lang": "en", "area": "midori-1"}, {"user_id": "Uc2", "lang": "ko", "area": "midori-1"})
-    alert_id = approved_alert(rt, template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "flood"},
-                              areas=["midori-1"])
+    alert_id = approved_alert(
+        rt, template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "flood"}, areas=["midori-1"]
+    )
     service.start_delivery(db, alert_id, "suzuki")
     deliver(rt, alert_id)
     fix_id = service.correct(db, alert_id, "tanaka", fields={"areas": "みどり一丁目・二丁目"})

@@ -20,10 +20,20 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 # Screenshots are refreshed in docs/screenshots/ only when asked (MADOGUCHI_SCREENSHOTS=1);
 # otherwise they go to a temp dir so a test run leaves the work tree clean.
-SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("MADOGUCHI_SCREENSHOTS") == "1" else Path(tempfile.gettempdir()) / "madoguchi-screenshots"
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("MADOGUCHI_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "madoguchi-screenshots"
+)
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SECRET, TOKEN = "browser-secret", "browser-token"
 PASSWORD = "kuyakusho-Midori-2026"
 USERS = {"staff1": "staff", "oper1": "operator", "appr1": "approver", "root1": "admin"}
@@ -115,9 +125,11 @@ def ask_bot(stack, user: str, text: str) -> str:
         return requests.get(f"{stack['sim']}/_emulator/messages", params={"to": user}, timeout=10).json()["messages"]
 
     before = len(inbox())
-    r = requests.post(f"{stack['sim']}/_emulator/webhook",
-                      json={"userId": user, "event": {"type": "message", "message": {"type": "text", "text": text}}},
-                      timeout=30)
+    r = requests.post(
+        f"{stack['sim']}/_emulator/webhook",
+        json={"userId": user, "event": {"type": "message", "message": {"type": "text", "text": text}}},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.json()["status"] == 200, r.text
     # The webhook acknowledges first and answers from a background thread: wait for the reply.
     deadline = time.time() + 20
@@ -137,9 +149,13 @@ def good_csv() -> bytes:
     entries = load_faq_csv(ROOT / "faq" / "data" / "sample_faq.csv")
     entries[0] = replace(entries[0], answer=entries[0].answer + "\n※2027年4月から手数料が変わります。")
     entries = entries[:-1] + [
-        FaqEntry(id="drone-001", category="公園", question="公園でドローンを飛ばしてもいいですか？",
-                 alternates=("公園でドローン", "ドローンの飛行許可"),
-                 answer="区立公園ではドローンの飛行を禁止しています（公園管理課 ドローン係）。")
+        FaqEntry(
+            id="drone-001",
+            category="公園",
+            question="公園でドローンを飛ばしてもいいですか？",
+            alternates=("公園でドローン", "ドローンの飛行許可"),
+            answer="区立公園ではドローンの飛行を禁止しています（公園管理課 ドローン係）。",
+        )
     ]
     return dump_faq_csv(entries)
 
@@ -180,8 +196,15 @@ def test_faq_upload_errors_then_publish_and_the_bot_answers(browser, stack):
 
 
 def test_unanswered_and_dashboard(browser, stack):
-    for i, q in enumerate(["マンホールカードはどこでもらえますか", "マンホールカードがほしい", "マンホールカード配布場所",
-                           "区の花は何ですか", "区の木は何ですか"]):
+    for i, q in enumerate(
+        [
+            "マンホールカードはどこでもらえますか",
+            "マンホールカードがほしい",
+            "マンホールカード配布場所",
+            "区の花は何ですか",
+            "区の木は何ですか",
+        ]
+    ):
         ask_bot(stack, f"U{i + 10:032d}", q)
     page = new_page(browser)
     login(page, stack, "staff1")

@@ -28,29 +28,43 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     # The Procfile's worker line, with a short lease and a high client rate limit for the test.
     cmd = f"exec {procfile_command('worker')} --lease-seconds 1.5 --backoff 0.05 --rps 1000"
     with log.open("a") as out:
-        return subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            ["bash", "-c", cmd], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def test_every_recipient_exactly_once_despite_faults_and_sigkill(app, emulator, tmp_path):
     db_url = app.config["DATABASE_URL"]
     store = Store(db_url)
     db = store.db
-    rows = [{"user_id": f"Ut{i:05d}", "lang": ("ja", "en", "vi", None)[i % 4], "area": "midori-1" if i % 10 else None}
-            for i in range(N_TARGET)]
+    rows = [
+        {"user_id": f"Ut{i:05d}", "lang": ("ja", "en", "vi", None)[i % 4], "area": "midori-1" if i % 10 else None}
+        for i in range(N_TARGET)
+    ]
     rows += [{"user_id": f"Uo{i:04d}", "lang": "ja", "area": "wakaba-1"} for i in range(300)]
     resident_store.bulk_add_residents(db, rows)
     with app.app_context():
-        alert_id = service.create_alert(db, by="tanaka", template="evac_level4",
-                                        fields={"areas": "みどり一丁目", "hazard": "洪水"}, areas=["midori-1"])
+        alert_id = service.create_alert(
+            db,
+            by="tanaka",
+            template="evac_level4",
+            fields={"areas": "みどり一丁目", "hazard": "洪水"},
+            areas=["midori-1"],
+        )
         service.approve(db, alert_id, "suzuki")
         service.start_delivery(db, alert_id, "suzuki", batch_size=20)  # 150 batches: many chances to fail
     assert service.status(db, alert_id)["total"] == N_TARGET
 
-    emulator.faults(rate_429=0.12, rate_500=0.06, rate_500_after_accept=0.07, latency_ms=15, seed=7,
-                    endpoints=["multicast"])
-    env = {"DATABASE_URL": db_url, "LINE_API_BASE_URL": emulator.base_url, "LINE_CHANNEL_SECRET": SECRET,
-           "LINE_CHANNEL_ACCESS_TOKEN": TOKEN, "SECRET_KEY": "test-secret-key"}
+    emulator.faults(
+        rate_429=0.12, rate_500=0.06, rate_500_after_accept=0.07, latency_ms=15, seed=7, endpoints=["multicast"]
+    )
+    env = {
+        "DATABASE_URL": db_url,
+        "LINE_API_BASE_URL": emulator.base_url,
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+        "SECRET_KEY": "test-secret-key",
+    }
     log = tmp_path / "worker.log"
     first = _start_worker(env, log)
     try:
@@ -107,8 +121,14 @@ def test_concurrent_workers_never_share_a_batch(app, emulator, workers):
         service.approve(db, alert_id, "suzuki")
         service.start_delivery(db, alert_id, "suzuki", batch_size=10)
     emulator.faults(latency_ms=5)
-    threads = [threading.Thread(target=run_worker, args=(rt.store, rt.line),
-                                kwargs={"once": True, "rate_limit_rps": None, "worker_id": f"w{i}"}) for i in range(workers)]
+    threads = [
+        threading.Thread(
+            target=run_worker,
+            args=(rt.store, rt.line),
+            kwargs={"once": True, "rate_limit_rps": None, "worker_id": f"w{i}"},
+        )
+        for i in range(workers)
+    ]
     for th in threads:
         th.start()
     for th in threads:

@@ -67,7 +67,9 @@ def test_signed_webhook_round_trip_and_redelivery(stack):
 
 
 def test_forged_webhook_gets_400_from_gunicorn(stack):
-    r = requests.post(f"{stack['web']}/callback", data=b'{"events":[]}', headers={"X-Line-Signature": "AAAA"}, timeout=10)
+    r = requests.post(
+        f"{stack['web']}/callback", data=b'{"events":[]}', headers={"X-Line-Signature": "AAAA"}, timeout=10
+    )
     assert r.status_code == 400
 
 
@@ -76,7 +78,14 @@ def test_many_residents_concurrently_each_get_one_answer(stack):
 
     users = [f"U{i:032d}" for i in range(40)]
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda u: send(stack, u, {"type": "message", "message": {"type": "text", "text": "住民票をコンビニで取りたい"}})["status"], users))
+        statuses = list(
+            pool.map(
+                lambda u: send(
+                    stack, u, {"type": "message", "message": {"type": "text", "text": "住民票をコンビニで取りたい"}}
+                )["status"],
+                users,
+            )
+        )
     assert statuses == [200] * len(users)
     for u in users:
         assert len(inbox(stack, u, at_least=1)) == 1

@@ -69,7 +69,16 @@ def test_eval_json_has_the_contract_keys(runner, tmp_path: Path):
     result = runner.invoke(args=["faq", "eval", str(q), "--faq", str(SAMPLE), "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output.strip().splitlines()[-1])
-    assert {"n", "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_accuracy", "no_answer_n", "no_answer_accuracy"} <= set(metrics)
+    assert {
+        "n",
+        "hit_at_1",
+        "hit_at_3",
+        "hit_at_5",
+        "mrr",
+        "answer_accuracy",
+        "no_answer_n",
+        "no_answer_accuracy",
+    } <= set(metrics)
     assert metrics["no_answer_n"] == 2
 
 

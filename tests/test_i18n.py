@@ -27,7 +27,9 @@ def test_catalog_complete(module_name):
             if key not in bucket or not str(bucket[key]).strip():
                 problems.append(f"{lang}:{key} missing")
             elif _fields(bucket[key]) != _fields(messages["ja"].get(key, bucket[key])):
-                problems.append(f"{lang}:{key} placeholders {_fields(bucket[key])} != ja {_fields(messages['ja'][key])}")
+                problems.append(
+                    f"{lang}:{key} placeholders {_fields(bucket[key])} != ja {_fields(messages['ja'][key])}"
+                )
     assert not problems, f"{module_name}: " + "; ".join(problems)
 
 

@@ -29,8 +29,16 @@ LEVEL4 = {
     "vi": "Chỉ thị sơ tán (避難指示",
     "pt": "Instrução de evacuação (避難指示",
 }
-HAZARD_FLOOD = {"ja": "洪水", "easy": "洪水（こうずい）", "en": "flood", "zh": "洪水", "zh-Hant": "洪水", "ko": "홍수",
-                "vi": "lũ lụt", "pt": "inundação"}
+HAZARD_FLOOD = {
+    "ja": "洪水",
+    "easy": "洪水（こうずい）",
+    "en": "flood",
+    "zh": "洪水",
+    "zh-Hant": "洪水",
+    "ko": "홍수",
+    "vi": "lũ lụt",
+    "pt": "inundação",
+}
 SAMPLE_FIELDS = {
     "evac_level3": {"areas": "みどり一丁目", "hazard": "flood"},
     "evac_level4": {"areas": "みどり一丁目", "hazard": "flood"},
@@ -96,7 +104,9 @@ def test_every_template_renders_in_every_language(rt, name):
 def test_mixed_audience_gets_each_language(rt, emulator):
     db = rt.store.db
     users = _users("m")
-    resident_store.bulk_add_residents(db, [{"user_id": uid, "lang": lang, "area": "midori-1"} for lang, uid in users.items()])
+    resident_store.bulk_add_residents(
+        db, [{"user_id": uid, "lang": lang, "area": "midori-1"} for lang, uid in users.items()]
+    )
     resident_store.bulk_add_residents(db, [{"user_id": "Uelsewhere", "lang": "ko", "area": "wakaba-1"}])
     alert_id = service.create_alert(
         db, by="tanaka", template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "flood"}, areas=["midori-1"]
@@ -125,9 +135,7 @@ def test_drill_marker_in_every_language(rt, emulator):
     db = rt.store.db
     users = _users("d")
     resident_store.bulk_add_residents(db, [{"user_id": uid, "lang": lang} for lang, uid in users.items()])
-    alert_id = service.create_alert(
-        db, by="tanaka", template="drill", fields=SAMPLE_FIELDS["drill"], status="exercise"
-    )
+    alert_id = service.create_alert(db, by="tanaka", template="drill", fields=SAMPLE_FIELDS["drill"], status="exercise")
     service.approve(db, alert_id, "suzuki")
     _deliver(rt, alert_id)
     for lang, uid in users.items():
@@ -137,21 +145,35 @@ def test_drill_marker_in_every_language(rt, emulator):
     assert "DRILL" in emulator.texts(users["en"])[0] and "훈련" in emulator.texts(users["ko"])[0]
     assert "diễn tập" in emulator.texts(users["vi"])[0] and "simulado" in emulator.texts(users["pt"])[0]
     # A test alert: 【テスト】 in every language too.
-    test_id = service.create_alert(db, by="tanaka", template="evac_level3", fields=SAMPLE_FIELDS["evac_level3"],
-                                   status="test")
+    test_id = service.create_alert(
+        db, by="tanaka", template="evac_level3", fields=SAMPLE_FIELDS["evac_level3"], status="test"
+    )
     for lang, messages in service.get_alert(db, test_id)["texts"].items():
         assert messages[0]["text"].startswith("【テスト】"), lang
 
 
 def test_free_text_falls_back_to_easy_japanese_and_preview_says_so(rt, emulator, runner):
     db = rt.store.db
-    resident_store.bulk_add_residents(db, [
-        {"user_id": "Ufja", "lang": "ja"}, {"user_id": "Ufko", "lang": "ko"}, {"user_id": "Ufen", "lang": "en"},
-    ])
+    resident_store.bulk_add_residents(
+        db,
+        [
+            {"user_id": "Ufja", "lang": "ja"},
+            {"user_id": "Ufko", "lang": "ko"},
+            {"user_id": "Ufen", "lang": "en"},
+        ],
+    )
     # Japanese only (ふつうの日本語 and やさしい日本語), as an operator writes it in a hurry.
     alert_id = service.create_alert(
-        db, by="tanaka", headline="給水のお知らせ", body="みどり公園で午後1時から給水を行います。",
-        translations={"easy": ("水（みず）を 配（くば）ります", "午後（ごご）1時（じ）から みどり公園（こうえん）で 水を 配ります。")},
+        db,
+        by="tanaka",
+        headline="給水のお知らせ",
+        body="みどり公園で午後1時から給水を行います。",
+        translations={
+            "easy": (
+                "水（みず）を 配（くば）ります",
+                "午後（ごご）1時（じ）から みどり公園（こうえん）で 水を 配ります。",
+            )
+        },
     )
     service.approve(db, alert_id, "suzuki")
     p = service.preview(db, alert_id)
@@ -176,8 +198,22 @@ def test_free_text_falls_back_to_easy_japanese_and_preview_says_so(rt, emulator,
     assert any("やさしい日本語の文面がありません" in n for n in p["notes"])
 
     # The CLI takes the operator's own texts per language.
-    out = runner.invoke(args=["alert", "create", "--headline", "断水のお知らせ", "--body", "午後は断水します。",
-                              "--translation", "ko", "단수 안내", "오후에 단수됩니다.", "--by", "tanaka"])
+    out = runner.invoke(
+        args=[
+            "alert",
+            "create",
+            "--headline",
+            "断水のお知らせ",
+            "--body",
+            "午後は断水します。",
+            "--translation",
+            "ko",
+            "단수 안내",
+            "오후에 단수됩니다.",
+            "--by",
+            "tanaka",
+        ]
+    )
     assert out.exit_code == 0, out.output
     texts = service.get_alert(db, int(out.output.strip().splitlines()[-1]))["texts"]
     assert set(texts) == {"ja", "ko"} and "단수 안내" in texts["ko"][0]["text"]
@@ -191,11 +227,21 @@ def test_free_text_translations_are_validated(rt):
     with pytest.raises(service.InvalidAlert):
         service.create_alert(db, by="tanaka", headline="h", body="b", translations={"en": ("only a headline", "")})
     with pytest.raises(service.InvalidAlert):
-        service.create_alert(db, by="tanaka", template="evac_level4", fields=SAMPLE_FIELDS["evac_level4"],
-                             translations={"en": ("h", "b")})
+        service.create_alert(
+            db,
+            by="tanaka",
+            template="evac_level4",
+            fields=SAMPLE_FIELDS["evac_level4"],
+            translations={"en": ("h", "b")},
+        )
     with pytest.raises(service.DrillAsActual):
         service.create_alert(db, by="tanaka", headline="給水", body="給水します", translations={"en": ("Drill", "b")})
     # "exercise caution" is ordinary English in a real alert.
-    ok = service.create_alert(db, by="tanaka", headline="給水", body="給水します",
-                              translations={"en": ("Water supply", "Please exercise caution on the way.")})
+    ok = service.create_alert(
+        db,
+        by="tanaka",
+        headline="給水",
+        body="給水します",
+        translations={"en": ("Water supply", "Please exercise caution on the way.")},
+    )
     assert set(service.get_alert(db, ok)["texts"]) == {"ja", "en"}

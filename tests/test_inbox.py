@@ -38,9 +38,12 @@ def test_async_webhook_answers_once_and_erases_the_payload(async_app, emulator):
     msgs = wait_for(lambda: emulator.messages(to=USER))
     assert len(msgs) == 1 and "粗大ごみ" in msgs[0]["message"]["text"]
     db = async_app.extensions["madoguchi"].store.db
-    row = wait_for(lambda: db.execute(
-        "select state, payload from processed_events where event_id = ? and state = 'done'", [event["webhookEventId"]]
-    ).fetchone())
+    row = wait_for(
+        lambda: db.execute(
+            "select state, payload from processed_events where event_id = ? and state = 'done'",
+            [event["webhookEventId"]],
+        ).fetchone()
+    )
     assert row == ("done", None)
     time.sleep(0.3)
     assert len(emulator.messages(to=USER)) == 1
@@ -70,8 +73,10 @@ def test_recovered_push_is_not_repeated_when_recovery_runs_twice(async_app, emul
     with async_app.app_context():
         rt.processor.recover()
     # Pretend the process died before finish_event: queue it again as stale.
-    db.execute("update processed_events set state='queued', payload=?, claimed_at=? where event_id=?",
-               [json.dumps(event), time.time() - 60, event["webhookEventId"]])
+    db.execute(
+        "update processed_events set state='queued', payload=?, claimed_at=? where event_id=?",
+        [json.dumps(event), time.time() - 60, event["webhookEventId"]],
+    )
     with async_app.app_context():
         assert rt.processor.recover() == 1
     assert len(emulator.messages(to=USER)) == 1
@@ -81,4 +86,7 @@ def test_events_too_old_to_help_are_abandoned_and_erased(app):
     db = app.extensions["madoguchi"].store.db
     core_store.claim_event(db, "OLD1", payload='{"type":"message"}', now=time.time() - 3600)
     assert core_store.reclaim_stale_events(db, 30) == []
-    assert db.execute("select state, payload from processed_events where event_id='OLD1'").fetchone() == ("abandoned", None)
+    assert db.execute("select state, payload from processed_events where event_id='OLD1'").fetchone() == (
+        "abandoned",
+        None,
+    )

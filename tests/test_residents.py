@@ -56,7 +56,12 @@ def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
         db = app.extensions["madoguchi"].store.db
         r = resident_store.get_resident(db, uid)
     assert (r["area"], r["lang"], r["lang_source"], r["topics"], r["reg_step"]) == (
-        "midori-2", "vi", "choice", ["disaster", "garbage"], None)
+        "midori-2",
+        "vi",
+        "choice",
+        ["disaster", "garbage"],
+        None,
+    )
 
     # Follow again without unfollowing: nothing is asked again.
     post_events(client, [_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": True})])
@@ -98,8 +103,13 @@ def test_disaster_mode_puts_the_alert_first(app, client, emulator):
         db = rt.store.db
         resident_store.set_resident(db, "Uin", area="midori-1", lang="en", lang_source="choice", reg_step=None)
         resident_store.set_resident(db, "Uout", area="wakaba-1", lang="ja", reg_step=None)
-        alert_id = service.create_alert(db, by="tanaka", template="evac_level4",
-                                        fields={"areas": "みどり一丁目", "hazard": "洪水"}, areas=["midori-1"])
+        alert_id = service.create_alert(
+            db,
+            by="tanaka",
+            template="evac_level4",
+            fields={"areas": "みどり一丁目", "hazard": "洪水"},
+            areas=["midori-1"],
+        )
         service.approve(db, alert_id, "suzuki")
         service.start_delivery(db, alert_id, "suzuki")
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)

@@ -21,9 +21,19 @@ LINE_RE = re.compile(r"^\d+\. \S+【(?P<status>[^】]+)】(?P<name>.+)$")
 
 
 def location_event(user_id: str, lat: float, lon: float, reply_token: str) -> dict:
-    return make_event("message", user_id, reply_token, message={
-        "id": "7", "type": "location", "title": "現在地", "address": "東京都みどり区", "latitude": lat, "longitude": lon,
-    })
+    return make_event(
+        "message",
+        user_id,
+        reply_token,
+        message={
+            "id": "7",
+            "type": "location",
+            "title": "現在地",
+            "address": "東京都みどり区",
+            "latitude": lat,
+            "longitude": lon,
+        },
+    )
 
 
 def send(client, emulator, event_for_token) -> list[dict]:
@@ -186,8 +196,13 @@ def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
             service.set_status(db, s["source_id"], "open", by="op")
         by_name = {s["name"]: s for s in service.list_shelters(db)}
         resident_store.set_resident(db, USER, area="midori-1", reg_step=None)
-        alert_id = alerts_service.create_alert(db, by="tanaka", template="evac_level4",
-                                               fields={"areas": "みどり一丁目", "hazard": "大規模な火事"}, areas=["midori-1"])
+        alert_id = alerts_service.create_alert(
+            db,
+            by="tanaka",
+            template="evac_level4",
+            fields={"areas": "みどり一丁目", "hazard": "大規模な火事"},
+            areas=["midori-1"],
+        )
         alerts_service.approve(db, alert_id, "suzuki")
         alerts_service.start_delivery(db, alert_id, "suzuki")
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)

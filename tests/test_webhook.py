@@ -43,11 +43,23 @@ def test_missing_signature_and_non_json_body_are_400(client, emulator):
 
 def test_unknown_event_types_are_accepted_and_ignored(client, emulator):
     events = [
-        {"type": "beacon-of-the-future", "mode": "active", "timestamp": 1, "webhookEventId": "X1",
-         "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": USER}},
-        {"type": "unsend", "mode": "active", "timestamp": 1, "webhookEventId": "X2",
-         "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": USER},
-         "unsend": {"messageId": "1"}},
+        {
+            "type": "beacon-of-the-future",
+            "mode": "active",
+            "timestamp": 1,
+            "webhookEventId": "X1",
+            "deliveryContext": {"isRedelivery": False},
+            "source": {"type": "user", "userId": USER},
+        },
+        {
+            "type": "unsend",
+            "mode": "active",
+            "timestamp": 1,
+            "webhookEventId": "X2",
+            "deliveryContext": {"isRedelivery": False},
+            "source": {"type": "user", "userId": USER},
+            "unsend": {"messageId": "1"},
+        },
     ]
     assert post_events(client, events).status_code == 200
     assert emulator.messages() == []
@@ -167,6 +179,13 @@ def test_healthz_reports_version_and_database(client):
 
 def test_sticker_gets_a_polite_text_prompt(client, emulator):
     event = text_event(USER, "", emulator.mint_token(USER))
-    event["message"] = {"id": "2", "type": "sticker", "packageId": "1", "stickerId": "1", "stickerResourceType": "STATIC", "quoteToken": "q"}
+    event["message"] = {
+        "id": "2",
+        "type": "sticker",
+        "packageId": "1",
+        "stickerId": "1",
+        "stickerResourceType": "STATIC",
+        "quoteToken": "q",
+    }
     post_events(client, [event])
     assert "文字で質問" in replies(emulator)[-1]["message"]["text"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
-from bot.i18n import t
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
+from bot.i18n import t
 from faq.decide import decide
 from faq.model import FaqEntry
 from faq.multilang import MultilingualSearch
@@ -29,7 +30,12 @@ _COMMANDS: dict[str, Command] = {}
 ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
 
 _SMALL_TALK = (
-    ("help", re.compile(r"^(ヘルプ|へるぷ|help|使い方|つかいかた|メニュー|menu|\?|？|帮助|幫助|도움말|trợ giúp|tro giup|ajuda)$")),
+    (
+        "help",
+        re.compile(
+            r"^(ヘルプ|へるぷ|help|使い方|つかいかた|メニュー|menu|\?|？|帮助|幫助|도움말|trợ giúp|tro giup|ajuda)$"
+        ),
+    ),
     (
         "greeting",
         re.compile(
@@ -162,7 +168,11 @@ def suggest_messages(ctx: Ctx, entries: Sequence[FaqEntry], log_id: int | None) 
             )
         )
     )
-    return [TextMessage(text=clip_text(t("suggest_intro", ctx.lang, list="\n".join(lines))), quick_reply=QuickReply(items=items))]
+    return [
+        TextMessage(
+            text=clip_text(t("suggest_intro", ctx.lang, list="\n".join(lines))), quick_reply=QuickReply(items=items)
+        )
+    ]
 
 
 def fallback_messages(ctx: Ctx) -> list[Message]:

@@ -8,9 +8,10 @@ Unfollow deletes the resident's row; only anonymous counters remain.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from linebot.v3.messaging import (
     LocationAction,
@@ -194,7 +195,11 @@ def follow(ctx: Ctx, event: Any) -> Sequence[Message]:
         )
         resident = resident_store.get_resident(ctx.db, ctx.user_id)
     lang = _lang(ctx, resident)
-    return [TextMessage(text=t("greeting", lang)), TextMessage(text=t("reg_welcome", lang)), *next_question(ctx, resident)]
+    return [
+        TextMessage(text=t("greeting", lang)),
+        TextMessage(text=t("reg_welcome", lang)),
+        *next_question(ctx, resident),
+    ]
 
 
 @on("unfollow")
@@ -346,7 +351,9 @@ def disaster_notice(ctx: Ctx) -> list[Message]:
     lang = ctx.lang  # the language of the answer it precedes
     top = active[0]
     headline = top["headlines"].get(lang) or top["headlines"].get("easy" if lang != "ja" else "ja") or top["headline"]
-    quick = QuickReply(items=[QuickReplyItem(action=LocationAction(label=clip_label(t("disaster_shelter_label", lang))))])
+    quick = QuickReply(
+        items=[QuickReplyItem(action=LocationAction(label=clip_label(t("disaster_shelter_label", lang))))]
+    )
     return [TextMessage(text=t("disaster_notice", lang, headline=headline), quick_reply=quick)]
 
 

@@ -63,7 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reg_lang_ask": "Please choose the language for notices.",
         "reg_topics_ask": "Choose the notices you want (disaster information always comes).\nNow: {topics}",
         "reg_done_label": "Done",
-        "reg_done": "You are registered.\n{summary}\nSend \"settings\" to change anything.",
+        "reg_done": 'You are registered.\n{summary}\nSend "settings" to change anything.',
         "topic_disaster": "Disaster",
         "topic_event": "Events",
         "topic_childcare": "Child-raising",
