@@ -16,18 +16,8 @@ from admin.guard import client_ip, db, feature, roles
 service = feature("alerts.service")
 
 if service is not None:
-    from bot.i18n import LANGUAGES
+    from bot.i18n import LANGUAGE_NAMES, LANGUAGES
 
-    LANG_LABELS = {
-        "ja": "日本語",
-        "easy": "やさしい日本語",
-        "en": "English",
-        "zh": "简体中文",
-        "zh-Hant": "繁體中文",
-        "ko": "한국어",
-        "vi": "Tiếng Việt",
-        "pt": "Português",
-    }
     TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
 
     def _source() -> str:
@@ -66,7 +56,7 @@ if service is not None:
             problems=problems or [],
             areas=service.load_areas(),
             langs=LANGUAGES,
-            lang_labels=LANG_LABELS,
+            lang_labels=LANGUAGE_NAMES,
             topics=TOPIC_LABELS,
             hazards=_hazard_names(),
         ), status
@@ -162,7 +152,7 @@ if service is not None:
             a=alert,
             preview=service.preview(db(), alert_id),
             st=service.status(db(), alert_id),
-            lang_labels=LANG_LABELS,
+            lang_labels=LANGUAGE_NAMES,
             error=request.args.get("error"),
         )
 
@@ -184,7 +174,7 @@ if service is not None:
                 a=alert,
                 preview=service.preview(db(), alert_id),
                 st=service.status(db(), alert_id),
-                lang_labels=LANG_LABELS,
+                lang_labels=LANGUAGE_NAMES,
                 error=str(exc),
             ), 409
         if ok_message:
@@ -251,4 +241,4 @@ if service is not None:
     def approvals():
         rows = [a for a in service.list_alerts(db(), limit=200) if a["state"] in ("draft", "approved")]
         previews = {a["id"]: service.preview(db(), a["id"]) for a in rows}
-        return render_template("admin/approvals.html", alerts=rows, previews=previews, lang_labels=LANG_LABELS)
+        return render_template("admin/approvals.html", alerts=rows, previews=previews, lang_labels=LANGUAGE_NAMES)

@@ -10,21 +10,12 @@ from flask import render_template
 from admin import bp
 from admin.charts import hbars, stacked_bars
 from admin.guard import db, feature, now, roles
+from bot.i18n import LANGUAGE_NAMES
 from store import admin as admin_store
 from store import core as core_store
 
 log = logging.getLogger(__name__)
 DAYS = 14
-LANG_LABELS = {
-    "ja": "日本語",
-    "easy": "やさしい日本語",
-    "en": "English",
-    "zh": "简体中文",
-    "zh-Hant": "繁體中文",
-    "ko": "한국어",
-    "vi": "Tiếng Việt",
-    "pt": "Português",
-}
 
 
 def _days(rows: list[dict], today: dt.date) -> list[dict]:
@@ -103,7 +94,7 @@ def dashboard():
         lang_chart = hbars(
             sorted(
                 (
-                    (LANG_LABELS.get(k, k) if k and k != "-" else "未選択", v)
+                    (LANGUAGE_NAMES.get(k, k) if k and k != "-" else "未選択", v)
                     for k, v in residents.get("by_lang", {}).items()
                 ),
                 key=lambda x: -x[1],

@@ -25,22 +25,12 @@ from linebot.v3.messaging import (
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from bot.handlers.chat import ANSWER_PREFIXES, clip_label, command
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from bot.line_api import LineApiError
 from store import residents as resident_store
 
 log = logging.getLogger(__name__)
 
-LANG_NAMES = {
-    "ja": "日本語",
-    "easy": "やさしい日本語",
-    "en": "English",
-    "zh": "简体中文",
-    "zh-Hant": "繁體中文",
-    "ko": "한국어",
-    "vi": "Tiếng Việt",
-    "pt": "Português",
-}
 AREAS_PER_PAGE = 11  # + 「次へ」 + 「決めない」 = LINE's 13 quick-reply items
 OPT_TOPICS = ("event", "childcare", "garbage")
 
@@ -99,7 +89,7 @@ def summary(ctx: Ctx, resident: dict[str, Any]) -> str:
         "settings_summary",
         lang,
         area=_area_name(ctx, resident["area"], lang),
-        language=LANG_NAMES.get(resident["lang"] or "ja", resident["lang"] or "ja"),
+        language=LANGUAGE_NAMES.get(resident["lang"] or "ja", resident["lang"] or "ja"),
         topics="・".join(t(f"topic_{x}", lang) for x in resident["topics"]),
         delivery=t("delivery_off" if resident["delivery_stopped"] else "delivery_on", lang),
     )
@@ -122,7 +112,7 @@ def ask_area(ctx: Ctx, lang: str, page: int = 0, mode: str = "r") -> Message:
 
 
 def ask_lang(lang: str, mode: str = "r") -> Message:
-    items = [(name, postback_data(a="lang", v=code, m=mode), name) for code, name in LANG_NAMES.items()]
+    items = [(name, postback_data(a="lang", v=code, m=mode), name) for code, name in LANGUAGE_NAMES.items()]
     return TextMessage(text=t("reg_lang_ask", lang), quick_reply=_qr(items))
 
 

@@ -13,6 +13,17 @@ import importlib
 DEFAULT_LANG = "ja"
 # ja, やさしい日本語, English, 简体中文, 繁體中文, 한국어, Tiếng Việt, Português
 LANGUAGES = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
+# Each language's name in itself: what residents pick from, and how the console labels groups.
+LANGUAGE_NAMES = {
+    "ja": "日本語",
+    "easy": "やさしい日本語",
+    "en": "English",
+    "zh": "简体中文",
+    "zh-Hant": "繁體中文",
+    "ko": "한국어",
+    "vi": "Tiếng Việt",
+    "pt": "Português",
+}
 CATALOG_MODULES = ("bot.i18n.core", "bot.i18n.residents", "bot.i18n.shelters", "bot.i18n.alerts")
 
 
