@@ -37,6 +37,8 @@ KEYS = (
     "hit_at_5",
     "mrr",
     "answer_accuracy",
+    "answer_precision",
+    "resolved_rate",
     "no_answer_n",
     "no_answer_accuracy",
     "suggest_rate",

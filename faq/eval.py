@@ -88,11 +88,12 @@ def load_kosodate_json(path: str | Path) -> list[FaqEntry]:
 
 
 def _decision_label(d: Decision) -> str:
+    more = ",".join(h.entry.id for h in d.candidates)
     if d.kind == "answer" and d.hit is not None:
-        return f"answer:{d.hit.entry.id}"
+        return f"answer:{d.hit.entry.id}" + (f"+{more}" if more else "")
     if d.kind == "suggest":
-        return "suggest:" + ",".join(h.entry.id for h in d.candidates)
-    return d.kind
+        return "suggest:" + more
+    return "fallback" + (f"+{more}" if more else "")
 
 
 def evaluate(index: FaqIndex, queries: Sequence[EvalQuery], k: int = 5, **decide_kwargs: float) -> EvalResult:
@@ -100,7 +101,7 @@ def evaluate(index: FaqIndex, queries: Sequence[EvalQuery], k: int = 5, **decide
     n = n_out = 0
     h1 = h3 = h5 = 0
     rr = 0.0
-    answered_right = answered = suggested = fallback_right = 0
+    answered_right = answered = suggested = fallback_right = resolved = 0
     failures: list[dict[str, Any]] = []
     for q in queries:
         hits = index.search(q.query, k=max(k, 5))
@@ -120,6 +121,8 @@ def evaluate(index: FaqIndex, queries: Sequence[EvalQuery], k: int = 5, **decide
             suggested += d.kind == "suggest"
             ok = d.kind == "answer" and d.hit is not None and d.hit.entry.id in expected
             answered_right += ok
+            shown = [d.hit] if d.hit is not None else []
+            resolved += any(h.entry.id in expected for h in [*shown, *d.candidates])
             ok = ok and rank == 1
         else:
             n_out += 1
@@ -148,5 +151,7 @@ def evaluate(index: FaqIndex, queries: Sequence[EvalQuery], k: int = 5, **decide
         "answer_rate": answered / n if n else 0.0,
         "suggest_rate": suggested / n if n else 0.0,
         "answer_precision": answered_right / answered if answered else 0.0,
+        # The right entry was in the reply: the answer, or one tap away (a candidate).
+        "resolved_rate": resolved / n if n else 0.0,
     }
     return EvalResult(metrics, failures)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from faq.decide import CLEAR_FLOOR, CLEAR_RATIO, CONFIDENT, SUGGEST, Decision, decide
+from faq.decide import ALSO_BAND, CLEAR_FLOOR, CLEAR_RATIO, CONFIDENT, RELATED_FLOOR, SUGGEST, Decision, decide
 from faq.index import FaqIndex, Hit
 from faq.model import FaqEntry
 from faq.synonyms import Synonyms
@@ -155,9 +155,24 @@ def test_decide_thresholds() -> None:
     # below CONFIDENT but far ahead of everything else: still answered
     d = decide([_hit(CLEAR_FLOOR + 0.01, "a"), _hit((CLEAR_FLOOR + 0.01) / CLEAR_RATIO - 0.01, "b")])
     assert d.kind == "answer" and d.hit is not None and d.hit.entry.id == "a"
-    # a near tie at the top is not confident enough to answer
+    # a near tie at a high score is answered, the close runner-ups offered with it (at most 3)
     d = decide([_hit(0.9, "a"), _hit(0.9, "b"), _hit(0.89, "c"), _hit(0.88, "d"), _hit(0.87, "e")])
+    assert d.kind == "answer" and d.hit is not None and d.hit.entry.id == "a"
+    assert [h.entry.id for h in d.candidates] == ["b", "c", "d"]
+    # a runner-up further than ALSO_BAND behind is not offered
+    d = decide([_hit(0.9, "a"), _hit(0.9 - ALSO_BAND - 0.01, "b")])
+    assert d.kind == "answer" and d.candidates == ()
+    # a near tie with margin required: もしかして with every close candidate
+    d = decide([_hit(0.9, "a"), _hit(0.9, "b"), _hit(0.89, "c"), _hit(0.88, "d"), _hit(0.87, "e")], margin=0.05)
     assert d.kind == "suggest" and [h.entry.id for h in d.candidates] == ["a", "b", "c", "d"]
+
+
+def test_fallback_lists_related_questions_only_above_the_floor() -> None:
+    below = min(SUGGEST, CLEAR_FLOOR) - 0.01
+    assert below >= RELATED_FLOOR  # the band where the bot says "I don't know" but lists related entries
+    d = decide([_hit(below, "a"), _hit(below - 0.005, "b"), _hit(RELATED_FLOOR - 0.01, "c")])
+    assert d.kind == "fallback" and [h.entry.id for h in d.candidates] == ["a", "b"]
+    assert decide([_hit(RELATED_FLOOR - 0.01, "a")]) == Decision("fallback")
 
 
 def test_decide_explicit_thresholds() -> None:

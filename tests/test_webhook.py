@@ -112,11 +112,18 @@ def test_feedback_postback_is_stored(client, emulator, app):
     assert "お問い合わせ" in replies(emulator)[-1]["message"]["text"]
 
 
-def test_suggestions_have_short_labels_and_choosing_one_answers_it(client, emulator, app):
+def test_suggestions_have_short_labels_and_choosing_one_answers_it(app_config, emulator, monkeypatch):
+    # もしかして is the lexical stage's middle band (the semantic stage, when attached, answers
+    # with runner-ups instead: see the next test), so this app runs lexical-only.
     # A vague keyword tends to match several entries; look for a suggest decision.
     from faq.decide import decide
+    from webhook import create_app
 
+    monkeypatch.setenv("MADOGUCHI_SEMANTIC", "0")
+    app = create_app(app_config)
+    client = app.test_client()
     index = app.extensions["madoguchi"].faq.current().index
+    assert index.semantic is None
     vague = None
     for q in ["手続き", "申請", "カード", "届出", "証明書", "料金", "予約", "窓口", "登録", "手当"]:
         if decide(index.search(q, k=5)).kind == "suggest":
@@ -189,3 +196,46 @@ def test_sticker_gets_a_polite_text_prompt(client, emulator):
     }
     post_events(client, [event])
     assert "文字で質問" in replies(emulator)[-1]["message"]["text"]
+
+
+def _find(index, queries, want):
+    from faq.decide import decide
+
+    for q in queries:
+        d = decide(index.search(q, k=5))
+        if want(d):
+            return q, d
+    return None, None
+
+
+def test_close_runner_ups_are_offered_under_the_answer_and_related_questions_under_the_fallback(client, emulator, app):
+    from faq.eval import read_queries
+
+    rt = app.extensions["madoguchi"]
+    rt.faq.current()  # loads the published FAQ and starts its semantic stage
+    assert rt.faq.wait_semantic(120)
+    index = rt.faq.current().index
+    assert index.semantic is not None
+    queries = [q.query for q in read_queries("eval/ward_queries_dev.csv")]
+    # An answer that comes with close runner-ups: they are listed and one tap away.
+    q, d = _find(index, queries, lambda d: d.kind == "answer" and d.candidates)
+    assert q is not None, "no dev question produced an answer with close runner-ups"
+    msg = ask(client, emulator, q)
+    assert d.hit.entry.answer.strip()[:20] in msg["text"]
+    items = msg["quickReply"]["items"]
+    assert [i["action"]["label"] for i in items[:2]] == ["解決した", "解決しない"]
+    offered = [dict(p.split("=") for p in i["action"]["data"].split("&"))["id"] for i in items[2:]]
+    assert offered == [h.entry.id for h in d.candidates]
+    for h in d.candidates:
+        assert h.entry.question in msg["text"]
+    post_events(client, [postback_event(USER, items[2]["action"]["data"], emulator.mint_token(USER))])
+    assert d.candidates[0].entry.answer.strip()[:20] in replies(emulator)[-1]["message"]["text"]
+    # "I don't know" stays honest (contact shown) but lists the entries that came close.
+    q, d = _find(index, queries, lambda d: d.kind == "fallback" and d.candidates)
+    assert q is not None, "no dev question produced a fallback with related questions"
+    msg = ask(client, emulator, q)
+    assert "お答えできませんでした" in msg["text"] and app.config["CONTACT_PHONE"] in msg["text"]
+    offered = [dict(p.split("=") for p in i["action"]["data"].split("&"))["id"] for i in msg["quickReply"]["items"]]
+    assert offered == [h.entry.id for h in d.candidates]
+    rows = list(rt.store.db.query("select outcome from query_log order by id"))
+    assert rows[-1]["outcome"] == "fallback"

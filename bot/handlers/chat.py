@@ -110,8 +110,33 @@ def localized(entry: FaqEntry, lang: str) -> tuple[str, str]:
     return entry.question, entry.answer
 
 
-def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None) -> list[Message]:
-    """The FAQ's answer (with URL/contact) and the 解決した/解決しない quick replies."""
+def _candidate_items(
+    ctx: Ctx, entries: Sequence[FaqEntry], log_id: int | None
+) -> tuple[list[str], list[QuickReplyItem]]:
+    """Numbered question lines and one quick reply per entry (full question as display text)."""
+    lines: list[str] = []
+    items: list[QuickReplyItem] = []
+    for i, entry in enumerate(entries, start=1):
+        question, _ = localized(entry, ctx.lang)
+        lines.append(f"{i}. {question}")
+        items.append(
+            QuickReplyItem(
+                action=PostbackAction(
+                    label=clip_label(question),
+                    data=postback_data(a="faq", id=entry.id, q=log_id),
+                    display_text=question[:DISPLAY_TEXT_MAX],
+                )
+            )
+        )
+    return lines, items
+
+
+def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None, also: Sequence[FaqEntry] = ()) -> list[Message]:
+    """The FAQ's answer (with URL/contact) and the 解決した/解決しない quick replies.
+
+    ``also``: close runner-ups, listed under the answer and offered as quick replies after
+    the feedback buttons (a near-duplicate entry is one tap away if the top one was not it).
+    """
     _, answer = localized(entry, ctx.lang)
     parts = [answer.strip()]
     if not is_translated(entry, ctx.lang):
@@ -121,6 +146,9 @@ def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None) -> list[Messa
         parts.append(t("answer_more", ctx.lang, url=entry.url))
     if entry.contact:
         parts.append(t("answer_contact", ctx.lang, contact=entry.contact))
+    also_lines, also_items = _candidate_items(ctx, also, log_id)
+    if also_lines:
+        parts.append(t("answer_also", ctx.lang, list="\n".join(also_lines)))
     parts.append(t("feedback_ask", ctx.lang))
     quick = QuickReply(
         items=[
@@ -138,6 +166,7 @@ def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None) -> list[Messa
                     display_text=t("feedback_no", ctx.lang),
                 )
             ),
+            *also_items,
         ]
     )
     return [TextMessage(text=clip_text("\n\n".join(parts)), quick_reply=quick)]
@@ -145,20 +174,7 @@ def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None) -> list[Messa
 
 def suggest_messages(ctx: Ctx, entries: Sequence[FaqEntry], log_id: int | None) -> list[Message]:
     """もしかして: up to 4 candidates as quick replies (full question as the display text)."""
-    items = []
-    lines = []
-    for i, entry in enumerate(entries[:4], start=1):
-        question, _ = localized(entry, ctx.lang)
-        lines.append(f"{i}. {question}")
-        items.append(
-            QuickReplyItem(
-                action=PostbackAction(
-                    label=clip_label(question),
-                    data=postback_data(a="faq", id=entry.id, q=log_id),
-                    display_text=question[:DISPLAY_TEXT_MAX],
-                )
-            )
-        )
+    lines, items = _candidate_items(ctx, entries[:4], log_id)
     items.append(
         QuickReplyItem(
             action=PostbackAction(
@@ -175,8 +191,14 @@ def suggest_messages(ctx: Ctx, entries: Sequence[FaqEntry], log_id: int | None) 
     ]
 
 
-def fallback_messages(ctx: Ctx) -> list[Message]:
-    return [TextMessage(text=t("fallback", ctx.lang, contact=ctx.contact()))]
+def fallback_messages(ctx: Ctx, related: Sequence[FaqEntry] = (), log_id: int | None = None) -> list[Message]:
+    """The honest "I don't know" with where to ask; entries that came close listed as related questions."""
+    text = t("fallback", ctx.lang, contact=ctx.contact())
+    lines, items = _candidate_items(ctx, related, log_id)
+    if not lines:
+        return [TextMessage(text=text)]
+    text += "\n\n" + t("fallback_related", ctx.lang, list="\n".join(lines))
+    return [TextMessage(text=clip_text(text), quick_reply=QuickReply(items=items))]
 
 
 def small_talk(normalized: str) -> str | None:
@@ -211,12 +233,13 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
         faq_version=published.version,
         lang=ctx.lang,
     )
+    candidates = [h.entry for h in decision.candidates]
     if decision.kind == "answer":
-        messages = answer_messages(ctx, decision.hit.entry, log_id)
+        messages = answer_messages(ctx, decision.hit.entry, log_id, also=candidates)
     elif decision.kind == "suggest":
-        messages = suggest_messages(ctx, [h.entry for h in decision.candidates], log_id)
+        messages = suggest_messages(ctx, candidates, log_id)
     else:
-        messages = fallback_messages(ctx)
+        messages = fallback_messages(ctx, candidates, log_id)
     prefix: list[Message] = []
     for fn in ANSWER_PREFIXES:
         prefix.extend(fn(ctx))

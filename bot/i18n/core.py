@@ -21,6 +21,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "申し訳ありません。文字で質問を送ってください。位置情報を送ると近くの避難所をお知らせします。",
         "error": "申し訳ありません。ただいま回答できませんでした。しばらくしてからもう一度お試しください。",
         "translation_missing": "※この回答は日本語でお知らせします。",
+        "answer_also": "近い内容の質問もあります。こちらでしたら選んでください。\n{list}",
+        "fallback_related": "次の質問に関係があるかもしれません。\n{list}",
     },
     "easy": {
         "greeting": "こんにちは。みどり区の 窓口（まどぐち）チャットです。\nごみ、住民票（じゅうみんひょう）、マイナンバーカード、子（こ）ども、防災（ぼうさい）などの 質問（しつもん）を 送（おく）ってください。\n使（つか）い方（かた）は「ヘルプ」と 送ってください。",
@@ -42,6 +44,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "ごめんなさい。文字（もじ）で 質問（しつもん）を 送（おく）ってください。位置情報（いちじょうほう）を 送ると、近（ちか）くの 避難所（ひなんじょ）が わかります。",
         "error": "ごめんなさい。いま 答（こた）えられません。少（すこ）し あとで もう一度（いちど） 送（おく）ってください。",
         "translation_missing": "※この 答（こた）えは 日本語（にほんご）で 送（おく）ります。",
+        "answer_also": "にている 質問（しつもん）も あります。えらぶことが できます。\n{list}",
+        "fallback_related": "この 質問（しつもん）かも しれません。\n{list}",
     },
     "en": {
         "greeting": 'Hello! This is the Midori Ward office chat.\nSend us your questions about garbage, residence certificates (住民票), My Number Cards, child-raising, disaster preparedness and more.\nSend "help" to see how to use it.',
@@ -63,6 +67,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "Sorry, please send your question as text. If you send your location, we will show you nearby evacuation shelters.",
         "error": "Sorry, we cannot answer right now. Please try again in a little while.",
         "translation_missing": "* This answer is not yet available in English, so it is shown in Japanese.",
+        "answer_also": "Similar questions — choose one if it fits better:\n{list}",
+        "fallback_related": "These questions might be related:\n{list}",
     },
     "zh": {
         "greeting": "您好！这里是绿区区政府咨询聊天窗口。\n关于垃圾、居民票（住民票）、个人编号卡（マイナンバーカード）、育儿、防灾等问题，请直接发送文字提问。\n发送“帮助”可查看使用方法。",
@@ -84,6 +90,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "很抱歉，请用文字发送问题。发送位置信息，可查看附近的避难所。",
         "error": "很抱歉，现在无法回答。请稍后再试。",
         "translation_missing": "※此回答暂无中文版，以下用日语回答。",
+        "answer_also": "还有相近的问题，如果更符合请选择：\n{list}",
+        "fallback_related": "以下问题可能相关：\n{list}",
     },
     "zh-Hant": {
         "greeting": "您好！這裡是綠區區公所諮詢聊天窗口。\n關於垃圾、住民票、個人編號卡（マイナンバーカード）、育兒、防災等問題，請直接傳送文字提問。\n傳送「幫助」可查看使用方法。",
@@ -105,6 +113,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "很抱歉，請用文字傳送問題。傳送位置資訊，可查看附近的避難所。",
         "error": "很抱歉，目前無法回答。請稍後再試。",
         "translation_missing": "※此回答尚無中文版，以下以日語回答。",
+        "answer_also": "還有相近的問題，如果更符合請選擇：\n{list}",
+        "fallback_related": "以下問題可能相關：\n{list}",
     },
     "ko": {
         "greeting": '안녕하세요! 미도리구청 상담 채팅입니다.\n쓰레기, 주민표(住民票), 마이넘버카드, 육아, 방재 등 구청에 관한 질문을 문장으로 보내 주세요.\n사용 방법은 "도움말"이라고 보내 주세요.',
@@ -126,6 +136,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "죄송합니다. 질문은 글자로 보내 주세요. 위치 정보를 보내면 가까운 대피소를 알려 드립니다.",
         "error": "죄송합니다. 지금은 답변할 수 없습니다. 잠시 후 다시 시도해 주세요.",
         "translation_missing": "※이 답변은 아직 한국어 번역이 없어 일본어로 안내합니다.",
+        "answer_also": "비슷한 질문도 있습니다. 더 맞는 것이 있으면 선택해 주세요.\n{list}",
+        "fallback_related": "다음 질문과 관련이 있을 수 있습니다.\n{list}",
     },
     "vi": {
         "greeting": 'Xin chào! Đây là kênh chat hỏi đáp của Ủy ban quận Midori.\nHãy gửi câu hỏi của bạn về rác, phiếu cư trú (住民票), thẻ My Number, nuôi con, phòng chống thiên tai, v.v.\nGửi "trợ giúp" để xem cách sử dụng.',
@@ -147,6 +159,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "Xin lỗi, hãy gửi câu hỏi bằng chữ. Nếu gửi vị trí, chúng tôi sẽ cho bạn biết các nơi lánh nạn gần đó.",
         "error": "Xin lỗi, hiện chưa thể trả lời. Vui lòng thử lại sau ít phút.",
         "translation_missing": "※Câu trả lời này chưa có bản tiếng Việt nên được gửi bằng tiếng Nhật.",
+        "answer_also": "Có các câu hỏi tương tự — hãy chọn nếu phù hợp hơn:\n{list}",
+        "fallback_related": "Có thể liên quan đến các câu hỏi sau:\n{list}",
     },
     "pt": {
         "greeting": 'Olá! Este é o chat de atendimento da Prefeitura do Distrito de Midori.\nEnvie suas perguntas sobre lixo, atestado de residência (住民票), cartão My Number, criação dos filhos, prevenção de desastres e mais.\nEnvie "ajuda" para ver como usar.',
@@ -168,5 +182,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsupported": "Desculpe, envie sua pergunta em texto. Se enviar sua localização, mostraremos os abrigos próximos.",
         "error": "Desculpe, não conseguimos responder agora. Tente novamente daqui a pouco.",
         "translation_missing": "※Esta resposta ainda não está disponível em português, por isso segue em japonês.",
+        "answer_also": "Há perguntas parecidas — escolha uma se for mais adequada:\n{list}",
+        "fallback_related": "Estas perguntas podem estar relacionadas:\n{list}",
     },
 }
