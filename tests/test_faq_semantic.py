@@ -135,3 +135,36 @@ def test_semantic_switch_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     runtime = FaqRuntime(store, SAMPLE)
     assert runtime.semantic is False
     assert runtime.current().index.semantic is None
+
+
+_WORKER = """
+import sys
+sys.path.insert(0, {root!r})
+from faq import semantic
+from faq.index import FaqIndex
+from faq.model import FaqEntry
+entries = [FaqEntry(f"e{{i}}", f"質問その{{i}}について教えてください", f"回答その{{i}}です。") for i in range(12)]
+cache = semantic.EmbeddingCache({directory!r})
+FaqIndex.build(entries).build_semantic(cache)
+print(cache.embedded)
+"""
+
+
+def test_workers_starting_together_embed_each_text_once(tmp_path: Path) -> None:
+    """Two fresh processes (gunicorn workers) build the same FAQ at once: one embeds, one reads."""
+    import subprocess
+    import sys
+
+    script = _WORKER.format(root=str(ROOT), directory=str(tmp_path / "embeddings"))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    counts = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        counts.append(int(out.strip().splitlines()[-1]))
+    assert sorted(counts) == [0, 24]  # 12 questions + 12 answers, embedded by exactly one process
+    keys = np.load(tmp_path / "embeddings" / semantic.CACHE_FILE)["keys"]
+    assert len(keys) == 24
