@@ -49,7 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--failures", type=Path, help="write <corpus>_<split>_failures.csv here")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--splits", default="dev,test")
+    ap.add_argument("--splits", default="dev,test,fresh")
     ap.add_argument("--lexical", action="store_true", help="without the semantic stage")
     ap.add_argument("--cache", type=Path, default=ROOT / "instance" / "embeddings", help="embedding cache directory")
     args = ap.parse_args()
