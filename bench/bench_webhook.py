@@ -32,6 +32,7 @@ from tests.procs import free_port, procfile_command, start_linesim, stop, wait_h
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 SETTLE_SECONDS = 20.0
+EXTRA_ENV: dict[str, str] = {}
 # Resident-style questions (the ward dev split: ~110 distinct, colloquial, some unanswerable),
 # so the query-embedding cache does not flatter the numbers.
 QUESTIONS = [
@@ -113,6 +114,7 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
         "DATABASE_URL": f"sqlite:///{tmp / (kind + '.db')}",
         "SECRET_KEY": "bench",
         "WEB_CONCURRENCY": "2",
+        **(EXTRA_ENV if kind == "madoguchi" else {}),
     }
     cmd = procfile_command("web")
     if kind == "echo":
@@ -145,7 +147,14 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--settle", type=float, default=20.0, help="seconds to let madoguchi finish cold-start work")
+    ap.add_argument(
+        "--no-query-cache",
+        action="store_true",
+        help="MADOGUCHI_QUERY_CACHE=0: every question pays its embedding (the load repeats 110 questions)",
+    )
     args = ap.parse_args()
+    if args.no_query_cache:
+        EXTRA_ENV["MADOGUCHI_QUERY_CACHE"] = "0"
     global SETTLE_SECONDS
     SETTLE_SECONDS = args.settle
     with tempfile.TemporaryDirectory() as d:

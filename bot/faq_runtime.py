@@ -37,14 +37,17 @@ class Published:
     # The Japanese index plus the per-language translation indexes (issue F).
     multi: MultilingualSearch | None = None
 
-    def search(self, query: str, k: int = 5, lang: str | None = None):
-        """Hits for `query` written in `lang` (None/ja/easy: the Japanese index)."""
+    def search(self, query: str, k: int = 5, lang: str | None = None, thorough: bool = True):
+        """Hits for `query` written in `lang` (None/ja/easy: the Japanese index).
+
+        ``thorough=False`` when the bot is busy: fewer query embeddings (FaqIndex.search).
+        """
         if self.multi is None:
-            return self.index.search(query, k=k)
+            return self.index.search(query, k=k, thorough=thorough)
         search_lang = lang or detect_language(query)
         if SEARCH_LANG.get(search_lang or "", search_lang) not in ML_LANGS:
             # Japanese: the index with its semantic stage (when attached).
-            return self.index.search(query, k=k)
+            return self.index.search(query, k=k, thorough=thorough)
         # Other languages: the translation indexes, with the lexical-only Japanese index
         # their thresholds were tuned with (faq.multilang).
         return self.multi.search(query, k=k, lang=lang)

@@ -80,10 +80,15 @@ class EventProcessor:
             with self._lock:
                 self._pending -= 1
 
+    @property
+    def busy(self) -> bool:
+        """More webhooks waiting than threads to answer them: a burst is queueing up."""
+        return self._pending > self.threads
+
     def run(self, items: list[Item], recovered: bool = False) -> None:
         for event_id, _raw, event in items:
             try:
-                handle(self.app, event_id, event, recovered=recovered)
+                handle(self.app, event_id, event, recovered=recovered, busy=self.busy)
             except Exception:  # noqa: BLE001 - never lose the rest of the batch
                 log.exception("event handling crashed")
 
@@ -109,14 +114,18 @@ class EventProcessor:
         return len(stale)
 
 
-def handle(app: Flask, event_id: str | None, event: Any, recovered: bool = False) -> None:
-    """Build the context for one event, dispatch it, and close it in the inbox."""
+def handle(app: Flask, event_id: str | None, event: Any, recovered: bool = False, busy: bool = False) -> None:
+    """Build the context for one event, dispatch it, and close it in the inbox.
+
+    ``busy``: the answer pool has a backlog; handlers may trade a little quality for speed.
+    """
     from bot.routes import resolve_language
 
     rt = app.extensions["madoguchi"]
     ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, user_id=events.user_id_of(event))
     ctx.extra["event_id"] = event_id
     ctx.extra["recovered"] = recovered
+    ctx.extra["busy"] = busy
     ctx.lang = resolve_language(ctx, event)
     events.dispatch(ctx, event)
     if event_id:

@@ -38,7 +38,9 @@ DIM = 384
 THREADS = 1  # OpenMP threads per engine call: one per call; gunicorn workers give the parallelism
 CACHE_FILE = "e5-cache.npz"
 LOCK_FILE = "e5-cache.lock"
-QUERY_CACHE_SIZE = 2048
+# Query vectors kept per process (residents repeat questions, most of all in a disaster).
+# MADOGUCHI_QUERY_CACHE=0 switches it off (benchmarks measuring the uncached cost).
+QUERY_CACHE_SIZE = int(os.environ.get("MADOGUCHI_QUERY_CACHE", "2048"))
 MAX_QUERY_CHARS = 300  # cost grows with tokens; the question is rarely longer
 
 _engine_lock = threading.Lock()
@@ -123,6 +125,8 @@ _query_cache_lock = threading.Lock()
 def embed_query(text: str) -> np.ndarray:
     """The (384,) L2-normalized query vector ("query: " prefix added by the engine)."""
     text = text[:MAX_QUERY_CHARS]
+    if QUERY_CACHE_SIZE <= 0:
+        return _embed([text], True, wait=QUERY_WAIT)[0]
     with _query_cache_lock:
         hit = _query_cache.get(text)
         if hit is not None:

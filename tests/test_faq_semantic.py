@@ -94,6 +94,22 @@ def test_confident_lexical_match_skips_the_embedding(small: FaqIndex) -> None:
     assert small.semantic_queries == before
 
 
+def test_a_busy_bot_embeds_fewer_questions(small: FaqIndex) -> None:
+    from faq import index as faq_index
+
+    query = "保育園 申し込み"
+    lex = np.sort(small.lexical_scores(query))[::-1]
+    # lexically fairly sure: above the busy gate, below the thorough one
+    assert faq_index.BUSY_GATE <= lex[0] < faq_index.SEMANTIC_GATE
+    assert lex[0] - lex[1] >= faq_index.BUSY_GATE_MARGIN
+    before = small.semantic_queries
+    busy = small.search(query, thorough=False)
+    assert small.semantic_queries == before and not busy[0].semantic
+    thorough = small.search(query)
+    assert small.semantic_queries == before + 1 and thorough[0].semantic
+    assert busy[0].entry.id == thorough[0].entry.id == "hoiku"
+
+
 def test_second_build_embeds_nothing(cache_dir: Path, fresh_process: None) -> None:
     entries = FAQ[:3]
     first = semantic.EmbeddingCache(cache_dir)

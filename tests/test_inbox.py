@@ -90,3 +90,24 @@ def test_events_too_old_to_help_are_abandoned_and_erased(app):
         "abandoned",
         None,
     )
+
+
+def test_a_backlog_marks_the_pool_busy_and_every_event_is_still_answered(app_config, emulator):
+    from faq import semantic
+    from webhook import create_app
+
+    app = create_app({**app_config, "WEBHOOK_ASYNC": True, "WEBHOOK_THREADS": 1})
+    rt = app.extensions["madoguchi"]
+    rt.faq.current()
+    assert rt.faq.wait_semantic(120)
+    client = app.test_client()
+    users = [f"U{i:032d}" for i in range(4)]
+    with semantic._engine_lock:  # the engine is busy: the first answer waits for it
+        for user in users:
+            event = text_event(user, "引っ越しの手続きで何が必要ですか", emulator.mint_token(user))
+            assert post_events(client, [event]).status_code == 200  # acknowledged at once
+        assert rt.processor.busy  # four waiting for one answer thread
+    for user in users:
+        assert wait_for(lambda u=user: emulator.messages(to=u))
+    assert wait_for(lambda: not rt.processor.busy)
+    assert all(len(emulator.messages(to=u)) == 1 for u in users)

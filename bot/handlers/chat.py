@@ -221,7 +221,8 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     # Search in the language the question is written in (or the resident's, when unclear);
     # answer in ctx.lang, which may differ (a resident's own choice in 設定 wins).
     search_lang = ctx.extra.get("message_lang") or ctx.lang
-    hits = published.search(text, k=5, lang=search_lang)
+    # A backlog in the answer pool (a disaster-time burst): fewer query embeddings.
+    hits = published.search(text, k=5, lang=search_lang, thorough=not ctx.extra.get("busy", False))
     decision = decide(hits, **MultilingualSearch.thresholds(search_lang))
     top = hits[0] if hits else None
     log_id = core_store.log_query(
