@@ -285,7 +285,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 @on_postback("faq")
 def choose_candidate(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message]:
-    """The resident picked one of the もしかして candidates."""
+    """The resident picked a candidate: もしかして, a runner-up under an answer, or a related question."""
     published = ctx.faq.current()
     entry = published.index.get(fields.get("id", ""))
     if entry is None:
