@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from shelters import service
 from shelters.importer import ShelterFileInvalid
-from store.shelters import STATUSES
+from store.shelters import STATUSES, MassWithdrawal
 
 shelters_cli = AppGroup("shelters", help="Import shelter open data and keep each shelter's status.")
 
@@ -34,17 +34,27 @@ def _seed() -> None:
 @shelters_cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--by", "by", default="cli", show_default=True, help="Who imports (kept in the audit log).")
-def import_cmd(file: Path, by: str) -> None:
+@click.option(
+    "--allow-withdraw",
+    is_flag=True,
+    help="Allow an import that withdraws more than half of the shelters its source had (refused otherwise).",
+)
+def import_cmd(file: Path, by: str, allow_withdraw: bool) -> None:
     """Import a 自治体標準 CSV, a GSI CSV or a GSI GeoJSON file (format detected).
 
     Shelters are matched by the source's own id (ID / 共通ID): new ones are added, known ones
-    updated, status and status history kept. A file with any error changes nothing. Residents
-    are never notified of data changes.
+    updated, status and status history kept. Shelters of the same format and municipality that
+    the file no longer lists are withdrawn: hidden from residents and exports, history kept,
+    reinstated if a later file lists them again; withdrawing more than half needs
+    --allow-withdraw. A file with any error changes nothing. Residents are never notified of
+    data changes.
 
     Example: flask --app webhook shelters import 131999_evacuation_space.csv --by tanaka
     """
     try:
-        result = service.import_file(_db(), file, by=by)
+        result = service.import_file(_db(), file, by=by, allow_mass_withdrawal=allow_withdraw)
+    except MassWithdrawal as exc:
+        raise click.ClickException(f"{file.name}: {exc} 何も変更していません。") from exc
     except ShelterFileInvalid as exc:
         for err in exc.errors[:200]:
             click.echo(str(err), err=True)
@@ -56,6 +66,8 @@ def import_cmd(file: Path, by: str) -> None:
     click.echo(
         f"imported {result.total} shelters ({result.format}): "
         f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged"
+        + (f", {result.withdrawn} withdrawn (no longer in the file)" if result.withdrawn else "")
+        + (f", {result.reinstated} reinstated" if result.reinstated else "")
     )
 
 

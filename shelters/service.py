@@ -144,23 +144,40 @@ class ImportResult:
     added: int
     updated: int
     unchanged: int
+    withdrawn: int = 0  # in service before, missing from this file: hidden, history kept
+    reinstated: int = 0  # withdrawn before, back in this file
 
 
-def import_parsed(db: Database, parsed: ParsedFile, by: str, source_name: str, source: str = "cli") -> ImportResult:
-    """Store a validated file: new shelters added, known ones (same id) updated, status kept."""
+def import_parsed(
+    db: Database,
+    parsed: ParsedFile,
+    by: str,
+    source_name: str,
+    source: str = "cli",
+    allow_mass_withdrawal: bool = False,
+) -> ImportResult:
+    """Store a validated file: new shelters added, known ones (same id) updated, status kept;
+    shelters of the same source missing from it withdrawn (shelter_store.upsert_shelters).
+
+    Raises shelter_store.MassWithdrawal (nothing changed) when more than half would be withdrawn.
+    """
     rows = [_row_values(r) for r in parsed.records]
     with transaction(db):
-        counts = shelter_store.upsert_shelters(db, rows, parsed.format, source_name)
+        counts = shelter_store.upsert_shelters(
+            db, rows, parsed.format, source_name, allow_mass_withdrawal=allow_mass_withdrawal
+        )
         audit.record(
             db, by, "shelter.import", source_name, {"format": parsed.format, "total": len(rows), **counts}, source
         )
-    return ImportResult(parsed.format, len(rows), counts["added"], counts["updated"], counts["unchanged"])
+    return ImportResult(parsed.format, len(rows), **counts)
 
 
-def import_file(db: Database, path: Path, by: str, source: str = "cli") -> ImportResult:
-    """Read and store a shelter file; ShelterFileInvalid (nothing changed) on any error."""
+def import_file(
+    db: Database, path: Path, by: str, source: str = "cli", allow_mass_withdrawal: bool = False
+) -> ImportResult:
+    """Read and store a shelter file; ShelterFileInvalid / MassWithdrawal (nothing changed) on error."""
     parsed = read_shelters(path)
-    return import_parsed(db, parsed, by, Path(path).name, source)
+    return import_parsed(db, parsed, by, Path(path).name, source, allow_mass_withdrawal)
 
 
 def ensure_seeded(store: Store, path: Path | str | None) -> int | None:

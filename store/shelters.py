@@ -74,6 +74,25 @@ def _m0001(db: Database) -> None:
     db.execute("INSERT INTO shelter_data_version (id, version) VALUES (1, 0)")
 
 
+@migrations(name="0002_shelters_withdrawn")
+def _m0002(db: Database) -> None:
+    # A shelter missing from a re-import of its source is withdrawn, not deleted: its status
+    # history stays, residents and exports stop seeing it, a later import can reinstate it.
+    db.execute("ALTER TABLE shelters ADD COLUMN withdrawn_at REAL")
+
+
+class MassWithdrawal(ValueError):
+    """A re-import would withdraw more than half of the shelters it covers."""
+
+    def __init__(self, withdrawn: int, covered: int) -> None:
+        super().__init__(
+            f"この取り込みで {covered} か所中 {withdrawn} か所の避難所が一覧から外れます。"
+            "ファイルが正しいか確認してください（意図したものなら --allow-withdraw を付けて再実行）。"
+        )
+        self.withdrawn = withdrawn
+        self.covered = covered
+
+
 def data_version(db: Database) -> int:
     """The counter that changes whenever shelter data or a status changes."""
     row = db.execute("SELECT version FROM shelter_data_version WHERE id = 1").fetchone()
@@ -85,7 +104,7 @@ def bump_version(db: Database) -> None:
 
 
 def count_shelters(db: Database) -> int:
-    return int(db.execute("SELECT COUNT(*) FROM shelters").fetchone()[0])
+    return int(db.execute("SELECT COUNT(*) FROM shelters WHERE withdrawn_at IS NULL").fetchone()[0])
 
 
 def has_shelters(db: Database) -> bool:
@@ -93,15 +112,39 @@ def has_shelters(db: Database) -> bool:
 
 
 def upsert_shelters(
-    db: Database, rows: Iterable[dict[str, Any]], source_format: str, source_name: str, now: float | None = None
+    db: Database,
+    rows: Iterable[dict[str, Any]],
+    source_format: str,
+    source_name: str,
+    now: float | None = None,
+    allow_mass_withdrawal: bool = False,
 ) -> dict[str, int]:
     """Insert new shelters and update the data of known ones by source_id (status untouched).
 
-    Call inside a transaction. Returns counts: added, updated, unchanged.
+    A re-import is the source's whole list: a shelter of the same format and municipality that
+    the file no longer contains is withdrawn (kept with its history, hidden from residents and
+    exports); one that comes back is reinstated. Withdrawing more than half of the shelters the
+    file covers raises MassWithdrawal unless ``allow_mass_withdrawal``.
+    Call inside a transaction. Returns counts: added, updated, unchanged, withdrawn, reinstated.
     """
     now = now if now is not None else time.time()
-    existing = {r["source_id"]: r for r in db.query(f"SELECT source_id, {', '.join(DATA_COLUMNS)} FROM shelters")}
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    rows = list(rows)
+    existing = {
+        r["source_id"]: r
+        for r in db.query(f"SELECT source_id, {', '.join(DATA_COLUMNS)}, source_format, withdrawn_at FROM shelters")
+    }
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "withdrawn": 0, "reinstated": 0}
+    in_file = {row["source_id"] for row in rows}
+    municipalities = {row["municipality"] for row in rows}
+    covered = [
+        sid
+        for sid, r in existing.items()
+        if r["source_format"] == source_format and r["municipality"] in municipalities and r["withdrawn_at"] is None
+    ]
+    withdraw = [sid for sid in covered if sid not in in_file]
+    if withdraw and len(withdraw) * 2 > len(covered) and not allow_mass_withdrawal:
+        raise MassWithdrawal(len(withdraw), len(covered))
+    reinstate = [sid for sid in in_file if sid in existing and existing[sid]["withdrawn_at"] is not None]
     inserts: list[list[Any]] = []
     updates: list[list[Any]] = []
     for row in rows:
@@ -129,13 +172,20 @@ def upsert_shelters(
             f"UPDATE shelters SET {sets}, source_format = ?, source_name = ?, data_updated_at = ? WHERE source_id = ?",
             updates,
         )
-    if inserts or updates:
+    if withdraw:
+        db.conn.executemany("UPDATE shelters SET withdrawn_at = ? WHERE source_id = ?", [[now, s] for s in withdraw])
+        counts["withdrawn"] = len(withdraw)
+    if reinstate:
+        db.conn.executemany("UPDATE shelters SET withdrawn_at = NULL WHERE source_id = ?", [[s] for s in reinstate])
+        counts["reinstated"] = len(reinstate)
+    if inserts or updates or withdraw or reinstate:
         bump_version(db)
     return counts
 
 
 def all_shelters(db: Database) -> list[dict[str, Any]]:
-    return list(db.query("SELECT * FROM shelters ORDER BY source_id"))
+    """Every shelter in service (withdrawn ones left out)."""
+    return list(db.query("SELECT * FROM shelters WHERE withdrawn_at IS NULL ORDER BY source_id"))
 
 
 def get_shelter(db: Database, source_id: str) -> dict[str, Any] | None:
@@ -148,7 +198,10 @@ def shelters_by_ids(db: Database, source_ids: Sequence[str]) -> list[dict[str, A
         return []
     marks = ", ".join("?" for _ in source_ids)
     by_id = {
-        r["source_id"]: r for r in db.query(f"SELECT * FROM shelters WHERE source_id IN ({marks})", list(source_ids))
+        r["source_id"]: r
+        for r in db.query(
+            f"SELECT * FROM shelters WHERE withdrawn_at IS NULL AND source_id IN ({marks})", list(source_ids)
+        )
     }
     return [by_id[s] for s in source_ids if s in by_id]
 
@@ -157,7 +210,7 @@ def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
     """Shelters whose 対象となる町会・自治会 lists `area_name` (areas stored '|'-joined)."""
     return list(
         db.query(
-            "SELECT * FROM shelters WHERE '|' || areas || '|' LIKE ? ORDER BY source_id",
+            "SELECT * FROM shelters WHERE withdrawn_at IS NULL AND '|' || areas || '|' LIKE ? ORDER BY source_id",
             ["%|" + area_name.replace("%", "").replace("_", "") + "|%"],
         )
     )
@@ -166,7 +219,10 @@ def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
 def position_rows(db: Database) -> list[tuple[str, float, float, int, str]]:
     """(source_id, lat, lon, hazard_bits, status) of every shelter, for the nearest-search arrays."""
     return [
-        tuple(r) for r in db.execute("SELECT source_id, lat, lon, hazard_bits, status FROM shelters ORDER BY rowid")
+        tuple(r)
+        for r in db.execute(
+            "SELECT source_id, lat, lon, hazard_bits, status FROM shelters WHERE withdrawn_at IS NULL ORDER BY rowid"
+        )
     ]
 
 

@@ -1,0 +1,86 @@
+"""A re-import is the source's whole list: shelters it no longer lists are withdrawn, not kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shelters import service
+from store import audit
+from store import shelters as shelter_store
+from tests.test_shelters_fixtures import SAMPLE, write
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context():
+        db = app.extensions["madoguchi"].store.db
+        service.import_file(db, SAMPLE, by="test")
+        yield db
+
+
+def _sample_without(tmp_path, keep_rows):
+    lines = SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    header, rows = lines[0], lines[1:]
+    kept = [r for i, r in enumerate(rows) if keep_rows(i)]
+    return write(tmp_path / "sample_reimport.csv", "\n".join([header, *kept]) + "\n"), rows
+
+
+def _sid(row: str) -> str:
+    return row.split(",")[1]
+
+
+def test_shelter_missing_from_a_reimport_is_withdrawn_with_its_history_and_back_when_listed_again(app, db, tmp_path):
+    path, rows = _sample_without(tmp_path, lambda i: i != 0)
+    gone = _sid(rows[0])
+    before = service.get_shelter(db, gone)
+    service.set_status(db, gone, "open", count=10, by="op-a")
+    assert gone in [s["source_id"] for s in service.nearest(db, before["lat"], before["lon"])]
+
+    result = service.import_file(db, path, by="op-b")
+    assert (result.withdrawn, result.reinstated, result.added) == (1, 0, 0)
+    assert gone not in [s["source_id"] for s in service.list_shelters(db)]
+    assert gone not in [s["source_id"] for s in service.nearest(db, before["lat"], before["lon"], limit=50)]
+    for area in before["areas"]:
+        assert gone not in [s["source_id"] for s in service.shelters_for_area(db, area)]
+    body = app.test_client().get("/shelters.json").get_data(as_text=True)
+    assert gone not in body and _sid(rows[1]) in body
+    assert [h["status"] for h in service.status_history(db, gone)] == ["open"]  # history kept
+    assert shelter_store.count_shelters(db) == len(rows) - 1
+
+    back = service.import_file(db, SAMPLE, by="op-b")
+    assert (back.withdrawn, back.reinstated) == (0, 1)
+    assert gone in [s["source_id"] for s in service.list_shelters(db)]
+    assert service.get_shelter(db, gone)["status"] == "open"  # status survived the withdrawal
+
+
+def test_withdrawing_more_than_half_is_refused_unless_allowed(app, db, tmp_path):
+    path, rows = _sample_without(tmp_path, lambda i: i == 0)  # a truncated export: one row left
+    version = shelter_store.data_version(db)
+    with pytest.raises(shelter_store.MassWithdrawal) as err:
+        service.import_file(db, path, by="op")
+    assert f"{len(rows)} か所中 {len(rows) - 1} か所" in str(err.value)
+    assert shelter_store.count_shelters(db) == len(rows) and shelter_store.data_version(db) == version
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["shelters", "import", str(path), "--by", "op"])
+    assert out.exit_code != 0 and "--allow-withdraw" in out.output and "何も変更していません" in out.output
+    assert shelter_store.count_shelters(db) == len(rows)
+    out = runner.invoke(args=["shelters", "import", str(path), "--by", "op", "--allow-withdraw"])
+    assert out.exit_code == 0, out.output
+    assert f"{len(rows) - 1} withdrawn" in out.output
+    assert [s["source_id"] for s in service.list_shelters(db)] == [_sid(rows[0])]
+    entries = [json.loads(e["detail"]) for e in audit.entries(db, action_prefix="shelter.import")]
+    assert entries[0]["withdrawn"] == len(rows) - 1
+
+
+def test_another_municipality_import_withdraws_nothing_here(db):
+    from tests.test_shelters_fixtures import MATSUYAMA
+
+    if not MATSUYAMA.exists():
+        pytest.skip("shared Matsuyama file not present")
+    before = shelter_store.count_shelters(db)
+    result = service.import_file(db, MATSUYAMA, by="op")
+    assert result.withdrawn == 0
+    assert shelter_store.count_shelters(db) == before + result.added
