@@ -20,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.i18n import LANGUAGES, t
+from shelters import hazards
 from store import alerts as alert_store
 from store import audit
 from store import residents as resident_store
@@ -31,16 +32,7 @@ DEFAULT_STALE_MINUTES = 30.0
 DEFAULT_EXPIRY_HOURS = 24.0
 TEXT_MAX = 5000
 FIELD_MAX = 200
-HAZARDS = {
-    "flood": "洪水",
-    "landslide": "土砂災害",
-    "storm_surge": "高潮",
-    "earthquake": "地震",
-    "tsunami": "津波",
-    "fire": "大規模な火事",
-    "inland_flood": "内水氾濫",
-    "volcano": "火山現象",
-}
+HAZARDS = hazards.LABELS  # key → the label operators and residents read
 INTENSITIES = ("1", "2", "3", "4", "5弱", "5強", "6弱", "6強", "7")
 
 

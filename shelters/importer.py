@@ -23,18 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shelters import hazards
+
 # The 8 災害種別 of the Disaster Countermeasures Basic Act, in a fixed order (bit i = HAZARDS[i]).
-HAZARDS = ("flood", "landslide", "storm_surge", "earthquake", "tsunami", "fire", "inland_flood", "volcano")
-HAZARD_COLUMNS = {
-    "flood": "洪水",
-    "landslide": "崖崩れ、土石流及び地滑り",
-    "storm_surge": "高潮",
-    "earthquake": "地震",
-    "tsunami": "津波",
-    "fire": "大規模な火事",
-    "inland_flood": "内水氾濫",
-    "volcano": "火山現象",
-}
+HAZARDS = hazards.KEYS
+HAZARD_COLUMNS = hazards.COLUMNS
 FORMAT_STANDARD = "自治体標準"
 FORMAT_GSI_CSV = "GSI CSV"
 FORMAT_GSI_GEOJSON = "GSI GeoJSON"

@@ -84,3 +84,13 @@ def test_another_municipality_import_withdraws_nothing_here(db):
     result = service.import_file(db, MATSUYAMA, by="op")
     assert result.withdrawn == 0
     assert shelter_store.count_shelters(db) == before + result.added
+
+
+def test_hazard_order_is_pinned_and_shared():
+    """hazard_bits is persisted: bit i = HAZARDS[i]; alerts and the importer use the same keys."""
+    from alerts.service import HAZARDS as ALERT_HAZARDS
+    from shelters.importer import HAZARD_COLUMNS, HAZARDS
+
+    assert HAZARDS == ("flood", "landslide", "storm_surge", "earthquake", "tsunami", "fire", "inland_flood", "volcano")
+    assert tuple(ALERT_HAZARDS) == HAZARDS and tuple(HAZARD_COLUMNS) == HAZARDS
+    assert ALERT_HAZARDS["landslide"] == "土砂災害" and HAZARD_COLUMNS["landslide"] == "崖崩れ、土石流及び地滑り"
