@@ -77,6 +77,8 @@ if service is not None:
             "topics": [],
             "headline": "",
             "body": "",
+            "translations": {},
+            "test_audience": False,
         }
         shelter_id = request.args.get("shelter")
         shelters = feature("shelters.service")
@@ -112,6 +114,17 @@ if service is not None:
             "topics": request.form.getlist("topics"),
             "headline": request.form.get("headline", ""),
             "body": request.form.get("body", ""),
+            # The operator's own text per language (free-text alerts), as the CLI's --translation.
+            "translations": {
+                lang: (request.form.get(f"tr_{lang}_headline", ""), request.form.get(f"tr_{lang}_body", ""))
+                for lang in LANGUAGES
+                if lang != "ja"
+                and (
+                    request.form.get(f"tr_{lang}_headline", "").strip()
+                    or request.form.get(f"tr_{lang}_body", "").strip()
+                )
+            },
+            "test_audience": request.form.get("test_audience") == "1",
         }
         kind = request.form.get("kind", "")
         if kind not in ("actual", "exercise"):
@@ -128,6 +141,8 @@ if service is not None:
                 langs=form["langs"],
                 topics=form["topics"],
                 status=kind,
+                translations=form["translations"] or None,
+                test_audience=form["test_audience"],
                 source=_source(),
             )
         except service.InvalidAlert as exc:
