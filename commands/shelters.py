@@ -17,6 +17,7 @@ from store.shelters import STATUSES, MassWithdrawal
 shelters_cli = AppGroup("shelters", help="Import shelter open data and keep each shelter's status.")
 
 STATUS_LABELS = {"closed": "未開設", "open": "開設", "crowded": "混雑", "full": "満"}
+WITHDRAWN_SHOWN = 20  # withdrawn shelters named in the import summary (the audit log has them all)
 
 
 def _runtime():
@@ -43,10 +44,10 @@ def import_cmd(file: Path, by: str, allow_withdraw: bool) -> None:
     """Import a 自治体標準 CSV, a GSI CSV or a GSI GeoJSON file (format detected).
 
     Shelters are matched by the source's own id (ID / 共通ID): new ones are added, known ones
-    updated, status and status history kept. Shelters of the same format and municipality that
-    the file no longer lists are withdrawn: hidden from residents and exports, history kept,
-    reinstated if a later file lists them again; withdrawing more than half needs
-    --allow-withdraw. A file with any error changes nothing. Residents are never notified of
+    updated, status and status history kept. Shelters of the same source (自治体標準, or GSI in
+    either format) and municipality that the file no longer lists are withdrawn: hidden from
+    residents and exports, history kept, reinstated if a later file lists them again;
+    withdrawing more than half of them needs --allow-withdraw. A file with any error changes nothing. Residents are never notified of
     data changes.
 
     Example: flask --app webhook shelters import 131999_evacuation_space.csv --by tanaka
@@ -69,6 +70,14 @@ def import_cmd(file: Path, by: str, allow_withdraw: bool) -> None:
         + (f", {result.withdrawn} withdrawn (no longer in the file)" if result.withdrawn else "")
         + (f", {result.reinstated} reinstated" if result.reinstated else "")
     )
+    if result.withdrawn_ids:
+        click.echo(
+            "withdrawn (hidden from residents and exports, history kept; a file listing them again reinstates them):"
+        )
+        for sid in result.withdrawn_ids[:WITHDRAWN_SHOWN]:
+            click.echo(f"  {sid}\t{service.get_shelter(_db(), sid)['name']}")
+        if len(result.withdrawn_ids) > WITHDRAWN_SHOWN:
+            click.echo(f"  … and {len(result.withdrawn_ids) - WITHDRAWN_SHOWN} more (all listed in the audit log)")
 
 
 @shelters_cli.command("status")
@@ -79,7 +88,8 @@ def import_cmd(file: Path, by: str, allow_withdraw: bool) -> None:
 def status_cmd(shelter_id: str, status: str, count: int | None, by: str) -> None:
     """Set a shelter's status: open, crowded, full or closed (with an optional head count).
 
-    Residents are not notified. After opening a shelter, the command prints a pre-filled
+    Residents are not notified. A withdrawn shelter (no longer in its source's file) is refused.
+    After opening a shelter, the command prints a pre-filled
     `alert create` command for its areas, which still needs a second person's approval.
 
     Example: flask --app webhook shelters status E13199900101 open --count 120 --by tanaka
@@ -87,6 +97,8 @@ def status_cmd(shelter_id: str, status: str, count: int | None, by: str) -> None
     _seed()
     try:
         shelter = service.set_status(_db(), shelter_id, status, count=count, by=by)
+    except service.WithdrawnShelter as exc:
+        raise click.ClickException(str(exc)) from exc
     except service.UnknownShelter as exc:
         raise click.ClickException(
             f"no shelter has the id {shelter_id!r} (use the source's ID / 共通ID; see `shelters list`)"

@@ -31,6 +31,13 @@ HAZARD_COLUMNS = hazards.COLUMNS
 FORMAT_STANDARD = "自治体標準"
 FORMAT_GSI_CSV = "GSI CSV"
 FORMAT_GSI_GEOJSON = "GSI GeoJSON"
+# Formats whose shelters share one id scheme (ID vs GSI's 共通ID): a re-import in one of them is
+# the whole list for all of them, so switching GSI CSV → GeoJSON still withdraws dropped shelters.
+SAME_SOURCE_FORMATS = {
+    FORMAT_STANDARD: (FORMAT_STANDARD,),
+    FORMAT_GSI_CSV: (FORMAT_GSI_CSV, FORMAT_GSI_GEOJSON),
+    FORMAT_GSI_GEOJSON: (FORMAT_GSI_CSV, FORMAT_GSI_GEOJSON),
+}
 
 # Japan, generously (Okinotorishima to Etorofu, Yonaguni to Minamitorishima).
 LAT_RANGE = (20.0, 46.0)

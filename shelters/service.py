@@ -21,7 +21,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from nlp.normalize import normalize
-from shelters.importer import HAZARD_COLUMNS, HAZARDS, ParsedFile, ShelterRecord, read_shelters
+from shelters.importer import HAZARD_COLUMNS, HAZARDS, SAME_SOURCE_FORMATS, ParsedFile, ShelterRecord, read_shelters
 from store import Store, audit, transaction
 from store import shelters as shelter_store
 from store.shelters import STATUSES
@@ -54,6 +54,21 @@ class UnknownShelter(ShelterServiceError, LookupError):
 
     def __init__(self, source_id: str):
         super().__init__(f"no shelter with id {source_id!r}")
+        self.source_id = source_id
+
+
+class WithdrawnShelter(UnknownShelter):
+    """The shelter was withdrawn (its source no longer lists it): residents cannot see it, so its
+    status cannot be changed until a file that lists it again is imported."""
+
+    def __init__(self, source_id: str, name: str, withdrawn_at: float):
+        when = datetime.fromtimestamp(withdrawn_at, JST).strftime("%Y-%m-%d %H:%M")
+        ShelterServiceError.__init__(
+            self,
+            f"避難所 {source_id}（{name}）は {when} の取り込みで一覧から外れています"
+            "（最新の避難所ファイルに載っていません）。住民には表示されないため、状態は変更していません。"
+            "再び指定された場合は、その避難所を含むファイルを取り込んでください。",
+        )
         self.source_id = source_id
 
 
@@ -95,6 +110,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
         "status_updated_at": _iso(status_at),
         "data_updated_at": _iso(row["data_updated_at"]),
         "updated_at": _iso(max(row["data_updated_at"], status_at or 0)),
+        "withdrawn_at": _iso(row.get("withdrawn_at")),  # not published (web.PUBLIC_FIELDS)
     }
 
 
@@ -146,6 +162,7 @@ class ImportResult:
     unchanged: int
     withdrawn: int = 0  # in service before, missing from this file: hidden, history kept
     reinstated: int = 0  # withdrawn before, back in this file
+    withdrawn_ids: tuple[str, ...] = ()
 
 
 def import_parsed(
@@ -164,12 +181,18 @@ def import_parsed(
     rows = [_row_values(r) for r in parsed.records]
     with transaction(db):
         counts = shelter_store.upsert_shelters(
-            db, rows, parsed.format, source_name, allow_mass_withdrawal=allow_mass_withdrawal
+            db,
+            rows,
+            parsed.format,
+            source_name,
+            allow_mass_withdrawal=allow_mass_withdrawal,
+            scope_formats=SAME_SOURCE_FORMATS.get(parsed.format),
         )
         audit.record(
             db, by, "shelter.import", source_name, {"format": parsed.format, "total": len(rows), **counts}, source
         )
-    return ImportResult(parsed.format, len(rows), **counts)
+    withdrawn_ids = tuple(counts.pop("withdrawn_ids"))
+    return ImportResult(parsed.format, len(rows), **counts, withdrawn_ids=withdrawn_ids)
 
 
 def import_file(
@@ -220,6 +243,9 @@ def set_status(
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
         raise InvalidStatus(f"head count must be a whole number ≥ 0, got {count!r}")
     with transaction(db):
+        row = shelter_store.get_shelter(db, source_id)
+        if row is not None and row["withdrawn_at"] is not None:
+            raise WithdrawnShelter(source_id, row["name"], row["withdrawn_at"])
         try:
             previous = shelter_store.update_status(db, source_id, value, count, by.strip(), source)
         except LookupError:

@@ -118,14 +118,17 @@ def upsert_shelters(
     source_name: str,
     now: float | None = None,
     allow_mass_withdrawal: bool = False,
-) -> dict[str, int]:
+    scope_formats: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Insert new shelters and update the data of known ones by source_id (status untouched).
 
-    A re-import is the source's whole list: a shelter of the same format and municipality that
-    the file no longer contains is withdrawn (kept with its history, hidden from residents and
-    exports); one that comes back is reinstated. Withdrawing more than half of the shelters the
-    file covers raises MassWithdrawal unless ``allow_mass_withdrawal``.
-    Call inside a transaction. Returns counts: added, updated, unchanged, withdrawn, reinstated.
+    A re-import is the source's whole list: a shelter of the same source (one of
+    ``scope_formats``, default just ``source_format``) and municipality that the file no longer
+    contains is withdrawn (kept with its history, hidden from residents and exports); one that
+    comes back is reinstated. Withdrawing more than half of the shelters the file covers raises
+    MassWithdrawal unless ``allow_mass_withdrawal``.
+    Call inside a transaction. Returns counts (added, updated, unchanged, withdrawn, reinstated)
+    and ``withdrawn_ids``.
     """
     now = now if now is not None else time.time()
     rows = list(rows)
@@ -136,12 +139,13 @@ def upsert_shelters(
     counts = {"added": 0, "updated": 0, "unchanged": 0, "withdrawn": 0, "reinstated": 0}
     in_file = {row["source_id"] for row in rows}
     municipalities = {row["municipality"] for row in rows}
+    formats = set(scope_formats or (source_format,))
     covered = [
         sid
         for sid, r in existing.items()
-        if r["source_format"] == source_format and r["municipality"] in municipalities and r["withdrawn_at"] is None
+        if r["source_format"] in formats and r["municipality"] in municipalities and r["withdrawn_at"] is None
     ]
-    withdraw = [sid for sid in covered if sid not in in_file]
+    withdraw = sorted(sid for sid in covered if sid not in in_file)
     if withdraw and len(withdraw) * 2 > len(covered) and not allow_mass_withdrawal:
         raise MassWithdrawal(len(withdraw), len(covered))
     reinstate = [sid for sid in in_file if sid in existing and existing[sid]["withdrawn_at"] is not None]
@@ -180,7 +184,7 @@ def upsert_shelters(
         counts["reinstated"] = len(reinstate)
     if inserts or updates or withdraw or reinstate:
         bump_version(db)
-    return counts
+    return {**counts, "withdrawn_ids": withdraw}
 
 
 def all_shelters(db: Database) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 from shelters import service
 from store import audit
 from store import shelters as shelter_store
-from tests.test_shelters_fixtures import SAMPLE, write
+from tests.test_shelters_fixtures import SAMPLE, gsi_csv, gsi_geojson, gsi_row, write
 
 
 @pytest.fixture
@@ -44,8 +44,10 @@ def test_shelter_missing_from_a_reimport_is_withdrawn_with_its_history_and_back_
     assert gone not in [s["source_id"] for s in service.nearest(db, before["lat"], before["lon"], limit=50)]
     for area in before["areas"]:
         assert gone not in [s["source_id"] for s in service.shelters_for_area(db, area)]
-    body = app.test_client().get("/shelters.json").get_data(as_text=True)
-    assert gone not in body and _sid(rows[1]) in body
+    client = app.test_client()
+    for url in ("/shelters.json", "/shelters.geojson", "/shelters.csv"):
+        body = client.get(url).get_data(as_text=True)
+        assert gone not in body and _sid(rows[1]) in body, url
     assert [h["status"] for h in service.status_history(db, gone)] == ["open"]  # history kept
     assert shelter_store.count_shelters(db) == len(rows) - 1
 
@@ -70,6 +72,9 @@ def test_withdrawing_more_than_half_is_refused_unless_allowed(app, db, tmp_path)
     out = runner.invoke(args=["shelters", "import", str(path), "--by", "op", "--allow-withdraw"])
     assert out.exit_code == 0, out.output
     assert f"{len(rows) - 1} withdrawn" in out.output
+    named = [line.split("\t")[0].strip() for line in out.output.splitlines() if line.startswith("  E")]
+    assert len(named) == 20 and set(named) <= {_sid(r) for r in rows[1:]}  # the summary names them
+    assert f"… and {len(rows) - 1 - 20} more" in out.output
     assert [s["source_id"] for s in service.list_shelters(db)] == [_sid(rows[0])]
     entries = [json.loads(e["detail"]) for e in audit.entries(db, action_prefix="shelter.import")]
     assert entries[0]["withdrawn"] == len(rows) - 1
@@ -94,3 +99,39 @@ def test_hazard_order_is_pinned_and_shared():
     assert HAZARDS == ("flood", "landslide", "storm_surge", "earthquake", "tsunami", "fire", "inland_flood", "volcano")
     assert tuple(ALERT_HAZARDS) == HAZARDS and tuple(HAZARD_COLUMNS) == HAZARDS
     assert ALERT_HAZARDS["landslide"] == "土砂災害" and HAZARD_COLUMNS["landslide"] == "崖崩れ、土石流及び地滑り"
+    assert service.hazards_of(0b1000_0101) == ["flood", "storm_surge", "volcano"]  # a stored value reads the same
+
+
+def test_status_of_a_withdrawn_shelter_is_refused_until_it_is_listed_again(app, db, tmp_path):
+    path, rows = _sample_without(tmp_path, lambda i: i != 0)
+    gone = _sid(rows[0])
+    service.set_status(db, gone, "open", by="op-a")
+    service.import_file(db, path, by="op-b")
+
+    with pytest.raises(service.WithdrawnShelter):
+        service.set_status(db, gone, "closed", by="op-a")
+    out = app.test_cli_runner().invoke(args=["shelters", "status", gone, "full", "--by", "op-a"])
+    assert out.exit_code != 0 and "一覧から外れています" in out.output and "状態は変更していません" in out.output
+    assert [h["status"] for h in service.status_history(db, gone)] == ["open"]
+    assert service.get_shelter(db, gone)["withdrawn_at"] is not None
+
+    service.import_file(db, SAMPLE, by="op-b")
+    assert service.set_status(db, gone, "closed", by="op-a")["previous_status"] == "open"
+    assert service.get_shelter(db, gone)["withdrawn_at"] is None
+
+
+def test_gsi_csv_and_geojson_are_one_source_and_never_withdraw_the_standard_file(db, tmp_path):
+    gsi = [gsi_row(f"G-{i}", f"避難広場{i}", 35.70 + i / 1000, 139.65, "洪水,地震") for i in range(3)]
+    sample_ids = {s["source_id"] for s in service.list_shelters(db)}
+
+    first = service.import_file(db, write(tmp_path / "gsi.csv", gsi_csv(gsi)), by="op")
+    assert (first.added, first.withdrawn) == (3, 0)  # same municipality, other source: sample untouched
+
+    second = service.import_file(db, write(tmp_path / "gsi.geojson", gsi_geojson(gsi[1:])), by="op")
+    assert (second.format, second.withdrawn_ids) == ("GSI GeoJSON", ("G-0",))
+    ids = {s["source_id"] for s in service.list_shelters(db)}
+    assert ids == sample_ids | {"G-1", "G-2"}
+
+    again = service.import_file(db, SAMPLE, by="op")
+    assert (again.withdrawn, again.reinstated) == (0, 0)
+    assert {s["source_id"] for s in service.list_shelters(db)} == ids
