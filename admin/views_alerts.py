@@ -19,6 +19,11 @@ if service is not None:
     from bot.i18n import LANGUAGE_NAMES, LANGUAGES
 
     TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
+    TEST_AUDIENCE_NOT_FOR_ACTUAL = (
+        "本番の配信は「テスト対象者（職員の端末）だけに送る」にできません。"
+        "職員の端末で試すときは「訓練として作成」を押してください。"
+        "本番として住民に送るときは、チェックを外してから「本番として作成」を押してください。"
+    )
 
     def _source() -> str:
         return f"web {client_ip()}"
@@ -59,7 +64,20 @@ if service is not None:
             lang_labels=LANGUAGE_NAMES,
             topics=TOPIC_LABELS,
             hazards=_hazard_names(),
+            testers=service.list_testers(db()),
         ), status
+
+    def _translations() -> dict[str, tuple[str, str]]:
+        """The operator's own text per language (free-text alerts), as the CLI's --translation.
+
+        Languages left blank are not sent: the service gives those residents やさしい日本語/日本語.
+        """
+        out = {}
+        for lang in LANGUAGES:
+            pair = (request.form.get(f"tr_{lang}_headline", ""), request.form.get(f"tr_{lang}_body", ""))
+            if lang != "ja" and any(x.strip() for x in pair):
+                out[lang] = pair
+        return out
 
     @bp.route("/alerts")
     @roles("operator", "approver")
@@ -114,16 +132,7 @@ if service is not None:
             "topics": request.form.getlist("topics"),
             "headline": request.form.get("headline", ""),
             "body": request.form.get("body", ""),
-            # The operator's own text per language (free-text alerts), as the CLI's --translation.
-            "translations": {
-                lang: (request.form.get(f"tr_{lang}_headline", ""), request.form.get(f"tr_{lang}_body", ""))
-                for lang in LANGUAGES
-                if lang != "ja"
-                and (
-                    request.form.get(f"tr_{lang}_headline", "").strip()
-                    or request.form.get(f"tr_{lang}_body", "").strip()
-                )
-            },
+            "translations": _translations(),
             "test_audience": request.form.get("test_audience") == "1",
         }
         kind = request.form.get("kind", "")
@@ -145,6 +154,9 @@ if service is not None:
                 test_audience=form["test_audience"],
                 source=_source(),
             )
+        except service.TestAudienceNotForActual:
+            # The service's wording names CLI options; the console names its own buttons.
+            return _composer(form, [TEST_AUDIENCE_NOT_FOR_ACTUAL], 400)
         except service.InvalidAlert as exc:
             return _composer(form, exc.problems, 400)
         except service.AlertError as exc:
@@ -158,18 +170,34 @@ if service is not None:
         except service.UnknownAlert:
             abort(404)
 
-    @bp.route("/alerts/<int:alert_id>")
-    @roles("operator", "approver")
-    def alert_detail(alert_id: int):
+    def _lang_order(lang: str) -> int:
+        return LANGUAGES.index(lang) if lang in LANGUAGES else len(LANGUAGES)
+
+    def _detail(alert_id: int, error: str | None):
         alert = _get(alert_id)
+        preview = service.preview(db(), alert_id)
+        # Texts nobody receives yet (e.g. the operator's English with no English residents) are
+        # still shown, so the operator can check every text they wrote before approval.
+        shown = {grp["lang"] for grp in preview["groups"]}
+        unreached = [
+            {"lang": lang, "count": 0, "messages": messages, "fallback_from": None}
+            for lang, messages in sorted(alert["texts"].items(), key=lambda kv: _lang_order(kv[0]))
+            if lang not in shown
+        ]
         return render_template(
             "admin/alert.html",
             a=alert,
-            preview=service.preview(db(), alert_id),
+            preview=preview,
+            unreached=unreached,
             st=service.status(db(), alert_id),
             lang_labels=LANGUAGE_NAMES,
-            error=request.args.get("error"),
+            error=error,
         )
+
+    @bp.route("/alerts/<int:alert_id>")
+    @roles("operator", "approver")
+    def alert_detail(alert_id: int):
+        return _detail(alert_id, request.args.get("error"))
 
     @bp.route("/alerts/<int:alert_id>/status.json")
     @roles("operator", "approver")
@@ -183,15 +211,7 @@ if service is not None:
             fn()
         except service.AlertError as exc:
             # The refusal (e.g. self-approval) is shown on the page, with 409.
-            alert = _get(alert_id)
-            return render_template(
-                "admin/alert.html",
-                a=alert,
-                preview=service.preview(db(), alert_id),
-                st=service.status(db(), alert_id),
-                lang_labels=LANGUAGE_NAMES,
-                error=str(exc),
-            ), 409
+            return _detail(alert_id, str(exc)), 409
         if ok_message:
             flash(ok_message)
         return redirect(url_for("admin.alert_detail", alert_id=alert_id))
