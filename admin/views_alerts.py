@@ -102,9 +102,12 @@ if service is not None:
         shelters = feature("shelters.service")
         if shelter_id and shelters is not None:
             try:
-                pre = shelters.opening_alert_fields(shelters.get_shelter(db(), shelter_id))
+                shelter = shelters.get_shelter(db(), shelter_id)
             except shelters.UnknownShelter:
                 abort(404)
+            if shelter.get("withdrawn_at"):
+                abort(404)  # no longer designated: nothing to announce
+            pre = shelters.opening_alert_fields(shelter)
             form.update(
                 template="shelter_open",
                 areas=pre["areas"],

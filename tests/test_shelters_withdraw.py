@@ -135,3 +135,17 @@ def test_gsi_csv_and_geojson_are_one_source_and_never_withdraw_the_standard_file
     again = service.import_file(db, SAMPLE, by="op")
     assert (again.withdrawn, again.reinstated) == (0, 0)
     assert {s["source_id"] for s in service.list_shelters(db)} == ids
+
+
+def test_console_offers_no_opening_announcement_for_a_withdrawn_shelter(app, db, tmp_path):
+    from admin import security
+    from store import admin as admin_store
+    from tests.test_admin import PASSWORD, ROLE_USERS, logged_in
+
+    admin_store.create_user(db, ROLE_USERS["operator"], "operator", security.hash_password(PASSWORD))
+    path, rows = _sample_without(tmp_path, lambda i: i != 0)
+    op = logged_in(app, "operator")
+    assert op.get(f"/admin/alerts/new?shelter={_sid(rows[0])}").status_code == 200
+    service.import_file(db, path, by="op")
+    assert op.get(f"/admin/alerts/new?shelter={_sid(rows[0])}").status_code == 404
+    assert op.get(f"/admin/alerts/new?shelter={_sid(rows[1])}").status_code == 200
