@@ -47,8 +47,8 @@ def import_cmd(file: Path, by: str, allow_withdraw: bool) -> None:
     updated, status and status history kept. Shelters of the same source (自治体標準, or GSI in
     either format) and municipality that the file no longer lists are withdrawn: hidden from
     residents and exports, history kept, reinstated if a later file lists them again;
-    withdrawing more than half of them needs --allow-withdraw. A file with any error changes nothing. Residents are never notified of
-    data changes.
+    withdrawing more than half of them needs --allow-withdraw. A file with any error changes
+    nothing. Residents are never notified of data changes.
 
     Example: flask --app webhook shelters import 131999_evacuation_space.csv --by tanaka
     """

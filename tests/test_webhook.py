@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import parse_qs
 
 from tests.conftest import SECRET, TOKEN, post_events, postback_event, sign, text_event
 
 USER = "U" + "1" * 32
+
+
+def postback_id(action: dict) -> str:
+    """The FAQ id a quick-reply postback action carries."""
+    return parse_qs(action["data"])["id"][0]
 
 
 def replies(emulator, user=USER):
@@ -139,7 +145,7 @@ def test_suggestions_have_short_labels_and_choosing_one_answers_it(app_config, e
     assert first["displayText"]  # the full question is what the resident appears to send
     post_events(client, [postback_event(USER, first["data"], emulator.mint_token(USER))])
     answer = replies(emulator)[-1]["message"]
-    chosen_id = dict(p.split("=") for p in first["data"].split("&"))["id"]
+    chosen_id = postback_id(first)
     assert index.get(chosen_id).answer.strip()[:20] in answer["text"]
 
 
@@ -224,7 +230,7 @@ def test_close_runner_ups_are_offered_under_the_answer_and_related_questions_und
     assert d.hit.entry.answer.strip()[:20] in msg["text"]
     items = msg["quickReply"]["items"]
     assert [i["action"]["label"] for i in items[:2]] == ["解決した", "解決しない"]
-    offered = [dict(p.split("=") for p in i["action"]["data"].split("&"))["id"] for i in items[2:]]
+    offered = [postback_id(i["action"]) for i in items[2:]]
     assert offered == [h.entry.id for h in d.candidates]
     for h in d.candidates:
         assert h.entry.question in msg["text"]
@@ -235,7 +241,7 @@ def test_close_runner_ups_are_offered_under_the_answer_and_related_questions_und
     assert q is not None, "no dev question produced a fallback with related questions"
     msg = ask(client, emulator, q)
     assert "お答えできませんでした" in msg["text"] and app.config["CONTACT_PHONE"] in msg["text"]
-    offered = [dict(p.split("=") for p in i["action"]["data"].split("&"))["id"] for i in msg["quickReply"]["items"]]
+    offered = [postback_id(i["action"]) for i in msg["quickReply"]["items"]]
     assert offered == [h.entry.id for h in d.candidates]
     rows = list(rt.store.db.query("select outcome from query_log order by id"))
     assert rows[-1]["outcome"] == "fallback"
