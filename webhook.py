@@ -13,6 +13,7 @@ from flask import Flask, jsonify
 from linebot.v3 import WebhookParser
 from werkzeug.exceptions import HTTPException
 
+import wardtime
 from bot.faq_runtime import FaqRuntime
 from bot.inbox import EventProcessor
 from bot.line_api import LineApi
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_LOG_RETENTION_DAYS": 365,
     "ALERT_STALE_MINUTES": 30,
     "LINE_MULTICAST_RPS": 100,
+    "WARD_TIMEZONE": wardtime.DEFAULT_ZONE,
 }
 # Read from the environment when set (strings; numbers converted below).
 ENV_KEYS = tuple(k for k in DEFAULTS if k != "DEV_MODE") + ("MADOGUCHI_DEV",)
@@ -86,6 +88,10 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg[key] = float(cfg[key])
     for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS", "WEBHOOK_THREADS"):
         cfg[key] = int(cfg[key])
+    try:
+        wardtime.load_zone(cfg["WARD_TIMEZONE"])
+    except ValueError as exc:
+        raise ConfigError(f"WARD_TIMEZONE: {exc}") from None
     for key in REQUIRED_IN_PRODUCTION:
         if not cfg.get(key):
             if cfg["DEV_MODE"]:
@@ -105,6 +111,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    # Pages read the app's own zone; code without an app (CLI messages, services) the process's.
+    app.config["WARD_TZ"] = wardtime.configure(cfg["WARD_TIMEZONE"])
     store = Store(cfg["DATABASE_URL"])
     app.extensions["madoguchi"] = Runtime(
         store=store,

@@ -22,9 +22,11 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
+import wardtime
 from admin import bp, security
 from store import audit as audit_store
 
@@ -162,12 +164,18 @@ def inject() -> dict[str, Any]:
 
 
 @bp.app_template_filter("dt")
-def format_dt(ts: float | None) -> str:
-    if not ts:
-        return "—"
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+def format_dt(value: float | str | None, seconds: bool = False) -> Markup:
+    """Every time on a console page: the ward's zone, labelled, machine-readable in `datetime`."""
+    if value is None or value == "":
+        return Markup("—")
+    tz = current_app.config.get("WARD_TZ")
+    try:
+        moment = wardtime.to_local(value, tz)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return Markup.escape(str(value))
+    return Markup('<time datetime="{}">{}</time>').format(
+        moment.isoformat(timespec="seconds"), wardtime.format_time(moment, tz, seconds=seconds)
+    )
 
 
 def feature(module: str):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import render_template
+from flask import current_app, render_template
 
+import wardtime
 from admin import bp
 from admin.charts import hbars, stacked_bars
 from admin.guard import db, feature, now, roles
@@ -18,12 +19,14 @@ log = logging.getLogger(__name__)
 DAYS = 14
 
 
-def _days(rows: list[dict], today: dt.date) -> list[dict]:
-    by_day = {r["day"]: r for r in rows}
+def _day_ranges(t: float) -> list[tuple[str, float, float]]:
+    """The last DAYS calendar days in the ward's zone, oldest first, as (YYYY-MM-DD, start, end)."""
+    tz = current_app.config.get("WARD_TZ")
+    today = wardtime.local_date(t, tz)
     out = []
     for i in range(DAYS - 1, -1, -1):
-        day = (today - dt.timedelta(days=i)).isoformat()
-        out.append(by_day.get(day, {"day": day, "n": 0, "answer": 0, "suggest": 0, "fallback": 0}))
+        day = today - dt.timedelta(days=i)
+        out.append((day.isoformat(), wardtime.day_start(day, tz), wardtime.day_start(day + dt.timedelta(days=1), tz)))
     return out
 
 
@@ -74,8 +77,9 @@ def _alerts() -> list[dict] | None:
 @roles("*")
 def dashboard():
     t = now()
-    since = t - DAYS * 86400
-    days = _days(admin_store.questions_per_day(db(), since), dt.date.fromtimestamp(t))
+    ranges = _day_ranges(t)
+    since = ranges[0][1]
+    days = admin_store.questions_per_day(db(), ranges)
     outcomes = admin_store.outcome_counts(db(), since)
     total = sum(v for k, v in outcomes.items() if k != "answer_chosen")
     rates = {k: (outcomes.get(k, 0) / total * 100 if total else 0.0) for k in ("answer", "suggest", "fallback")}

@@ -6,12 +6,12 @@ import json
 import logging
 import signal
 import threading
-from datetime import datetime
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
 
@@ -265,7 +265,7 @@ def list_cmd(limit: int) -> None:
     Example: flask --app webhook alert list
     """
     for a in service.list_alerts(_runtime().store.db, limit):
-        when = datetime.fromtimestamp(a["created_at"]).strftime("%m-%d %H:%M")
+        when = wardtime.format_time(a["created_at"])
         click.echo(
             f"{a['id']:5d}  {when}  [{a['status_label']}] {a['msg_type']:6} {a['state_label']:12} {a['headline']}  by {a['created_by']}"
         )
@@ -322,7 +322,7 @@ def testers_list_cmd(as_json: bool) -> None:
         click.echo("テスト対象者は登録されていません。")
         return
     for r in rows:
-        when = datetime.fromtimestamp(r["added_at"]).strftime("%Y-%m-%d %H:%M")
+        when = wardtime.format_time(r["added_at"])
         state = "受信可" if r["subscribed"] else "未登録（友だち追加されていないか配信停止中）"
         click.echo(f"{r['user_id']}  {state}  {r['note'] or ''}  追加: {when} by {r['added_by']}")
     click.echo(f"計 {len(rows)} 人")

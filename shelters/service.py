@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
+import wardtime
 from nlp.normalize import normalize
 from shelters.importer import HAZARD_COLUMNS, HAZARDS, SAME_SOURCE_FORMATS, ParsedFile, ShelterRecord, read_shelters
 from store import Store, audit, transaction
@@ -62,7 +63,7 @@ class WithdrawnShelter(UnknownShelter):
     status cannot be changed until a file that lists it again is imported."""
 
     def __init__(self, source_id: str, name: str, withdrawn_at: float):
-        when = datetime.fromtimestamp(withdrawn_at, JST).strftime("%Y-%m-%d %H:%M")
+        when = wardtime.format_time(withdrawn_at)
         ShelterServiceError.__init__(
             self,
             f"避難所 {source_id}（{name}）は {when} の取り込みで一覧から外れています"

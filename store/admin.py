@@ -259,17 +259,31 @@ def ignore_queries(db: Database, queries: list[str], by: str, now: float | None 
 # --- dashboard ---------------------------------------------------------------------------
 
 
-def questions_per_day(db: Database, since: float) -> list[dict[str, Any]]:
-    """Per local day: total questions and each outcome."""
-    return list(
-        db.query(
-            "SELECT date(at, 'unixepoch', 'localtime') AS day, COUNT(*) AS n,"
-            " SUM(outcome IN ('answer', 'answer_chosen')) AS answer,"
-            " SUM(outcome = 'suggest') AS suggest, SUM(outcome = 'fallback') AS fallback"
-            " FROM query_log WHERE at >= ? AND outcome != 'answer_chosen' GROUP BY day ORDER BY day",
-            [since],
+def questions_per_day(db: Database, days: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
+    """Per day given as (label, start, end) epochs: total questions and each outcome.
+
+    The caller computes the boundaries in the ward's time zone; SQL stays portable (no
+    `date(…, 'localtime')`, which would also use the server's zone, usually UTC).
+    """
+    out = []
+    for label, start, end in days:
+        row = db.execute(
+            "SELECT COUNT(*), SUM(CASE WHEN outcome IN ('answer', 'answer_chosen') THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN outcome = 'suggest' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN outcome = 'fallback' THEN 1 ELSE 0 END)"
+            " FROM query_log WHERE at >= ? AND at < ? AND outcome != 'answer_chosen'",
+            [start, end],
+        ).fetchone()
+        out.append(
+            {
+                "day": label,
+                "n": int(row[0] or 0),
+                "answer": int(row[1] or 0),
+                "suggest": int(row[2] or 0),
+                "fallback": int(row[3] or 0),
+            }
         )
-    )
+    return out
 
 
 def outcome_counts(db: Database, since: float) -> dict[str, int]:
