@@ -7,7 +7,7 @@ import importlib
 from flask import Flask
 
 # Each module exposes COMMANDS: a list of click commands/groups.
-COMMAND_MODULES = ("commands.faq", "commands.alerts", "commands.shelters", "commands.users")
+COMMAND_MODULES = ("commands.faq", "commands.alerts", "commands.shelters", "commands.users", "commands.garbage")
 
 
 def register_commands(app: Flask) -> None:

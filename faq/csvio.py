@@ -263,3 +263,8 @@ def dump_faq_csv(entries: Iterable[FaqEntry]) -> bytes:
             row += [tr.get("question", ""), tr.get("answer", "")]
         writer.writerow([_escape_formula(v) for v in row])
     return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
+
+
+# Other Excel-edited lists (the 5374 garbage files, the 粗大ごみ fee list) read CSV the same way.
+decode_csv_bytes = _decode
+csv_records = _records

@@ -1,0 +1,88 @@
+"""Garbage services over the store: import a set, the current set (cached), areas, today."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from garbage.format5374 import parse_directory, set_from_dict
+from garbage.items import ItemIndex
+from garbage.model import Area, GarbageSet
+from store import garbage as garbage_store
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+
+
+def ward_today(tz_name: str | None = None, now: datetime | None = None) -> date:
+    """Today's date in the ward (a resident at 00:30 JST asks about "today" in Japan)."""
+    tz = ZoneInfo(tz_name or DEFAULT_TIMEZONE)
+    return (now.astimezone(tz) if now is not None else datetime.now(tz)).date()
+
+
+def import_directory(db: Database, directory: str | Path, by: str) -> tuple[int, GarbageSet]:
+    """Parse and store a 5374 directory as the current set; GarbageDataInvalid leaves the old one."""
+    gset = parse_directory(directory)
+    set_id = garbage_store.save_set(db, gset.to_dict(), by=by, source=Path(directory).name)
+    _cache.clear()
+    return set_id, gset
+
+
+@dataclass
+class Loaded:
+    set_id: int
+    gset: GarbageSet
+    items: ItemIndex
+
+
+class _Cache:
+    """The current set per process, rebuilt when another process imported a newer one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Loaded] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+
+    def get(self, db: Database, key: str) -> Loaded | None:
+        set_id = garbage_store.current_set_id(db)
+        if set_id is None:
+            return None
+        loaded = self._loaded.get(key)
+        if loaded is not None and loaded.set_id == set_id:
+            return loaded
+        data = garbage_store.load_set(db, set_id)
+        if data is None:
+            return None
+        gset = set_from_dict(data)
+        loaded = Loaded(set_id, gset, ItemIndex([i.name for i in gset.items], [i.furigana for i in gset.items]))
+        with self._lock:
+            self._loaded[key] = loaded
+        return loaded
+
+
+_cache = _Cache()
+
+
+def current(db: Database, key: str = "") -> Loaded | None:
+    """The current set with its item index, or None before the first import.
+
+    ``key`` separates databases in one process (tests run several apps).
+    """
+    return _cache.get(db, key)
+
+
+def resolve_area(gset: GarbageSet, value: str | None, area_names: dict[str, str] | None = None) -> Area | None:
+    """The set's area for a resident's area code (via areas.csv names) or a 地名 as written."""
+    if not value:
+        return None
+    area = gset.area(value)
+    if area is None and area_names and value in area_names:
+        area = gset.area(area_names[value])
+    return area
