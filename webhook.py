@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "LINE_CHANNEL_SECRET": None,
     "LINE_CHANNEL_ACCESS_TOKEN": None,
     "LINE_API_BASE_URL": "https://api.line.me",
+    # Message content (photos); unset: LINE_API_BASE_URL when that is not LINE's, else api-data.line.me.
+    "LINE_API_DATA_BASE_URL": None,
     "DATABASE_URL": "sqlite:///instance/madoguchi.db",
     "FAQ_CSV": str(ROOT / "faq" / "data" / "sample_faq.csv"),
     "SHELTERS_CSV": str(ROOT / "shelters" / "data" / "sample_shelters.csv"),
@@ -46,6 +48,15 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_STALE_MINUTES": 30,
     "LINE_MULTICAST_RPS": 100,
     "WARD_TIMEZONE": wardtime.DEFAULT_ZONE,
+    # Residents' reports (道路・街路灯・公園…).
+    "MEDIA_DIR": "instance/media",
+    "REPORT_KINDS_CSV": str(ROOT / "reports" / "data" / "report_kinds.csv"),
+    "REPORT_AREA_POINTS_CSV": str(ROOT / "data" / "area_points.csv"),
+    "REPORTS_PER_DAY": 10,
+    "REPORT_DRAFT_MINUTES": 30,
+    "REPORT_OUTSIDE_M": 3000,
+    "REPORT_PHOTO_MAX_MB": 10,
+    "REPORT_RETENTION_DAYS": 365,
 }
 # Read from the environment when set (strings; numbers converted below).
 ENV_KEYS = tuple(k for k in DEFAULTS if k != "DEV_MODE") + ("MADOGUCHI_DEV",)
@@ -116,7 +127,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store = Store(cfg["DATABASE_URL"])
     app.extensions["madoguchi"] = Runtime(
         store=store,
-        line=LineApi(cfg["LINE_API_BASE_URL"], cfg["LINE_CHANNEL_ACCESS_TOKEN"]),
+        line=LineApi(
+            cfg["LINE_API_BASE_URL"], cfg["LINE_CHANNEL_ACCESS_TOKEN"], data_url=cfg.get("LINE_API_DATA_BASE_URL")
+        ),
         faq=FaqRuntime(
             store,
             Path(cfg["FAQ_CSV"]),

@@ -1,7 +1,7 @@
 """The one module that calls the LINE Messaging API (through line-bot-sdk v3).
 
-Every call goes to `LINE_API_BASE_URL`, so tests and the dev simulator point the
-real SDK at a local emulator. Errors come back as `LineApiError` with the HTTP
+Every call goes to `LINE_API_BASE_URL` (message content to `LINE_API_DATA_BASE_URL`, LINE's
+data host), so tests and the dev simulator point the real SDK at a local emulator. Errors come back as `LineApiError` with the HTTP
 status, LINE's message and the response headers the delivery worker needs.
 """
 
@@ -20,6 +20,7 @@ from linebot.v3.messaging import (
     FlexMessage,
     Message,
     MessagingApi,
+    MessagingApiBlob,
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
@@ -27,6 +28,19 @@ from linebot.v3.messaging import (
 )
 
 DEFAULT_TIMEOUT = (3.05, 10)
+DEFAULT_API_BASE_URL = "https://api.line.me"
+DEFAULT_DATA_BASE_URL = "https://api-data.line.me"
+CONTENT_TIMEOUT = (3.05, 30)  # a photo of several MB on a slow link
+
+
+def data_base_url(configured: str | None, api_base_url: str | None) -> str:
+    """The data host: as configured; else the API base URL when that points elsewhere (an
+    emulator serves both); else LINE's data host."""
+    if configured:
+        return configured
+    if api_base_url and api_base_url.rstrip("/") != DEFAULT_API_BASE_URL:
+        return api_base_url
+    return DEFAULT_DATA_BASE_URL
 
 
 class LineApiError(Exception):
@@ -66,7 +80,9 @@ class LineApi:
     base_url: str
     access_token: str
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    data_url: str | None = None
     _client: ApiClient | None = field(default=None, init=False, repr=False)
+    _data_client: ApiClient | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def _api(self) -> MessagingApi:
@@ -77,6 +93,26 @@ class LineApi:
                     conf.connection_pool_maxsize = 32
                     self._client = ApiClient(conf)
         return MessagingApi(self._client)
+
+    def _blob(self) -> MessagingApiBlob:
+        # The SDK's blob API names its own host, but a Configuration host wins: a second client.
+        if self._data_client is None:
+            with self._lock:
+                if self._data_client is None:
+                    host = data_base_url(self.data_url, self.base_url).rstrip("/")
+                    conf = Configuration(host=host, access_token=self.access_token)
+                    conf.connection_pool_maxsize = 8
+                    self._data_client = ApiClient(conf)
+        return MessagingApiBlob(self._data_client)
+
+    def content(self, message_id: str) -> tuple[bytes, str | None]:
+        """The bytes a user sent (image, video, file) and LINE's Content-Type."""
+        try:
+            resp = self._blob().get_message_content_with_http_info(message_id, _request_timeout=CONTENT_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+        headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
+        return bytes(resp.data or b""), headers.get("content-type")
 
     def reply(self, reply_token: str, messages: Sequence[Message]) -> None:
         try:

@@ -14,6 +14,8 @@ from flask.cli import AppGroup
 import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
+from reports import service as report_service
+from reports.notify import deliver_due, run_notifier
 
 alert_cli = AppGroup("alert", help="Create, approve, send, follow and cancel emergency alerts.")
 
@@ -350,6 +352,19 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger(__name__).info("delivery worker started")
+    # Report status messages share the worker process (their own outbox table and loop).
+    report_settings = report_service.Settings.from_config(current_app.config)
+
+    def sweep() -> None:
+        report_service.sweep(rt.store.db, report_settings)
+
+    if once:
+        deliver_due(rt.store, rt.line)
+        sweep()
+    else:
+        threading.Thread(
+            target=run_notifier, args=(rt.store, rt.line, stop), kwargs={"sweep": sweep}, daemon=True
+        ).start()
     run_worker(
         rt.store,
         rt.line,

@@ -100,6 +100,17 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
             return denied
         return _json(sim.consumption(), 200, {"x-line-request-id": str(uuid.uuid4())})
 
+    @app.get("/v2/bot/message/<message_id>/content")
+    def message_content(message_id: str):
+        # LINE serves this from its data host (api-data.line.me); the emulator serves both hosts.
+        if (denied := unauthorized()) is not None:
+            return denied
+        status, data, content_type = sim.get_content(message_id)
+        sim.log({"time": int(time.time() * 1000), "endpoint": "content", "status": status, "path": request.path})
+        return Response(
+            data, status=status, content_type=content_type, headers={"x-line-request-id": str(uuid.uuid4())}
+        )
+
     @app.get("/v2/bot/info")
     def bot_info():
         if (denied := unauthorized()) is not None:
@@ -156,6 +167,18 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
         except ValueError:
             return _json({"error": "since and limit must be integers"}, 400)
         return _json(sim.messages(request.args.get("to"), since, limit, request.args.get("kind")))
+
+    @app.route("/_emulator/content", methods=["POST"])
+    @app.route("/_emulator/content/<message_id>", methods=["PUT"])
+    def register_content(message_id: str | None = None):
+        """Raw body = the content; `?fail=500,500` answers those statuses first. Returns the id."""
+        try:
+            fail = [int(x) for x in request.args.get("fail", "").split(",") if x.strip()]
+        except ValueError:
+            return _json({"error": "fail must be a comma-separated list of HTTP statuses"}, 400)
+        content_type = request.content_type or "application/octet-stream"
+        mid = sim.put_content(message_id, request.get_data(), content_type, fail)
+        return _json({"messageId": mid})
 
     @app.get("/_emulator/delivery-counts")
     def delivery_counts():

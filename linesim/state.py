@@ -84,6 +84,9 @@ class SimState:
         self.blocked: set[str] = set()
         self.reply_tokens: dict[str, str | None] = {}
         self.loading: dict[str, int] = {}
+        # Message content (photos, videos, files residents send): bytes a test or the chat page
+        # registers per message id, with optional statuses answered before them (faults).
+        self.contents: dict[str, dict[str, Any]] = {}
         self.set_faults({})
         self.reset_records()
 
@@ -107,6 +110,7 @@ class SimState:
             self.blocked.clear()
             self.reply_tokens.clear()
             self.loading.clear()
+            self.contents.clear()
         self.set_faults({})
         self.reset_records()
 
@@ -196,6 +200,26 @@ class SimState:
     def start_loading(self, chat_id: str, seconds: int) -> None:
         with self.lock:
             self.loading[chat_id] = int(time.time() * 1000) + seconds * 1000
+
+    # ----- message content (the data host's /v2/bot/message/{id}/content) --------------
+
+    def put_content(self, message_id: str | None, data: bytes, content_type: str, fail: list[int] | None = None) -> str:
+        """Register the bytes of a message; `fail`: statuses answered (in order) before them."""
+        message_id = message_id or new_message_id()
+        with self.lock:
+            self.contents[message_id] = {"data": data, "type": content_type, "fail": list(fail or [])}
+        return message_id
+
+    def get_content(self, message_id: str) -> tuple[int, bytes, str]:
+        """(status, body, content type): 404 for an unknown (or expired) id, as LINE answers."""
+        with self.lock:
+            item = self.contents.get(message_id)
+            if item is None:
+                return 404, json.dumps({"message": "Not found"}).encode(), "application/json"
+            if item["fail"]:
+                status = item["fail"].pop(0)
+                return status, json.dumps({"message": MSG_INTERNAL}).encode(), "application/json"
+            return 200, item["data"], item["type"]
 
     # ----- faults ----------------------------------------------------------------
 

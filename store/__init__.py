@@ -20,7 +20,16 @@ from pathlib import Path
 import sqlite_utils
 
 # Order matters: later sets may reference tables of earlier ones.
-MIGRATION_MODULES = ("store.core", "store.audit", "store.residents", "store.alerts", "store.shelters", "store.admin", "store.garbage")
+MIGRATION_MODULES = (
+    "store.core",
+    "store.audit",
+    "store.residents",
+    "store.alerts",
+    "store.shelters",
+    "store.admin",
+    "store.garbage",
+    "store.reports",
+)
 
 
 class StoreError(Exception):

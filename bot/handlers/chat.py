@@ -28,6 +28,9 @@ Command = Callable[[Ctx, Any], Sequence[Message]]
 _COMMANDS: dict[str, Command] = {}
 # Notices put ahead of answers while something urgent is active (issue C's disaster mode).
 ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
+# Dialogues that take free text while they are in progress (a report's address or
+# description); each returns None when it has nothing to do with this resident.
+TEXT_FIRST: list[Callable[[Ctx, str], Sequence[Message] | None]] = []
 
 _SMALL_TALK = (
     (
@@ -210,6 +213,10 @@ def small_talk(normalized: str) -> str | None:
 
 def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     """Decide the reply to a free-text question (pure apart from the query log)."""
+    for hook in TEXT_FIRST:
+        taken = hook(ctx, text)
+        if taken is not None:
+            return list(taken)
     normalized = normalize(text)
     cmd = _COMMANDS.get(normalized)
     if cmd is not None:

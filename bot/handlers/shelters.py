@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ ROUTE_URL = "https://www.google.com/maps/dir/?api=1&destination={lat},{lon}&trav
 STATUS_COLORS = {"open": "#1E7E34", "crowded": "#B35900", "full": "#C62828", "closed": "#5F6368"}
 STATUS_MARKS = {"open": "🟢", "crowded": "🟠", "full": "🔴", "closed": "⚪"}
 AREAS_CSV = Path(__file__).resolve().parent.parent.parent / "data" / "areas.csv"
+# Dialogues that take a location while in progress (a report's place); None = not theirs.
+LOCATION_FIRST: list[Callable[[Ctx, Any], Sequence[Message] | None]] = []
 
 
 # --- context: seed, active hazard --------------------------------------------------------
@@ -212,6 +214,10 @@ def nearest_reply(ctx: Ctx, lat: float, lon: float, hazard: str | None) -> list[
 
 @on("message:location")
 def location(ctx: Ctx, event: Any) -> Sequence[Message]:
+    for hook in LOCATION_FIRST:
+        taken = hook(ctx, event)
+        if taken is not None:
+            return taken
     _seed(ctx)
     msg = event.message
     hazard = active_hazard(ctx)

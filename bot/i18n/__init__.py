@@ -24,7 +24,7 @@ LANGUAGE_NAMES = {
     "vi": "Tiếng Việt",
     "pt": "Português",
 }
-CATALOG_MODULES = ("bot.i18n.core", "bot.i18n.residents", "bot.i18n.shelters", "bot.i18n.alerts")
+CATALOG_MODULES = ("bot.i18n.core", "bot.i18n.residents", "bot.i18n.shelters", "bot.i18n.alerts", "bot.i18n.reports")
 
 
 def _load() -> dict[str, dict[str, str]]:

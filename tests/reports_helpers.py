@@ -1,0 +1,134 @@
+"""Helpers for report tests: photos with EXIF made by Pillow, image events, the emulator's content API."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+from PIL import Image
+
+from tests.conftest import make_event, post_events
+
+GPS_TAG = 0x8825  # GPSInfo IFD
+MAKE_TAG, MODEL_TAG, DATETIME_TAG, ORIENTATION_TAG = 0x010F, 0x0110, 0x0132, 0x0112
+
+
+def jpeg_with_gps(size: tuple[int, int] = (640, 480), orientation: int | None = None, noise: bool = False) -> bytes:
+    """A JPEG carrying GPS position, camera make/model and time in EXIF, like a phone photo."""
+    if noise:
+        import os
+
+        img = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        img = Image.new("RGB", size, (200, 80, 40))
+        for x in range(0, size[0], 4):  # a recognisable left edge to check orientation
+            img.putpixel((x, 0), (0, 0, 255))
+    exif = Image.Exif()
+    exif[MAKE_TAG] = "PhoneMaker"
+    exif[MODEL_TAG] = "Phone 15"
+    exif[DATETIME_TAG] = "2026:11:30 09:15:00"
+    if orientation:
+        exif[ORIENTATION_TAG] = orientation
+    gps = exif.get_ifd(GPS_TAG)
+    gps[1] = "N"
+    gps[2] = (35.0, 42.0, 4.32)
+    gps[3] = "E"
+    gps[4] = (139.0, 38.0, 55.68)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif, quality=92)
+    return buf.getvalue()
+
+
+def has_exif(data: bytes) -> bool:
+    with Image.open(io.BytesIO(data)) as img:
+        return bool(img.getexif()) or "exif" in img.info or b"Exif\x00\x00" in data or b"PhoneMaker" in data
+
+
+def put_content(emulator, data: bytes, content_type: str = "image/jpeg", fail: str = "") -> str:
+    mid = str(uuid.uuid4().int)[:18]
+    r = emulator.http.put(
+        f"{emulator.base_url}/_emulator/content/{mid}" + (f"?fail={fail}" if fail else ""),
+        data=data,
+        headers={"Content-Type": content_type},
+    )
+    r.raise_for_status()
+    return mid
+
+
+def image_event(user: str, token: str, message_id: str, kind: str = "image") -> dict[str, Any]:
+    message: dict[str, Any] = {"id": message_id, "type": kind, "contentProvider": {"type": "line"}}
+    if kind in ("image", "video"):
+        message["quoteToken"] = "q"
+    if kind == "video":
+        message["duration"] = 1000
+    if kind == "file":
+        message = {"id": message_id, "type": "file", "fileName": "report.pdf", "fileSize": 1234}
+    return make_event("message", user, token, message=message)
+
+
+def location_event(user: str, token: str, lat: float, lon: float, address: str = "東京都みどり区") -> dict[str, Any]:
+    return make_event(
+        "message",
+        user,
+        token,
+        message={
+            "id": "9",
+            "type": "location",
+            "title": "位置情報",
+            "address": address,
+            "latitude": lat,
+            "longitude": lon,
+        },
+    )
+
+
+class Resident:
+    """A resident chatting through the signed webhook; returns the bot's last reply."""
+
+    def __init__(self, client, emulator, user: str):
+        self.client, self.emulator, self.user = client, emulator, user
+
+    def _post(self, event_fn, *args) -> dict[str, Any]:
+        token = self.emulator.mint_token(self.user)
+        resp = post_events(self.client, [event_fn(self.user, token, *args)])
+        assert resp.status_code == 200
+        return self.last()
+
+    def last(self) -> dict[str, Any]:
+        replies = [m["message"] for m in self.emulator.messages(to=self.user) if m["kind"] == "reply"]
+        return replies[-1] if replies else {}
+
+    def say(self, text: str) -> dict[str, Any]:
+        from tests.conftest import text_event
+
+        return self._post(lambda u, tok: text_event(u, text, tok))
+
+    def photo(self, data: bytes, fail: str = "", content_type: str = "image/jpeg") -> dict[str, Any]:
+        mid = put_content(self.emulator, data, content_type, fail)
+        return self._post(image_event, mid)
+
+    def send(self, kind: str) -> dict[str, Any]:
+        mid = put_content(self.emulator, b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+        return self._post(image_event, mid, kind)
+
+    def location(self, lat: float, lon: float) -> dict[str, Any]:
+        return self._post(location_event, lat, lon)
+
+    def tap(self, reply: dict[str, Any], label: str) -> dict[str, Any]:
+        from tests.conftest import postback_event
+
+        action = button(reply, label)
+        assert action["type"] == "postback", action
+        return self._post(lambda u, tok: postback_event(u, action["data"], tok))
+
+
+def labels(reply: dict[str, Any]) -> list[str]:
+    return [i["action"].get("label", i["action"]["type"]) for i in (reply.get("quickReply") or {}).get("items", [])]
+
+
+def button(reply: dict[str, Any], label: str) -> dict[str, Any]:
+    for item in (reply.get("quickReply") or {}).get("items", []):
+        if item["action"].get("label") == label:
+            return item["action"]
+    raise AssertionError(f"no button {label!r} in {labels(reply)}")
