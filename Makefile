@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test lint bench venv dev-venv browser clean
+.PHONY: run test lint bench venv dev-venv browser postgresql clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,13 +23,17 @@ dev-venv: $(VENV)/.dev
 run: $(VENV)/.runtime
 	$(PY) scripts/dev.py
 
-## Install what the tests need (venv, Debian's chromium) and run the whole suite.
-test: $(VENV)/.dev browser
+## Install what the tests need (venv, Debian's chromium and PostgreSQL) and run the whole suite.
+test: $(VENV)/.dev browser postgresql
 	$(PY) -m pytest -q
 
 ## Debian's chromium for the Playwright browser tests (no browser download).
 browser:
 	@bash scripts/ensure-chromium.sh
+
+## Debian's PostgreSQL server binaries: the tests start a throwaway cluster of their own.
+postgresql:
+	@bash scripts/ensure-postgresql.sh
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

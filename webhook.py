@@ -17,7 +17,7 @@ import wardtime
 from bot.faq_runtime import FaqRuntime
 from bot.inbox import EventProcessor
 from bot.line_api import LineApi
-from store import Store
+from store import Store, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent
 
@@ -135,6 +135,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             Path(cfg["FAQ_CSV"]),
             synonyms_csv=Path(cfg["SYNONYMS_CSV"]) if cfg.get("SYNONYMS_CSV") else None,
             check_interval=cfg["FAQ_RELOAD_SECONDS"],
+            embeddings_dir=store.cache_dir / "embeddings",
         ),
         parser=WebhookParser(cfg["LINE_CHANNEL_SECRET"]),
         processor=EventProcessor(app, cfg["WEBHOOK_THREADS"]),
@@ -155,6 +156,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         return jsonify(error=err.name, message=err.description), err.code
+
+    @app.errorhandler(StoreUnavailable)
+    def database_unavailable(err: StoreUnavailable):
+        # A database that is restarting fails the request fast: LINE redelivers a webhook
+        # that did not get 200, and the dedup table keeps the redelivery from doubling.
+        logging.getLogger(__name__).warning("database unavailable, answering 503: %s", err)
+        return jsonify(error="Service Unavailable", message="database unavailable"), 503, {"Retry-After": "1"}
 
     from commands import register_commands
 

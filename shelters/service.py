@@ -290,8 +290,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _db_key(db: Database) -> str:
-    row = db.execute("PRAGMA database_list").fetchone()
-    return row[2] or f"memory:{id(db)}"
+    return shelter_store.database_key(db)
 
 
 def _arrays(db: Database) -> _Arrays:

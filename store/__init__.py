@@ -1,9 +1,16 @@
 """Storage: the only package that holds SQL.
 
-`Store` owns the database location and hands out one sqlite-utils `Database` per
-thread (SQLite connections must not cross threads). Each domain keeps its SQL in
-its own module here (`store.core`, `store.alerts`, `store.shelters`, `store.admin`)
-with its own `sqlite_utils.Migrations` set, applied in the order of MIGRATION_MODULES.
+`Store` owns the database location. Two engines, one storage API:
+
+- `sqlite:///path` (the embedded default): one sqlite-utils `Database` per thread (SQLite
+  connections must not cross threads), migrations by `sqlite_utils.Migrations` under a file lock.
+- `postgresql://user@host:port/db` (several web processes and workers on several hosts): one
+  `store.pg.PgDatabase` per process, a psycopg pool shared by its threads, the same migrations
+  applied once under an advisory lock, SQL translated by `store.dialect`.
+
+Each domain keeps its SQL in its own module here (`store.core`, `store.alerts`, …) with its own
+`sqlite_utils.Migrations` set, applied in the order of MIGRATION_MODULES, written once in the
+SQLite dialect (see store/dialect.py for what is portable).
 """
 
 from __future__ import annotations
@@ -40,12 +47,21 @@ class UnsupportedDatabaseUrl(StoreError):
     """DATABASE_URL names a database this build cannot open."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (PostgreSQL restart, network): retry later."""
+
+
+def is_postgres_url(database_url: str) -> bool:
+    return database_url.startswith(("postgresql://", "postgres://"))
+
+
 def sqlite_path(database_url: str) -> Path:
     """Return the file path of a `sqlite:///path` URL (relative paths are relative to CWD)."""
     prefix = "sqlite:///"
     if not database_url.startswith(prefix):
         raise UnsupportedDatabaseUrl(
-            f"DATABASE_URL must look like sqlite:///path/to/file.db, got {database_url.split(':', 1)[0]}:…"
+            "DATABASE_URL must look like sqlite:///path/to/file.db or postgresql://user@host:5432/dbname,"
+            f" got {database_url.split(':', 1)[0]}:…"
         )
     rest = database_url[len(prefix) :]
     if not rest:
@@ -84,41 +100,73 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 class Store:
-    """One database, one connection per thread, migrated on first use."""
+    """One database: per-thread SQLite connections or a per-process PostgreSQL pool, migrated on first use."""
 
     def __init__(self, database_url: str):
-        self.path = sqlite_path(database_url)
+        self.url = database_url
+        self.engine = "postgresql" if is_postgres_url(database_url) else "sqlite"
+        self.path: Path | None = None
+        self._pg = None
+        if self.engine == "postgresql":
+            try:
+                from store.pg import PgDatabase
+            except ImportError as err:  # pragma: no cover - psycopg is in requirements.txt
+                raise UnsupportedDatabaseUrl("PostgreSQL needs psycopg: pip install -r requirements.txt") from err
+            self._pg = PgDatabase(database_url.replace("postgres://", "postgresql://", 1))
+        else:
+            self.path = sqlite_path(database_url)
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
         self._pid = os.getpid()
 
+    @property
+    def cache_dir(self) -> Path:
+        """A local directory for caches (embeddings): next to the SQLite file, else MADOGUCHI_CACHE_DIR."""
+        if self.path is not None:
+            return self.path.parent
+        return Path(os.environ.get("MADOGUCHI_CACHE_DIR", "instance"))
+
     def ensure_ready(self) -> None:
-        """Migrate once per process (under a file lock shared by all processes)."""
+        """Migrate once per process (under a lock shared by all processes)."""
         if self._ready:
             return
         with self._ready_lock:
             if self._ready:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock(self.path):
-                db = connect(self.path)
-                try:
-                    migrate(db)
-                finally:
-                    db.conn.close()
+            if self._pg is not None:
+                from store import pg
+
+                pg.migrate(self._pg, MIGRATION_MODULES)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with _file_lock(self.path):
+                    db = connect(self.path)
+                    try:
+                        migrate(db)
+                    finally:
+                        db.conn.close()
             self._ready = True
 
     @contextmanager
     def exclusive(self) -> Iterator[sqlite_utils.Database]:
         """A connection held under the cross-process start-up lock (for seeding)."""
         self.ensure_ready()
+        if self._pg is not None:
+            from store import pg
+
+            with pg.startup_lock(self._pg) as db:
+                yield db
+            return
         with _file_lock(self.path):
             yield self.db
 
     @property
     def db(self) -> sqlite_utils.Database:
         """This thread's connection (created on first use; a forked child gets new ones)."""
+        if self._pg is not None:
+            self.ensure_ready()
+            return self._pg
         if os.getpid() != self._pid:
             self._local = threading.local()
             self._pid = os.getpid()
@@ -130,15 +178,32 @@ class Store:
         return db
 
     def close_thread_connection(self) -> None:
+        if self._pg is not None:
+            return  # pooled: nothing is held by the thread outside a transaction
         db = getattr(self._local, "db", None)
         if db is not None:
             db.conn.close()
             self._local.db = None
 
+    def close(self) -> None:
+        """Close this process's connections (the pool on PostgreSQL)."""
+        if self._pg is not None:
+            self._pg.close()
+        else:
+            self.close_thread_connection()
+
 
 @contextmanager
 def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[sqlite_utils.Database]:
-    """BEGIN IMMEDIATE … COMMIT (rolled back on error); connections run in autocommit otherwise."""
+    """BEGIN IMMEDIATE … COMMIT (rolled back on error); connections run in autocommit otherwise.
+
+    On PostgreSQL the same guarantee (one write transaction at a time) comes from an advisory
+    lock on a pinned pool connection (store.pg.PgDatabase.transaction).
+    """
+    if getattr(db, "engine", "sqlite") == "postgresql":
+        with db.transaction(immediate) as tx:
+            yield tx
+        return
     db.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
         yield db

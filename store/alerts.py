@@ -19,6 +19,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from store import transaction
+from store.dialect import skip_locked
 
 migrations = Migrations("madoguchi.alerts")
 
@@ -226,7 +227,8 @@ def claim_batch(
     """Atomically take one due batch of a sending alert (cancels first), or None.
 
     One statement: concurrent workers (processes or hosts) can never hold the same batch
-    while its lease runs. On PostgreSQL the inner SELECT becomes … FOR UPDATE SKIP LOCKED.
+    while its lease runs. On PostgreSQL the inner SELECT is … FOR UPDATE OF b SKIP LOCKED, so
+    a second worker takes the next batch instead of queueing behind the first one's row lock.
     """
     now = time.time() if now is None else now
     only = " AND b.alert_id = ?" if alert_id is not None else ""
@@ -242,7 +244,9 @@ def claim_batch(
             "   AND (b.lease_until IS NULL OR b.lease_until < ?)"
             "   AND (a.expires_at IS NULL OR a.expires_at > ?)"
             + only
-            + "   ORDER BY (a.msg_type = 'cancel') DESC, b.next_attempt_at, b.id LIMIT 1)"
+            + "   ORDER BY (a.msg_type = 'cancel') DESC, b.next_attempt_at, b.id LIMIT 1"
+            + skip_locked(db, of="b")
+            + ")"
             " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
             " RETURNING id, alert_id, text_lang, retry_key, attempts, n",
             params,
@@ -429,7 +433,9 @@ def count_testers(db: Database) -> int:
 def next_due(db: Database, alert_id: int | None = None) -> float | None:
     """When the earliest pending batch of a sending alert becomes claimable (None: no work left)."""
     sql = (
-        "SELECT MIN(MAX(b.next_attempt_at, COALESCE(b.lease_until, 0))) FROM alert_batches b"
+        # The later of next_attempt_at and the lease (a CASE: MAX(a, b) is SQLite-only).
+        "SELECT MIN(CASE WHEN COALESCE(b.lease_until, 0) > b.next_attempt_at THEN b.lease_until"
+        " ELSE b.next_attempt_at END) FROM alert_batches b"
         " JOIN alerts a ON a.id = b.alert_id WHERE b.status = 'pending' AND a.state = 'sending'"
         " AND (a.expires_at IS NULL OR a.expires_at > ?)"
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from store.dialect import is_postgres
+
 migrations = Migrations("madoguchi.audit")
 
 
@@ -25,6 +27,21 @@ def _m0001(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX audit_log_at ON audit_log(at)")
+    if is_postgres(db):
+        db.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        db.execute(
+            "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log"
+            " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+        # TRUNCATE skips row triggers: refuse it too.
+        db.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"
+            " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+        )
+        return
     db.execute(
         "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
         " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"

@@ -11,6 +11,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from store import transaction
+from store.dialect import skip_locked
 
 migrations = Migrations("madoguchi.core")
 
@@ -113,8 +114,9 @@ def reclaim_stale_events(
     rows = db.execute(
         "UPDATE processed_events SET claimed_at = ? WHERE event_id IN ("
         " SELECT event_id FROM processed_events WHERE state = 'queued' AND claimed_at < ?"
-        " ORDER BY received_at LIMIT ?) RETURNING event_id, payload, received_at",
-        [at, at - older_than_seconds, limit],
+        " ORDER BY received_at LIMIT ?" + skip_locked(db) + ") AND state = 'queued' AND claimed_at < ?"
+        " RETURNING event_id, payload, received_at",
+        [at, at - older_than_seconds, limit, at - older_than_seconds],
     ).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 

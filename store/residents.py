@@ -192,7 +192,7 @@ def count_recipients_by_lang(
 ) -> dict[str | None, int]:
     """How many residents the targeting reaches, per stored language (None = not chosen)."""
     sql, params = _target_sql(areas, langs, topics, testers_only)
-    return {lang: n for lang, n in db.execute(f"SELECT lang, COUNT(*) FROM ({sql}) GROUP BY lang", params)}
+    return {lang: n for lang, n in db.execute(f"SELECT t.lang, COUNT(*) FROM ({sql}) t GROUP BY t.lang", params)}
 
 
 def bulk_add_residents(db: Database, rows: Iterable[dict[str, Any]]) -> int:

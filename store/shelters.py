@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from store.dialect import is_postgres
+
 migrations = Migrations("madoguchi.shelters")
 
 STATUSES = ("closed", "open", "crowded", "full")
@@ -222,12 +224,22 @@ def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
 
 def position_rows(db: Database) -> list[tuple[str, float, float, int, str]]:
     """(source_id, lat, lon, hazard_bits, status) of every shelter, for the nearest-search arrays."""
+    # Insertion order: rowid on SQLite; PostgreSQL has none, creation time then id is the same order.
+    order = "created_at, source_id" if is_postgres(db) else "rowid"
     return [
         tuple(r)
         for r in db.execute(
-            "SELECT source_id, lat, lon, hazard_bits, status FROM shelters WHERE withdrawn_at IS NULL ORDER BY rowid"
+            f"SELECT source_id, lat, lon, hazard_bits, status FROM shelters WHERE withdrawn_at IS NULL ORDER BY {order}"
         )
     ]
+
+
+def database_key(db: Database) -> str:
+    """Identifies the database a connection reads (key of in-process caches)."""
+    if is_postgres(db):
+        return db.url
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] or f"memory:{id(db)}"
 
 
 def update_status(

@@ -1,4 +1,9 @@
-"""Shared fixtures: a real LINE emulator (HTTP, in a thread), the app on a temp SQLite file."""
+"""Shared fixtures: a real LINE emulator (HTTP, in a thread), the app on a temp SQLite file.
+
+Modules marked `pytestmark = pytest.mark.both_engines` run every test that uses the app (or
+`database_url`) twice: on SQLite and on a throwaway PostgreSQL cluster (tests/pgcluster.py),
+each test in a fresh database.
+"""
 
 from __future__ import annotations
 
@@ -86,14 +91,51 @@ def emulator(emulator_server: Emulator) -> Emulator:
     return emulator_server
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_engines") and "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One PostgreSQL cluster for the session (Debian's binaries; `make test` installs them)."""
+    from tests.pgcluster import PgCluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): run scripts/ensure-postgresql.sh"
+        )
+    cluster = PgCluster(bindir).start()
+    yield cluster
+    cluster.destroy()
+
+
 @pytest.fixture
-def app_config(tmp_path: Path, emulator: Emulator) -> dict[str, Any]:
+def engine(request: pytest.FixtureRequest) -> str:
+    """The database engine of this test: SQLite unless the module runs on both engines."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database of the test's engine."""
+    if engine == "postgresql":
+        return request.getfixturevalue("pg_cluster").new_database()
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app_config(database_url: str, emulator: Emulator) -> dict[str, Any]:
     return {
         "TESTING": True,
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": emulator.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
         "FAQ_RELOAD_SECONDS": 0,
         # Answer inside the request so a test can read the emulator right after posting;
@@ -106,7 +148,10 @@ def app_config(tmp_path: Path, emulator: Emulator) -> dict[str, Any]:
 def app(app_config: dict[str, Any]):
     from webhook import create_app
 
-    return create_app(app_config)
+    app = create_app(app_config)
+    yield app
+    # Give the pooled PostgreSQL connections back (a no-op for SQLite's per-thread ones).
+    app.extensions["madoguchi"].store.close()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from store import admin as admin_store
 from store import audit as audit_store
 from store import core as core_store
 
+pytestmark = pytest.mark.both_engines
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "kuyakusho-Midori-2026"
 ROLE_USERS = {"admin": "root1", "staff": "staff1", "operator": "oper1", "approver": "appr1"}

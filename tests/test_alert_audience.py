@@ -19,6 +19,8 @@ from store import audit
 from store import residents as resident_store
 from tests.conftest import post_events
 
+pytestmark = pytest.mark.both_engines
+
 TESTER_A = "U" + "a" * 32
 TESTER_B = "U" + "b" * 32
 NOT_FOLLOWING = "U" + "c" * 32

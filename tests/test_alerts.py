@@ -12,6 +12,8 @@ from alerts.worker import run_worker
 from store import alerts as alert_store
 from store import residents as resident_store
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def rt(app):

@@ -20,6 +20,8 @@ from store import residents as resident_store
 from tests.conftest import SECRET, TOKEN
 from tests.procs import ROOT, procfile_command
 
+pytestmark = pytest.mark.both_engines
+
 N_TARGET = 3000
 
 

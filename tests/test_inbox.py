@@ -10,6 +10,8 @@ import pytest
 from store import core as core_store
 from tests.conftest import post_events, text_event
 
+pytestmark = pytest.mark.both_engines
+
 USER = "U" + "7" * 32
 
 

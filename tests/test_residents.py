@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from alerts import service
 from alerts.worker import run_worker
 from bot.i18n import LANGUAGES
@@ -9,6 +11,8 @@ from bot.i18n import alerts as alert_catalog
 from bot.i18n import residents as resident_catalog
 from store import residents as resident_store
 from tests.conftest import make_event, post_events, postback_event, text_event
+
+pytestmark = pytest.mark.both_engines
 
 
 def _event(kind: str, user_id: str, token: str | None = None, **extra):

@@ -15,6 +15,8 @@ from store import audit
 from store import shelters as shelter_store
 from tests.test_shelters_fixtures import MATSUYAMA, SAMPLE, standard_csv, standard_row, write
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def db(app):

@@ -11,6 +11,8 @@ from store import audit
 from store import shelters as shelter_store
 from tests.test_shelters_fixtures import SAMPLE, gsi_csv, gsi_geojson, gsi_row, write
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def db(app):
