@@ -6,21 +6,19 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+import wardtime
 from garbage.format5374 import parse_directory, set_from_dict
 from garbage.items import ItemIndex
 from garbage.model import Area, GarbageSet
 from store import garbage as garbage_store
 
-DEFAULT_TIMEZONE = "Asia/Tokyo"
 
-
-def ward_today(tz_name: str | None = None, now: datetime | None = None) -> date:
-    """Today's date in the ward (a resident at 00:30 JST asks about "today" in Japan)."""
-    tz = ZoneInfo(tz_name or DEFAULT_TIMEZONE)
+def ward_today(now: datetime | None = None) -> date:
+    """Today's date in the ward (WARD_TIMEZONE): at 00:30 JST a resident's "tomorrow" is Japan's."""
+    tz = wardtime.ward_zone()
     return (now.astimezone(tz) if now is not None else datetime.now(tz)).date()
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from store import garbage as garbage_store
 from store import reports as report_store
 from store import transaction
 
@@ -118,6 +119,7 @@ def delete_resident(db: Database, user_id: str) -> None:
         db.execute("DELETE FROM alert_testers WHERE user_id = ?", [user_id])
         # Their reports stay, anonymous; a report in progress and unsent status messages go.
         report_store.forget_user(db, user_id)
+        garbage_store.forget_user(db, user_id)
         if deleted:
             _bump(db, "unfollows")
 

@@ -31,6 +31,9 @@ ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
 # Dialogues that take free text while they are in progress (a report's address or
 # description); each returns None when it has nothing to do with this resident.
 TEXT_FIRST: list[Callable[[Ctx, str], Sequence[Message] | None]] = []
+# Other answer sources (the garbage sorting list) compete with the FAQ by score: each gets the
+# text and the FAQ's top score and returns its reply when it fits better, else None.
+ANSWER_SOURCES: list[Callable[[Ctx, str, float], list[Message] | None]] = []
 
 _SMALL_TALK = (
     (
@@ -230,6 +233,10 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     search_lang = ctx.extra.get("message_lang") or ctx.lang
     # A backlog in the answer pool (a disaster-time burst): fewer query embeddings.
     hits = published.search(text, k=5, lang=search_lang, thorough=not ctx.extra.get("busy", False))
+    for source in ANSWER_SOURCES:
+        routed = source(ctx, text, hits[0].score if hits else 0.0)
+        if routed is not None:
+            return with_prefixes(ctx, routed)
     decision = decide(hits, **MultilingualSearch.thresholds(search_lang))
     top = hits[0] if hits else None
     log_id = core_store.log_query(
@@ -248,6 +255,11 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
         messages = suggest_messages(ctx, candidates, log_id)
     else:
         messages = fallback_messages(ctx, candidates, log_id)
+    return with_prefixes(ctx, messages)
+
+
+def with_prefixes(ctx: Ctx, messages: list[Message]) -> list[Message]:
+    """Put the urgent notices (ANSWER_PREFIXES) ahead of an answer, within LINE's 5 messages."""
     prefix: list[Message] = []
     for fn in ANSWER_PREFIXES:
         prefix.extend(fn(ctx))

@@ -24,7 +24,14 @@ LANGUAGE_NAMES = {
     "vi": "Tiếng Việt",
     "pt": "Português",
 }
-CATALOG_MODULES = ("bot.i18n.core", "bot.i18n.residents", "bot.i18n.shelters", "bot.i18n.alerts", "bot.i18n.reports")
+CATALOG_MODULES = (
+    "bot.i18n.core",
+    "bot.i18n.residents",
+    "bot.i18n.shelters",
+    "bot.i18n.alerts",
+    "bot.i18n.reports",
+    "bot.i18n.garbage",
+)
 
 
 def _load() -> dict[str, dict[str, str]]:
