@@ -143,10 +143,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from admin import bp as admin_bp
     from bot.routes import bp as bot_bp
+    from reports.web import bp as open311_bp
     from shelters.web import bp as shelters_bp
 
     app.register_blueprint(bot_bp)
     app.register_blueprint(shelters_bp)
+    app.register_blueprint(open311_bp)
     app.register_blueprint(admin_bp)
     if cfg["DEV_MODE"]:
         from bot.simulator import bp as sim_bp

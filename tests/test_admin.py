@@ -36,6 +36,7 @@ POLICY = [
     ("admin.alert_cancel", {"operator", "approver"}),
     ("admin.alert_correct", {"operator"}),
     ("admin.alert", {"operator", "approver"}),
+    ("admin.report", {"staff"}),
     ("admin.users", set()),
     ("admin.audit", set()),
 ]
