@@ -19,6 +19,7 @@ from sqlite_utils import Database, Migrations
 
 from store import audit as audit_store
 from store import transaction
+from store.dialect import skip_locked
 
 migrations = Migrations("madoguchi.reports")
 
@@ -494,8 +495,9 @@ def claim_notice(db: Database, worker_id: str, lease_seconds: float, now: float 
     rows = db.execute(
         "UPDATE report_notices SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
         " WHERE id = (SELECT id FROM report_notices WHERE status = 'pending' AND next_attempt_at <= ?"
-        "   AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT 1)"
-        " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
+        "   AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT 1"
+        + skip_locked(db)
+        + ") AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
         " RETURNING id, report_id, user_id, messages_json, retry_key, attempts",
         [worker_id, now + lease_seconds, now, now, now],
     ).fetchall()

@@ -11,6 +11,8 @@ from PIL import Image
 from store import reports as report_store
 from tests.reports_helpers import Resident, has_exif, jpeg_with_gps, labels
 
+pytestmark = pytest.mark.both_engines
+
 USER = "U" + "7" * 32
 INSIDE = (35.7013, 139.6489)  # みどり一丁目
 
