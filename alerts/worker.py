@@ -1,7 +1,11 @@
 """The delivery worker: takes outbox batches and multicasts them, exactly once per recipient.
 
 - A batch is claimed with one atomic UPDATE under a lease (store.alerts.claim_batch), so two
-  workers never hold the same batch; a worker killed mid-send leaves a lease that expires.
+  workers never hold the same batch. The lease is short and renewed every third of it while
+  the batch is in flight (a heartbeat thread), so a worker killed mid-send leaves a lease that
+  expires within seconds and another worker (any process, any host) takes the batch over.
+- A database that is briefly unreachable (PostgreSQL restart) pauses the loop; it reconnects
+  and carries on. A batch whose result could not be recorded is retried under its key.
 - Every attempt of a batch uses the batch's stored X-Line-Retry-Key. A 5xx or timeout may
   still have delivered: the retry with the same key gets 409, which counts as delivered.
 - 429 and 5xx/timeouts are retried with exponential backoff (with jitter); a 429 saying the
@@ -23,13 +27,14 @@ from typing import Any
 from linebot.v3.messaging import Message, TextMessage
 
 from bot.line_api import LineApi, LineApiError
-from store import Store
+from store import Store, StoreUnavailable
 from store import alerts as alert_store
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RPS = 100.0
-DEFAULT_LEASE_SECONDS = 60.0
+# Short, because it is renewed while a batch is in flight: a dead worker's batch waits at most this.
+DEFAULT_LEASE_SECONDS = 10.0
 MAX_ATTEMPTS = 60
 
 
@@ -100,6 +105,21 @@ def run_worker(
     stats = {"batches": 0, "sent": 0, "failed": 0, "retries": 0, "stopped": 0}
     lock = threading.Lock()
     texts_cache: dict[int, dict[str, list[Message]]] = {}
+    inflight: dict[int, str] = {}  # batch id -> the claiming thread's worker id
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        """Renew the leases of the batches in flight until the loops end."""
+        db = store.db
+        while not done.wait(lease_seconds / 3):
+            with lock:
+                held = dict(inflight)
+            for bid, wid in held.items():
+                try:
+                    alert_store.renew_lease(db, bid, wid, lease_seconds)
+                except StoreUnavailable as err:  # the lease may lapse; the batch is retried under its key
+                    log.warning("could not renew the lease of batch %s: %s", bid, err)
+        store.close_thread_connection()
 
     def count(key: str, n: int = 1) -> None:
         with lock:
@@ -179,15 +199,37 @@ def run_worker(
                 wait = idle_sleep if due is None else min(idle_sleep, max(0.01, due - time.time()))
                 stop_event.wait(wait)
                 continue
-            send_one(db, batch)
+            with lock:
+                inflight[batch["id"]] = wid
+            try:
+                send_one(db, batch)
+            finally:
+                with lock:
+                    inflight.pop(batch["id"], None)
         store.close_thread_connection()
 
-    if concurrency <= 1:
-        loop("0")
-    else:
-        threads = [threading.Thread(target=loop, args=(str(i),), daemon=True) for i in range(concurrency)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+    def guarded_loop(suffix: str) -> None:
+        while not stop_event.is_set():
+            try:
+                loop(suffix)
+                return
+            except StoreUnavailable as err:
+                # Reconnect after a pause; a batch in flight keeps its key and its lease lapses.
+                log.warning("delivery worker: database unavailable (%s), retrying in 1s", err)
+                stop_event.wait(1.0)
+
+    beat = threading.Thread(target=heartbeat, name="lease-heartbeat", daemon=True)
+    beat.start()
+    try:
+        if concurrency <= 1:
+            guarded_loop("0")
+        else:
+            threads = [threading.Thread(target=guarded_loop, args=(str(i),), daemon=True) for i in range(concurrency)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+    finally:
+        done.set()
+        beat.join()
     return stats

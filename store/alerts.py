@@ -258,6 +258,18 @@ def claim_batch(
     return {"id": bid, "alert_id": aid, "text_lang": text_lang, "retry_key": retry_key, "attempts": attempts, "n": n}
 
 
+def renew_lease(db: Database, batch_id: int, worker_id: str, lease_seconds: float, now: float | None = None) -> bool:
+    """Extend the lease of a batch this worker still holds (False: it was lost or finished)."""
+    now = time.time() if now is None else now
+    return (
+        db.execute(
+            "UPDATE alert_batches SET lease_until = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'",
+            [now + lease_seconds, batch_id, worker_id],
+        ).rowcount
+        == 1
+    )
+
+
 def batch_recipients(db: Database, batch_id: int) -> list[str]:
     return [r[0] for r in db.execute("SELECT user_id FROM alert_recipients WHERE batch_id = ?", [batch_id])]
 

@@ -138,3 +138,38 @@ def test_concurrent_workers_never_share_a_batch(app, emulator, workers):
     statuses = collections.Counter(r["status"] for r in emulator.requests_log() if r["endpoint"] == "multicast")
     assert statuses == {200: 100}
     assert set(collections.Counter(m["to"] for m in emulator.messages()).values()) == {1}
+
+
+def test_lease_renewed_while_a_slow_batch_is_in_flight(app, emulator):
+    """LINE answers after 1.5 s, the lease is 0.6 s: the heartbeat keeps it, nobody sends it twice."""
+    import threading
+
+    from alerts.worker import run_worker
+
+    rt = app.extensions["madoguchi"]
+    db = rt.store.db
+    resident_store.bulk_add_residents(db, [{"user_id": f"Ul{i:03d}", "lang": "ja"} for i in range(40)])
+    with app.app_context():
+        alert_id = service.create_alert(db, by="tanaka", headline="停電のお知らせ", body="復旧作業中です")
+        service.approve(db, alert_id, "suzuki")
+        service.start_delivery(db, alert_id, "suzuki", batch_size=20)
+    emulator.faults(latency_ms=1500, endpoints=["multicast"])
+    threads = [
+        threading.Thread(
+            target=run_worker,
+            args=(rt.store, rt.line),
+            kwargs={"once": True, "rate_limit_rps": None, "worker_id": f"w{i}", "lease_seconds": 0.6},
+        )
+        for i in range(3)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    keys = collections.Counter(r["retryKey"] for r in emulator.requests_log() if r["endpoint"] == "multicast")
+    assert len(keys) == 2 and set(keys.values()) == {1}  # each batch attempted once
+    assert [b["attempts"] for b in db.query("SELECT attempts FROM alert_batches WHERE alert_id = ?", [alert_id])] == [
+        1,
+        1,
+    ]
+    assert service.status(db, alert_id)["state"] == "sent"
