@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "SHELTERS_CSV": str(ROOT / "shelters" / "data" / "sample_shelters.csv"),
     "SYNONYMS_CSV": str(ROOT / "data" / "synonyms.csv"),
     "AREAS_CSV": str(ROOT / "data" / "areas.csv"),
+    "RICHMENU_CSV": str(ROOT / "data" / "richmenu.csv"),
     "SECRET_KEY": None,
     "SIMULATOR_URL": "http://127.0.0.1:9100/",
     "CONTACT_PHONE": "03-0000-0000（みどり区役所 代表）",

@@ -24,6 +24,9 @@ from linebot.v3.messaging import (
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
+    RichMenuBulkLinkRequest,
+    RichMenuBulkUnlinkRequest,
+    RichMenuRequest,
     ShowLoadingAnimationRequest,
 )
 
@@ -167,6 +170,92 @@ class LineApi:
             )
         except Exception as exc:  # noqa: BLE001
             raise _error_from(exc) from exc
+
+    # --- rich menus (no retry keys here: LINE accepts X-Line-Retry-Key on sends only; every
+    # call below is idempotent or checked by the caller) ---------------------------------
+
+    def create_rich_menu(self, body: dict[str, Any]) -> str:
+        try:
+            return (
+                self._api()
+                .create_rich_menu(RichMenuRequest.from_dict(body), _request_timeout=self.timeout)
+                .rich_menu_id
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def set_rich_menu_image(self, rich_menu_id: str, image: bytes, content_type: str = "image/png") -> None:
+        try:
+            self._blob().set_rich_menu_image(
+                rich_menu_id, image, _headers={"Content-Type": content_type}, _request_timeout=(3.05, 60)
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def rich_menu_image(self, rich_menu_id: str) -> bytes:
+        try:
+            return bytes(self._blob().get_rich_menu_image(rich_menu_id, _request_timeout=self.timeout))
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def rich_menus(self) -> list[dict[str, Any]]:
+        """Every rich menu of the channel as LINE's JSON (richMenuId, name, size, chatBarText, areas)."""
+        try:
+            resp = self._api().get_rich_menu_list(_request_timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+        return [m.to_dict() for m in resp.richmenus or []]
+
+    def delete_rich_menu(self, rich_menu_id: str) -> None:
+        try:
+            self._api().delete_rich_menu(rich_menu_id, _request_timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001
+            err = _error_from(exc)
+            if err.status != 404:  # already gone
+                raise err from exc
+
+    def default_rich_menu(self) -> str | None:
+        try:
+            return self._api().get_default_rich_menu_id(_request_timeout=self.timeout).rich_menu_id
+        except Exception as exc:  # noqa: BLE001
+            err = _error_from(exc)
+            if err.status == 404:
+                return None
+            raise err from exc
+
+    def set_default_rich_menu(self, rich_menu_id: str) -> None:
+        try:
+            self._api().set_default_rich_menu(rich_menu_id, _request_timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def link_rich_menu(self, user_ids: Sequence[str], rich_menu_id: str) -> None:
+        """Link ≤ 500 users to a menu (LINE applies bulk links asynchronously: 202)."""
+        try:
+            self._api().link_rich_menu_id_to_users(
+                RichMenuBulkLinkRequest(rich_menu_id=rich_menu_id, user_ids=list(user_ids)),
+                _request_timeout=self.timeout,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def unlink_rich_menu(self, user_ids: Sequence[str]) -> None:
+        """Back to the account default for ≤ 500 users."""
+        try:
+            self._api().unlink_rich_menu_id_from_users(
+                RichMenuBulkUnlinkRequest(user_ids=list(user_ids)), _request_timeout=self.timeout
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _error_from(exc) from exc
+
+    def rich_menu_of(self, user_id: str) -> str | None:
+        try:
+            return self._api().get_rich_menu_id_of_user(user_id, _request_timeout=self.timeout).rich_menu_id
+        except Exception as exc:  # noqa: BLE001
+            err = _error_from(exc)
+            if err.status == 404:
+                return None
+            raise err from exc
 
 
 def flex(alt_text: str, contents: dict[str, Any]) -> FlexMessage:

@@ -7,7 +7,14 @@ import importlib
 from flask import Flask
 
 # Each module exposes COMMANDS: a list of click commands/groups.
-COMMAND_MODULES = ("commands.faq", "commands.alerts", "commands.shelters", "commands.users", "commands.garbage")
+COMMAND_MODULES = (
+    "commands.faq",
+    "commands.alerts",
+    "commands.shelters",
+    "commands.users",
+    "commands.garbage",
+    "commands.richmenu",
+)
 
 
 def register_commands(app: Flask) -> None:

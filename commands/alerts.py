@@ -16,6 +16,7 @@ from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
 from reports import service as report_service
 from reports.notify import deliver_due, run_notifier
+from richmenu import switcher
 
 alert_cli = AppGroup("alert", help="Create, approve, send, follow and cancel emergency alerts.")
 
@@ -365,6 +366,11 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
         threading.Thread(
             target=run_notifier, args=(rt.store, rt.line, stop), kwargs={"sweep": sweep}, daemon=True
         ).start()
+    # Rich menus follow the live alerts (disaster menu on, normal menu back): a reconciler
+    # beside the sender, sharing its stop signal.
+
+    menus = threading.Thread(target=switcher.run, args=(rt.store, rt.line, stop), name="richmenu", daemon=True)
+    menus.start()
     run_worker(
         rt.store,
         rt.line,

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, render_template, request
 
+from . import richmenu
 from .events import make_event, sign
 from .state import SEND_ENDPOINTS, FaultConfigError, SimState
 
@@ -42,6 +43,7 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     sim = SimState(channel_secret, access_token, webhook_url)
     app.extensions["linesim"] = sim
+    rich_menus = richmenu.register(app, sim.auth_header)
 
     def unauthorized() -> Response | None:
         if request.headers.get("Authorization") != sim.auth_header:
@@ -192,6 +194,7 @@ def create_app(channel_secret: str, access_token: str, webhook_url: str | None =
     @app.post("/_emulator/reset")
     def reset():
         sim.reset_all()
+        rich_menus.reset()
         return _json({"ok": True})
 
     @app.route("/_emulator/config", methods=["GET", "POST"])

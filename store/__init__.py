@@ -36,6 +36,7 @@ MIGRATION_MODULES = (
     "store.admin",
     "store.garbage",
     "store.reports",
+    "store.richmenu",
 )
 
 
