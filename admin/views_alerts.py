@@ -18,7 +18,7 @@ service = feature("alerts.service")
 if service is not None:
     from bot.i18n import LANGUAGE_NAMES, LANGUAGES
 
-    TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
+    TOPIC_LABELS = service.TOPIC_LABELS
     TEST_AUDIENCE_NOT_FOR_ACTUAL = (
         "本番の配信は「テスト対象者（職員の端末）だけに送る」にできません。"
         "職員の端末で試すときは「訓練として作成」を押してください。"
@@ -31,6 +31,8 @@ if service is not None:
     def _templates() -> list[dict[str, Any]]:
         out = []
         for tpl in service.TEMPLATES.values():
+            if tpl.name == "lift":  # made from the order's page (解除), never a new alert
+                continue
             out.append(
                 {
                     "name": tpl.name,
@@ -117,7 +119,7 @@ if service is not None:
                     "areas": "、".join(pre["area_names"]),
                 },
             )
-        if form["template"] and form["template"] not in service.TEMPLATES:
+        if form["template"] and (form["template"] not in service.TEMPLATES or form["template"] == "lift"):
             form["template"] = ""
         return _composer(form)
 
@@ -125,7 +127,7 @@ if service is not None:
     @roles("operator")
     def alert_create():
         template = request.form.get("template", "")
-        tpl = service.TEMPLATES.get(template)
+        tpl = service.TEMPLATES.get(template) if template != "lift" else None
         fields = {k: request.form.get(f"f_{k}", "") for k in (tpl.fields if tpl else {})}
         form = {
             "template": template if tpl else "",
@@ -178,6 +180,9 @@ if service is not None:
 
     def _detail(alert_id: int, error: str | None):
         alert = _get(alert_id)
+        st = service.status(db(), alert_id)
+        # One source for the state the page shows (banner and progress), updated together by the script.
+        alert["state"], alert["state_label"] = st["state"], st["state_label"]
         preview = service.preview(db(), alert_id)
         # Texts nobody receives yet (e.g. the operator's English with no English residents) are
         # still shown, so the operator can check every text they wrote before approval.
@@ -192,8 +197,9 @@ if service is not None:
             a=alert,
             preview=preview,
             unreached=unreached,
-            st=service.status(db(), alert_id),
+            st=st,
             lang_labels=LANGUAGE_NAMES,
+            liftable=service.LIFTABLE,
             error=error,
         )
 
@@ -237,19 +243,55 @@ if service is not None:
             "配信を開始しました。",
         )
 
+    @bp.route("/alerts/<int:alert_id>/cancel")
+    @roles("operator", "approver")
+    def alert_cancel_confirm(alert_id: int):
+        """取消 confirmation: the exact fixed text per language and how many people get it."""
+        alert = _get(alert_id)
+        if alert["state"] in ("draft", "approved"):
+            return redirect(url_for("admin.alert_detail", alert_id=alert_id))
+        try:
+            cp = service.cancel_preview(db(), alert_id)
+        except service.AlertError as exc:
+            return _detail(alert_id, str(exc)), 409
+        return render_template("admin/alert_cancel.html", a=alert, cp=cp, lang_labels=LANGUAGE_NAMES)
+
     @bp.route("/alerts/<int:alert_id>/cancel", methods=["POST"])
     @roles("operator", "approver")
     def alert_cancel(alert_id: int):
+        """Withdraw a draft; 取消 with the fixed text after the confirmation; free text → a draft to approve."""
+        alert = _get(alert_id)
+        body = (request.form.get("body") or "").strip()
+        sent = alert["state"] not in ("draft", "approved")
+        if sent and not body and request.form.get("confirm") != "1":
+            # Nothing is sent without the confirmation page (exact text and count).
+            return redirect(url_for("admin.alert_cancel_confirm", alert_id=alert_id))
         result: dict[str, int] = {}
 
         def run() -> None:
-            result["id"] = service.cancel(
-                db(), alert_id, g.admin_user, body=request.form.get("body") or None, source=_source()
-            )
+            result["id"] = service.cancel(db(), alert_id, g.admin_user, body=body, source=_source(), confirmed=True)
 
-        resp = _act(alert_id, run, "取り消しました。")
+        resp = _act(alert_id, run, "" if sent else "取り下げました。")
         if result.get("id") and result["id"] != alert_id:
-            flash("取消のお知らせを、元の配信を受け取った人に送っています。")
+            if body:
+                flash("説明つきの取消を下書きとして作成しました。送るには、ほかの承認者の承認が必要です。")
+            else:
+                flash("取消のお知らせを、元の配信を受け取った人に送っています。")
+            return redirect(url_for("admin.alert_detail", alert_id=result["id"]))
+        return resp
+
+    @bp.route("/alerts/<int:alert_id>/lift", methods=["POST"])
+    @roles("operator")
+    def alert_lift(alert_id: int):
+        """解除: the order ends. A draft in every language that an approver approves and sends."""
+        result: dict[str, int] = {}
+
+        def run() -> None:
+            result["id"] = service.lift(db(), alert_id, g.admin_user, source=_source())
+
+        resp = _act(alert_id, run, "")
+        if result.get("id"):
+            flash("解除の下書きを作成しました。文面と配信人数を確認し、承認者に承認を依頼してください。")
             return redirect(url_for("admin.alert_detail", alert_id=result["id"]))
         return resp
 

@@ -94,6 +94,11 @@ class AlreadyCancelled(AlertError):
         super().__init__(f"この警報はすでに取り消されています（取消の警報 {cancel_id}）。")
 
 
+class CancelNotConfirmed(AlertError):
+    def __init__(self) -> None:
+        super().__init__("取消は、送る文面と人数を確認してから実行してください（確認が必要です）。")
+
+
 class Withdrawn(AlertError):
     def __init__(self) -> None:
         super().__init__("この警報は取り下げられています。")
@@ -106,7 +111,7 @@ class TestAudienceNotForActual(InvalidAlert):
         super().__init__(
             [
                 "本番（actual）の警報はテスト対象者だけに送ることはできません。"
-                "試しに送るときは --status exercise（訓練）か --status test（テスト）で作成してください"
+                "試しに送るときは訓練（exercise）かテスト（test）として作成してください"
             ]
         )
 
@@ -134,6 +139,7 @@ STATE_LABELS = {
     "withdrawn": "取り下げ",
 }
 STATUS_LABELS = {"actual": "本番", "exercise": "訓練", "test": "テスト"}
+TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -445,6 +451,69 @@ TEMPLATES: dict[str, Template] = {
         {"scenario": Field("訓練の内容")},
         status="exercise",
     ),
+    # 解除: the order ends (it was right). Never 「まちがい」 wording: that is 取消 (cancel).
+    "lift": Template(
+        "lift",
+        "解除（避難情報の終了）",
+        "evacuation",
+        "Minor",
+        None,
+        {
+            "ja": (
+                "【解除】{order_name}を解除しました",
+                "{areas}に発令していた{hazard_name}に関する{order_name}を解除しました。"
+                "引き続き、気象情報や区からのお知らせに注意してください。"
+                "避難先から戻るときは、足元や周りの安全に十分気をつけてください。",
+            ),
+            "easy": (
+                "【解除】{order_name}は おわりました",
+                "{areas}の {hazard_name}の {order_name}は おわりました。"
+                "家（いえ）に 帰（かえ）るときは、足（あし）もとに 気（き）をつけてください。"
+                "これからも お知（し）らせを 見（み）てください。",
+            ),
+            "en": (
+                "【解除】LIFTED: {order_name} has been lifted",
+                "The {order_name} for {areas} ({hazard_name}) has been lifted. Keep following weather information "
+                "and notices from the ward. When you return from where you evacuated, watch your step and your "
+                "surroundings.",
+            ),
+            "zh": (
+                "【解除】{order_name}已解除",
+                "针对{areas}发布的有关{hazard_name}的{order_name}已解除。请继续关注气象信息和区政府的通知。"
+                "从避难地点返回时，请注意脚下和周围的安全。",
+            ),
+            "zh-Hant": (
+                "【解除】{order_name}已解除",
+                "針對{areas}發布的有關{hazard_name}的{order_name}已解除。請繼續關注氣象資訊和區公所的通知。"
+                "從避難地點返回時，請注意腳下和周圍的安全。",
+            ),
+            "ko": (
+                "【解除】{order_name} 해제",
+                "{areas}에 발령되었던 {hazard_name} 관련 {order_name}이(가) 해제되었습니다. "
+                "계속해서 기상 정보와 구의 안내에 주의해 주십시오. 피난처에서 돌아갈 때는 발밑과 주변의 안전에 주의하십시오.",
+            ),
+            "vi": (
+                "【解除】Dỡ bỏ: {order_name}",
+                "{order_name} đã ban hành cho {areas} ({hazard_name}) đã được dỡ bỏ. "
+                "Hãy tiếp tục theo dõi thông tin thời tiết và thông báo của quận. "
+                "Khi trở về từ nơi sơ tán, hãy chú ý an toàn dưới chân và xung quanh.",
+            ),
+            "pt": (
+                "【解除】Suspensão: {order_name}",
+                "A {order_name} emitida para {areas} ({hazard_name}) foi suspensa. "
+                "Continue acompanhando as informações meteorológicas e os avisos do distrito. "
+                "Ao voltar do local de evacuação, cuidado com o caminho e os arredores.",
+            ),
+        },
+        {
+            "areas": _AREA_FIELD,
+            "order": Field(
+                "解除する避難情報",
+                choices={"evac_level3": "evac_level3", "evac_level4": "evac_level4", "evac_level5": "evac_level5"},
+            ),
+            "hazard": Field("災害の種類", choices=_HAZARD_CHOICES),
+        },
+    ),
 }
 # JMA seismic intensity classes in each language (5弱 = "5 Lower", …); Japanese keeps 5弱.
 INTENSITY_NAMES: dict[str, dict[str, str]] = {
@@ -561,6 +630,8 @@ def _texts_for(
     out = {}
     for lang, (h, b) in tpl.texts.items():
         extra = {"hazard_name": t(f"hazard_{hazard}", lang) if hazard else ""}
+        if "order" in values:
+            extra["order_name"] = t(f"order_{values['order']}", lang)
         if "intensity" in values:
             extra["intensity_name"] = INTENSITY_NAMES.get(lang, {}).get(values["intensity"], values["intensity"])
         out[lang] = (h.format(**extra, **values), b.format(**extra, **values))
@@ -574,7 +645,7 @@ def _clip(text: str) -> str:
 
 
 def _compose(
-    lang: str, status: str, msg_type: str, headline: str, body: str, ref_headline: str | None
+    lang: str, status: str, msg_type: str, headline: str, body: str, ref_headline: str | None, lift: bool = False
 ) -> list[dict[str, Any]]:
     """The exact LINE messages one language group receives."""
     lines = []
@@ -587,7 +658,8 @@ def _compose(
         if body:
             lines.append(body)
     else:
-        if msg_type == "update":
+        if msg_type == "update" and not lift:
+            # A lift (解除) says 【解除】 itself and must never read as a correction of a mistake.
             lines.append(t("alert_update_intro", lang, headline=ref_headline or ""))
         lines.append(headline)
         if body:
@@ -643,7 +715,7 @@ def create_alert(
     problems: list[str] = []
     by = (by or "").strip()
     if not by:
-        problems.append("作成者（--by）を入力してください")
+        problems.append("作成者を入力してください")
     if status not in STATUSES:
         problems.append(f"status は {' / '.join(STATUSES)} のどれかです")
     if msg_type not in MSG_TYPES:
@@ -679,17 +751,19 @@ def create_alert(
                 clean_fields = _validate_fields(tpl, fields or {})
             except InvalidAlert as exc:
                 problems += exc.problems
+            if tpl.name == "lift" and msg_type != "update":
+                problems.append("解除は、元の避難情報の画面の「解除する」（alert lift）から作成します")
             if tpl.status and status != tpl.status:
                 raise DrillAsActual(
                     [
-                        f"テンプレート「{tpl.title}」は{STATUS_LABELS[tpl.status]}専用です（--status {tpl.status}）。本番として送ることはできません"
+                        f"テンプレート「{tpl.title}」は{STATUS_LABELS[tpl.status]}専用です。本番として送ることはできません"
                     ]
                 )
     elif msg_type != "cancel":
         if not (headline or "").strip():
-            problems.append("見出し（--headline）を入力してください")
+            problems.append("見出しを入力してください")
         if not (body or "").strip():
-            problems.append("本文（--body）を入力してください")
+            problems.append("本文を入力してください")
     if fields and not template:
         problems.append("項目（fields）はテンプレートと一緒に使います")
     clean_translations: dict[str, list[str]] = {}
@@ -715,7 +789,7 @@ def create_alert(
         if any(m in text for m in _DRILL_MARKERS) or any(m in translated for m in _DRILL_MARKERS if m != "exercise"):
             raise DrillAsActual(
                 [
-                    "本文に「訓練」「テスト」などの語があります。訓練・テストは --status exercise / test で作成してください（本番では送れません）"
+                    "本文に「訓練」「テスト」などの語があります。訓練・テストの配信は、訓練またはテストとして作成してください（本番では送れません）"
                 ]
             )
     if problems:
@@ -766,7 +840,13 @@ def create_alert(
         texts = {lang: ("", (body or "").strip()) for lang in (ref_texts or {"ja": None})}
     rendered = {
         lang: _compose(
-            lang, status, msg_type, h, b, (ref_texts.get(lang) or ref_texts.get("ja") or ("",))[0] if ref else None
+            lang,
+            status,
+            msg_type,
+            h,
+            b,
+            (ref_texts.get(lang) or ref_texts.get("ja") or ("",))[0] if ref else None,
+            lift=row["template"] == "lift",
         )
         for lang, (h, b) in texts.items()
     }
@@ -792,24 +872,77 @@ def create_alert(
     return alert_id
 
 
+KIND_LABELS = {"cancel": "取消", "lift": "解除", "update": "訂正"}
+
+
+def kind_of(alert: Mapping[str, Any]) -> str:
+    """alert / update (訂正) / lift (解除) / cancel (取消): a lift is an Update with the lift template."""
+    if alert["msg_type"] == "update" and alert.get("template") == "lift":
+        return "lift"
+    return alert["msg_type"]
+
+
+def _label(row: dict[str, Any], ref_headlines: Mapping[int, str], area_names: Mapping[str, str]) -> dict[str, Any]:
+    """Labels people read (never internal codes): state, status, kind, a title naming the original."""
+    row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
+    row["status_label"] = STATUS_LABELS[row["status"]]
+    row["kind"] = kind_of(row)
+    row["kind_label"] = KIND_LABELS.get(row["kind"], "")
+    ref = row.get("references_id")
+    if row["kind"] in ("cancel", "lift") and ref is not None:
+        # A cancellation is never listed as another 【警戒レベル4】: it names what it cancels or lifts.
+        row["title"] = f"{row['kind_label']}：#{ref}「{ref_headlines.get(ref, row['headline'])}」"
+    elif row["kind"] == "update" and ref is not None:
+        row["title"] = f"訂正：#{ref} {row['headline']}"
+    else:
+        row["title"] = row["headline"]
+    row["area_names"] = [area_names.get(code, code) for code in row["areas"]]
+    row["lang_names"] = [LANG_NAMES.get(lang, lang) for lang in row["langs"]]
+    row["topic_names"] = [TOPIC_LABELS.get(topic, topic) for topic in row["topics"]]
+    row["hazard_label"] = HAZARDS.get(row.get("hazard") or "", row.get("hazard") or "")
+    return row
+
+
+def _area_names() -> dict[str, str]:
+    try:
+        return {a["code"]: a["name"] for a in load_areas()}
+    except OSError:
+        return {}
+
+
 def get_alert(db: Database, alert_id: int | None) -> dict[str, Any]:
-    """One alert with its state labels and per-language messages."""
+    """One alert with its labels and per-language messages."""
     row = alert_store.get_alert(db, alert_id) if alert_id is not None else None
     if row is None:
         raise UnknownAlert(alert_id)  # type: ignore[arg-type]
     row["texts"] = alert_store.alert_texts(db, alert_id)
-    row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
-    row["status_label"] = STATUS_LABELS[row["status"]]
-    return row
+    refs = alert_store.headlines(db, [row["references_id"]] if row["references_id"] else [])
+    return _label(row, refs, _area_names())
 
 
 def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
-    out = []
-    for row in alert_store.list_alerts(db, limit):
-        row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
-        row["status_label"] = STATUS_LABELS[row["status"]]
-        out.append(row)
-    return out
+    rows = alert_store.list_alerts(db, limit)
+    refs = alert_store.headlines(db, [r["references_id"] for r in rows if r["references_id"]])
+    names = _area_names()
+    return [_label(row, refs, names) for row in rows]
+
+
+# Templates whose alerts are always life-safety (besides evacuation orders of level 4 and 5).
+LIFE_SAFETY_TEMPLATES = ("shelter_open", "earthquake")
+
+
+def is_life_safety(alert: Mapping[str, Any]) -> bool:
+    """Whether an alert also reaches residents who sent 配信停止 (ordinary notices stopped).
+
+    Actual alerts only: 警戒レベル4 以上 (避難指示, 緊急安全確保), 避難所開設 (its areas) and 地震.
+    Drills and tests never override a resident's stop. Corrections, cancellations and lifts go to
+    exactly the original's recipients, so they follow the original's rule.
+    """
+    if alert.get("status") != "actual" or alert.get("msg_type", "alert") != "alert":
+        return False
+    if alert.get("template") in LIFE_SAFETY_TEMPLATES:
+        return True
+    return alert.get("event") == "evacuation" and (alert.get("level") or 0) >= 4
 
 
 def _recipient_groups(
@@ -824,8 +957,8 @@ def _recipient_groups(
             groups.setdefault(key, []).append(uid)
         return groups
     testers = bool(alert.get("test_audience"))
-    for uid, lang in resident_store.iter_recipients(
-        db, alert["areas"], alert["langs"], alert["topics"], testers_only=testers
+    for uid, lang, _area in resident_store.iter_recipients(
+        db, alert["areas"], alert["langs"], alert["topics"], testers_only=testers, life_safety=is_life_safety(alert)
     ):
         groups.setdefault((text_lang_for(lang, available), lang or "ja"), []).append(uid)
     return groups
@@ -838,7 +971,12 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
     if alert["msg_type"] == "alert":
         counts: dict[tuple[str, str], int] = {}
         for lang, n in resident_store.count_recipients_by_lang(
-            db, alert["areas"], alert["langs"], alert["topics"], testers_only=bool(alert.get("test_audience"))
+            db,
+            alert["areas"],
+            alert["langs"],
+            alert["topics"],
+            testers_only=bool(alert.get("test_audience")),
+            life_safety=is_life_safety(alert),
         ).items():
             key = (text_lang_for(lang, texts), lang or "ja")
             counts[key] = counts.get(key, 0) + n
@@ -864,6 +1002,18 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
             notes.append(g["note"])
     if "easy" not in texts and any(g["fallback_from"] for g in groups):
         notes.append("やさしい日本語の文面がありません。外国語の人にも日本語（ふつう）の文面が届きます")
+    if alert["msg_type"] == "alert" and is_life_safety(alert):
+        ordinary = sum(
+            resident_store.count_recipients_by_lang(
+                db, alert["areas"], alert["langs"], alert["topics"], testers_only=bool(alert.get("test_audience"))
+            ).values()
+        )
+        stopped = sum(g["count"] for g in groups) - ordinary
+        notes.insert(
+            0,
+            f"命を守る緊急情報のため、「配信停止」中の人（{stopped}人）にも届きます"
+            "（緊急情報も止めた人には届きません）",
+        )
     test_audience = bool(alert.get("test_audience"))
     if test_audience:
         n_testers = alert_store.count_testers(db)
@@ -936,14 +1086,26 @@ def start_delivery(
         raise Withdrawn()
     if alert["state"] != "approved" or not alert["approved_by"]:
         raise NotApproved()
-    if alert["msg_type"] != "cancel" and _same_operator(alert["approved_by"], alert["created_by"]):
+    # Only a cancellation with nothing but its fixed text is sent by one person.
+    fixed_cancel = alert["msg_type"] == "cancel" and not alert["fields"].get("body")
+    if not fixed_cancel and _same_operator(alert["approved_by"], alert["created_by"]):
         raise SelfApprovalRefused()
     now = time.time()
     if alert["expires_at"] is not None and alert["expires_at"] <= now:
         raise AlertExpired()
     stale = float(stale_minutes if stale_minutes is not None else _config("ALERT_STALE_MINUTES", DEFAULT_STALE_MINUTES))
-    if alert["msg_type"] != "cancel" and now - alert["approved_at"] > stale * 60:
+    if not fixed_cancel and now - alert["approved_at"] > stale * 60:
         raise AlertStale(stale)
+    if alert["msg_type"] == "cancel":
+        existing = alert_store.cancels_of(db, alert["references_id"])
+        if existing:
+            raise AlreadyCancelled(existing[0])
+        # The mistaken alert's batches not attempted yet are withdrawn: nobody else gets it.
+        withdrawn = alert_store.withdraw_pending(db, alert["references_id"])
+        if withdrawn:
+            audit.record(
+                db, by, "alert.withdraw_unsent", f"alert:{alert['references_id']}", {"recipients": withdrawn}, source
+            )
     groups = _recipient_groups(db, alert, alert["texts"])
     by_text: dict[str, list[str]] = {}
     for (text_lang, _), ids in groups.items():
@@ -971,39 +1133,146 @@ def resume(db: Database, alert_id: int, by: str, source: str = "cli") -> bool:
     return ok
 
 
-def cancel(db: Database, alert_id: int, by: str, body: str | None = None, source: str = "cli") -> int:
-    """One-step cancel: a Cancel alert referencing the original, to exactly its recipients.
+def _cancel_messages(ref: Mapping[str, Any], body: str = "") -> dict[str, list[dict[str, Any]]]:
+    """The exact messages of a 取消 of `ref`, per language (the fixed text, plus `body` if given)."""
+    ref_texts = _texts_for(ref)
+    return {lang: _compose(lang, ref["status"], "cancel", "", body, h) for lang, (h, _) in ref_texts.items()}
 
-    Needs no second approval (speed matters when a wrong alert went out). A draft that was
-    never sent is simply withdrawn, and its own id is returned.
+
+def cancel_preview(db: Database, alert_id: int) -> dict[str, Any]:
+    """What a 取消 of a sent alert sends and to how many people: shown before the operator confirms.
+
+    `groups` are the fixed text per language with the number of people who get it (exactly those
+    the alert may have reached); `unsent` recipients have not been sent the alert yet: their
+    part is withdrawn instead, and they get nothing.
     """
     alert = get_alert(db, alert_id)
+    _check_cancellable(db, alert)
+    messages = _cancel_messages(alert)
+    counts: dict[str, int] = {}
+    for _uid, orig_lang in alert_store.reached_recipients(db, alert_id):
+        lang = text_lang_for(orig_lang, messages)
+        counts[lang] = counts.get(lang, 0) + 1
+    groups = [
+        {"lang": lang, "count": n, "messages": messages[lang], "fallback_from": None}
+        for lang, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return {
+        "alert_id": alert_id,
+        "title": alert["title"],
+        "status": alert["status"],
+        "status_label": alert["status_label"],
+        "recipient_count": sum(counts.values()),
+        "unsent": alert_store.unsent_count(db, alert_id),
+        "groups": groups,
+        "texts": messages,
+    }
+
+
+def _check_cancellable(db: Database, alert: Mapping[str, Any]) -> None:
     if alert["msg_type"] == "cancel":
-        raise AlertError("取消の警報はさらに取り消せません。")
+        raise AlertError("取消の配信はさらに取り消せません。")
     if alert["state"] == "withdrawn":
         raise Withdrawn()
-    if alert["state"] in ("draft", "approved"):
-        alert_store.update_alert(db, alert_id, expect_state=("draft", "approved"), state="withdrawn")
-        audit.record(db, by, "alert.withdraw", f"alert:{alert_id}", None, source)
-        return alert_id
-    existing = alert_store.cancels_of(db, alert_id)
+    existing = alert_store.cancels_of(db, alert["id"])
     if existing:
         raise AlreadyCancelled(existing[0])
-    withdrawn = alert_store.withdraw_pending(db, alert_id)
-    cancel_id = create_alert(
-        db, by=by, body=body, msg_type="cancel", references=alert_id, status=alert["status"], source=source
-    )
+
+
+def cancel(
+    db: Database,
+    alert_id: int,
+    by: str,
+    body: str | None = None,
+    source: str = "cli",
+    *,
+    confirmed: bool = False,
+) -> int:
+    """取消 (the alert was a mistake): a Cancel referencing it, to exactly the people it reached.
+
+    - A draft or approved alert that was never sent is simply withdrawn; its own id is returned.
+    - The fixed text (`body` empty) needs no second person — speed matters when a wrong alert
+      went out — but `confirmed` must say the operator saw `cancel_preview` (exact text and
+      count); delivery starts at once and the unsent part of the original is withdrawn.
+    - Any free text (`body`) makes the cancellation a draft that another person approves, like a
+      correction: one person alone can never send words of their own.
+    """
+    alert = get_alert(db, alert_id)
+    _check_cancellable(db, alert)
+    by = (by or "").strip()
+    if alert["state"] in ("draft", "approved"):
+        alert_store.update_alert(db, alert_id, expect_state=("draft", "approved"), state="withdrawn")
+        audit.record(db, by or "-", "alert.withdraw", f"alert:{alert_id}", None, source)
+        return alert_id
+    body = (body or "").strip()
+    if body:
+        cancel_id = create_alert(
+            db, by=by, body=body, msg_type="cancel", references=alert_id, status=alert["status"], source=source
+        )
+        audit.record(db, by, "alert.cancel_draft", f"alert:{alert_id}", {"cancel_alert": cancel_id}, source)
+        return cancel_id
+    if not confirmed:
+        raise CancelNotConfirmed()
+    cancel_id = create_alert(db, by=by, msg_type="cancel", references=alert_id, status=alert["status"], source=source)
     alert_store.update_alert(db, cancel_id, state="approved", approved_by=by, approved_at=time.time())
     audit.record(
         db,
         by,
         "alert.cancel",
         f"alert:{alert_id}",
-        {"cancel_alert": cancel_id, "withdrawn_recipients": withdrawn},
+        {"cancel_alert": cancel_id, "recipients": cancel_preview_count(db, alert_id)},
         source,
     )
     start_delivery(db, cancel_id, by, source=source)
     return cancel_id
+
+
+def cancel_preview_count(db: Database, alert_id: int) -> int:
+    return len(alert_store.reached_recipients(db, alert_id))
+
+
+LIFTABLE = ("evac_level3", "evac_level4", "evac_level5")
+
+
+def lift(db: Database, alert_id: int, by: str, source: str = "cli") -> int:
+    """解除 (the order ends; it was right): an Update draft referencing the order, in every language.
+
+    Approved by a second person and sent like any alert, to exactly the people the order reached.
+    """
+    alert = get_alert(db, alert_id)
+    if alert["msg_type"] == "cancel" or alert["template"] == "lift":
+        raise AlertError("解除できるのは避難情報の配信です。")
+    if alert["template"] not in LIFTABLE:
+        raise AlertError(
+            "解除できるのは避難情報（警戒レベル3〜5）の配信です。ほかの配信は「訂正を作る」か「取り消す」を使ってください。"
+        )
+    if alert["state"] not in ("sending", "sent", "stopped"):
+        raise AlertError("まだ送信していない避難情報は、解除ではなく取り下げてください。")
+    existing = alert_store.cancels_of(db, alert_id)
+    if existing:
+        raise AlreadyCancelled(existing[0])
+    for other in alert_store.updates_of(db, alert_id):
+        if other["template"] == "lift" and other["state"] != "withdrawn":
+            raise AlertError(f"この避難情報の解除はすでに作成されています（#{other['id']}）。")
+        if other["template"] != "lift" and other["state"] in ("sending", "sent", "stopped"):
+            raise AlertError(f"この避難情報は訂正されています。訂正の配信（#{other['id']}）を解除してください。")
+    fields = {
+        "areas": alert["fields"].get("areas", ""),
+        "order": alert["template"],
+        "hazard": alert["hazard"] or alert["fields"].get("hazard", ""),
+    }
+    lift_id = create_alert(
+        db,
+        by=by,
+        template="lift",
+        fields=fields,
+        msg_type="update",
+        references=alert_id,
+        status=alert["status"],
+        source=source,
+    )
+    audit.record(db, by, "alert.lift_draft", f"alert:{alert_id}", {"lift_alert": lift_id}, source)
+    return lift_id
 
 
 def correct(
@@ -1059,8 +1328,18 @@ def status(db: Database, alert_id: int) -> dict[str, Any]:
         "state_label": alert["state_label"],
         "status": alert["status"],
         "msg_type": alert["msg_type"],
+        "kind": alert["kind"],
+        "kind_label": alert["kind_label"],
         "message": alert["stop_reason"],
         "cancelled_by": (alert_store.cancels_of(db, alert_id) or [None])[0],
+        "lifted_by": next(
+            (
+                u["id"]
+                for u in alert_store.updates_of(db, alert_id)
+                if u["template"] == "lift" and u["state"] in ("sending", "sent", "stopped")
+            ),
+            None,
+        ),
     }
     return out
 
@@ -1112,7 +1391,7 @@ def add_tester(db: Database, user_id: str, by: str, note: str | None = None, sou
     """Put a staff phone (LINE user id) in the test audience; False when it was already there (note updated)."""
     user_id = _check_user_id(user_id)
     if not (by or "").strip():
-        raise InvalidAlert(["登録する担当者（--by）を入力してください"])
+        raise InvalidAlert(["登録する担当者を入力してください"])
     note = (note or "").strip()[:FIELD_MAX] or None
     created = alert_store.add_tester(db, user_id, by.strip(), note)
     audit.record(

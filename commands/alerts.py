@@ -55,7 +55,9 @@ def _parse_fields(values: tuple[str, ...]) -> dict[str, str]:
 def _echo_preview(db, alert_id: int) -> None:
     p = service.preview(db, alert_id)
     audience = "  送信先: テスト対象者のみ" if p["test_audience"] else ""
-    click.echo(f"警報 {alert_id}  [{p['status_label']}]  種別: {p['msg_type']}  状態: {p['state']}{audience}")
+    a = service.get_alert(db, alert_id)
+    kind = f"  {a['kind_label']}" if a["kind_label"] else ""
+    click.echo(f"警報 {alert_id}  [{p['status_label']}]{kind}  状態: {a['state_label']}{audience}  {a['title']}")
     click.echo(f"受信者数: {p['recipient_count']}")
     for note in p["notes"]:
         click.echo(f"※ {note}")
@@ -76,7 +78,12 @@ def _echo_preview(db, alert_id: int) -> None:
 @alert_cli.command("create")
 @click.option("--headline", help="見出し (free text; not with --template).")
 @click.option("--body", help="本文 (free text; not with --template).")
-@click.option("--template", "template", type=click.Choice(sorted(service.TEMPLATES)), help="Official wording template.")
+@click.option(
+    "--template",
+    "template",
+    type=click.Choice(sorted(t for t in service.TEMPLATES if t != "lift")),
+    help="Official wording template (a lift is made with alert lift).",
+)
 @click.option("--field", "fields", multiple=True, help="Template field NAME=VALUE (repeatable), e.g. hazard=洪水.")
 @click.option(
     "--area", "areas", multiple=True, help="Target area code or name from areas.csv (repeatable; none = everyone)."
@@ -240,24 +247,73 @@ def status_cmd(alert_id: int, as_json: bool) -> None:
         click.echo(st["message"])
 
 
+def _echo_cancel_preview(p: dict) -> None:
+    click.echo(f"取消の対象: 警報 {p['alert_id']} [{p['status_label']}] {p['title']}")
+    click.echo(f"取消のお知らせを受け取る人: {p['recipient_count']}人（元の配信を受け取った人だけ）")
+    if p["unsent"]:
+        click.echo(f"まだ送っていない {p['unsent']}人分は送らずに取り下げます。")
+    for g in p["groups"]:
+        click.echo(f"--- {service.LANG_NAMES.get(g['lang'], g['lang'])} {g['count']}人")
+        for m in g["messages"]:
+            click.echo(m.get("text") or json.dumps(m, ensure_ascii=False))
+
+
 @alert_cli.command("cancel")
 @click.argument("alert_id", type=int)
 @click.option("--by", "by", required=True, help="Operator cancelling.")
-@click.option("--body", help="Optional explanation added to the cancel message.")
-def cancel_cmd(alert_id: int, by: str, body: str | None) -> None:
-    """Cancel an alert in one step: a Cancel message to exactly its recipients (a draft is withdrawn).
+@click.option(
+    "--body", help="Free-text explanation: the cancellation then needs another person's approval (like a correction)."
+)
+@click.option("--yes", "yes", is_flag=True, help="Confirm the cancellation without the prompt (after reading it).")
+def cancel_cmd(alert_id: int, by: str, body: str | None, yes: bool) -> None:
+    """取消 of an alert sent by mistake: the fixed cancel text to exactly its recipients (a draft is withdrawn).
 
-    Example: flask --app webhook alert cancel 12 --by tanaka
+    Shows the exact text and the number of people, then asks for confirmation (--yes confirms on
+    the command line). With --body the cancellation is a draft another person approves
+    (alert approve ID, alert send ID). The id of the cancellation is the last line.
+
+    Example: flask --app webhook alert cancel 12 --by tanaka --yes
     """
+    db = _runtime().store.db
     with _Edge():
-        new_id = service.cancel(_runtime().store.db, alert_id, by, body=body)
+        alert = service.get_alert(db, alert_id)
+        sent = alert["state"] not in ("draft", "approved", "withdrawn")
+        if sent and not (body or "").strip():
+            _echo_cancel_preview(service.cancel_preview(db, alert_id))
+            if not yes:
+                click.confirm("この取消を今すぐ送信しますか？", abort=True)
+        new_id = service.cancel(db, alert_id, by, body=body, confirmed=True)
     if new_id == alert_id:
         click.echo(f"警報 {alert_id} は未送信だったため取り下げました。")
+    elif (body or "").strip():
+        click.echo(
+            f"説明つきの取消 {new_id} を下書きとして作成しました。作成者以外の承認が必要です: "
+            f"flask --app webhook alert approve {new_id} --by USER → alert send {new_id}"
+        )
     else:
         click.echo(
             f"取消の警報 {new_id} を作成し、配信を開始しました（worker が送ります。前面で送るには alert send {new_id}）。"
         )
     click.echo(new_id)
+
+
+@alert_cli.command("lift")
+@click.argument("alert_id", type=int)
+@click.option("--by", "by", required=True, help="Operator writing the lift (解除).")
+def lift_cmd(alert_id: int, by: str) -> None:
+    """解除: the evacuation order ends. Creates the lift in every language as a draft that needs approval.
+
+    The lift goes to exactly the people the order reached, after another person approves it
+    (alert approve ID --by USER, then alert send ID). The id of the lift is the last line.
+
+    Example: flask --app webhook alert lift 12 --by tanaka
+    """
+    db = _runtime().store.db
+    with _Edge():
+        lift_id = service.lift(db, alert_id, by)
+        _echo_preview(db, lift_id)
+    click.echo(f"承認は作成者以外が行います: flask --app webhook alert approve {lift_id} --by USER")
+    click.echo(lift_id)
 
 
 @alert_cli.command("list")
@@ -270,7 +326,7 @@ def list_cmd(limit: int) -> None:
     for a in service.list_alerts(_runtime().store.db, limit):
         when = wardtime.format_time(a["created_at"])
         click.echo(
-            f"{a['id']:5d}  {when}  [{a['status_label']}] {a['msg_type']:6} {a['state_label']:12} {a['headline']}  by {a['created_by']}"
+            f"{a['id']:5d}  {when}  [{a['status_label']}] {a['kind_label'] or '配信':4} {a['state_label']:12} {a['title']}  by {a['created_by']}"
         )
 
 

@@ -377,6 +377,36 @@ def delivery_counts(db: Database, alert_id: int) -> dict[str, int]:
     return out
 
 
+def unsent_count(db: Database, alert_id: int) -> int:
+    """Recipients in batches no attempt has touched yet (a cancel withdraws them instead)."""
+    row = db.execute(
+        "SELECT COALESCE(SUM(n), 0) FROM alert_batches WHERE alert_id = ? AND status = 'pending' AND attempts = 0"
+        " AND (lease_until IS NULL OR lease_until < ?)",
+        [alert_id, time.time()],
+    ).fetchone()
+    return int(row[0])
+
+
+def updates_of(db: Database, alert_id: int) -> list[dict[str, Any]]:
+    """Corrections and lifts (Updates) referencing an alert, newest first."""
+    return [
+        {"id": i, "template": tpl, "state": state}
+        for i, tpl, state in db.execute(
+            "SELECT id, template, state FROM alerts WHERE references_id = ? AND msg_type = 'update' ORDER BY id DESC",
+            [alert_id],
+        )
+    ]
+
+
+def headlines(db: Database, alert_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted({int(i) for i in alert_ids})
+    if not ids:
+        return {}
+    return {
+        i: h for i, h in db.execute(f"SELECT id, headline FROM alerts WHERE id IN ({', '.join('?' for _ in ids)})", ids)
+    }
+
+
 def cancels_of(db: Database, alert_id: int) -> list[int]:
     return [
         r[0]

@@ -21,7 +21,7 @@ migrations = Migrations("madoguchi.residents")
 # 防災 is always on; the others are opt-in.
 ALWAYS_TOPIC = "disaster"
 TOPICS = ("disaster", "event", "childcare", "garbage")
-_FIELDS = ("area", "lang", "lang_source", "topics", "delivery_stopped", "reg_step")
+_FIELDS = ("area", "lang", "lang_source", "topics", "delivery_stopped", "safety_stopped", "reg_step")
 
 
 @migrations(name="0001_residents")
@@ -50,6 +50,12 @@ def _m0001(db: Database) -> None:
     db.execute("CREATE TABLE resident_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)")
 
 
+@migrations(name="0002_safety_stop")
+def _m0002(db: Database) -> None:
+    # 配信停止 stops ordinary notices only; life-safety alerts need this second, explicit stop.
+    db.execute("ALTER TABLE residents ADD COLUMN safety_stopped INTEGER NOT NULL DEFAULT 0")
+
+
 def _row_to_dict(db: Database, row: dict[str, Any]) -> dict[str, Any]:
     topics = [
         r[0] for r in db.execute("SELECT topic FROM resident_topics WHERE user_id = ? ORDER BY topic", [row["user_id"]])
@@ -63,6 +69,7 @@ def _row_to_dict(db: Database, row: dict[str, Any]) -> dict[str, Any]:
         "lang_source": row["lang_source"],
         "topics": topics,
         "delivery_stopped": bool(row["delivery_stopped"]),
+        "safety_stopped": bool(row["safety_stopped"]),
         "reg_step": row["reg_step"],
     }
 
@@ -77,7 +84,10 @@ def set_resident(db: Database, user_id: str, **fields: Any) -> None:
     """Create or update a resident; only the given fields change.
 
     Fields: area, lang, lang_source ("profile" | "choice" | None), topics (iterable of
-    topic names; 防災 is always kept), delivery_stopped (bool), reg_step (registration progress).
+    topic names; 防災 is always kept), delivery_stopped (bool: ordinary notices stopped),
+    safety_stopped (bool: life-safety alerts stopped too — only together with delivery_stopped,
+    so a restart or a half-set state never leaves someone without evacuation orders by accident),
+    reg_step (registration progress).
     """
     unknown = set(fields) - set(_FIELDS)
     if unknown:
@@ -91,11 +101,16 @@ def set_resident(db: Database, user_id: str, **fields: Any) -> None:
             _bump(db, "follows")
         cols = [k for k in fields if k != "topics"]
         if cols:
-            values = [int(bool(fields[k])) if k == "delivery_stopped" else fields[k] for k in cols]
+            values = [int(bool(fields[k])) if k in ("delivery_stopped", "safety_stopped") else fields[k] for k in cols]
             db.execute(
                 f"UPDATE residents SET {', '.join(f'{c} = ?' for c in cols)}, updated_at = ? WHERE user_id = ?",
                 [*values, now, user_id],
             )
+        # Life-safety alerts are stopped only on top of ordinary notices; restarting restores both.
+        db.execute(
+            "UPDATE residents SET safety_stopped = 0 WHERE user_id = ? AND delivery_stopped = 0 AND safety_stopped = 1",
+            [user_id],
+        )
         if "topics" in fields:
             topics = {ALWAYS_TOPIC, *(fields["topics"] or ())}
             bad = topics - set(TOPICS)
@@ -137,21 +152,31 @@ def resident_counts(db: Database) -> dict[str, Any]:
     by_area = {(a or "-"): n for a, n in db.execute("SELECT area, COUNT(*) FROM residents GROUP BY area")}
     by_lang = {(lang or "-"): n for lang, n in db.execute("SELECT lang, COUNT(*) FROM residents GROUP BY lang")}
     stopped = db.execute("SELECT COUNT(*) FROM residents WHERE delivery_stopped = 1").fetchone()[0]
+    safety_stopped = db.execute("SELECT COUNT(*) FROM residents WHERE safety_stopped = 1").fetchone()[0]
     counters = {name: n for name, n in db.execute("SELECT name, n FROM resident_counters")}
     return {
         "total": total,
         "by_area": by_area,
         "by_lang": by_lang,
         "delivery_stopped": stopped,
+        "safety_stopped": safety_stopped,
         "follows": counters.get("follows", 0),
         "unfollows": counters.get("unfollows", 0),
     }
 
 
 def _target_sql(
-    areas: Sequence[str], langs: Sequence[str], topics: Sequence[str], testers_only: bool = False
+    areas: Sequence[str],
+    langs: Sequence[str],
+    topics: Sequence[str],
+    testers_only: bool = False,
+    life_safety: bool = False,
+    select: str = "r.user_id, r.lang, r.area",
 ) -> tuple[str, list[Any]]:
-    sql = "SELECT r.user_id, r.lang FROM residents r WHERE r.delivery_stopped = 0"
+    # 配信停止 stops ordinary notices; a life-safety alert still reaches those residents unless
+    # they also stopped life-safety alerts (a second, explicit step after a warning).
+    stop = "r.safety_stopped = 0" if life_safety else "r.delivery_stopped = 0"
+    sql = f"SELECT {select} FROM residents r WHERE {stop}"
     params: list[Any] = []
     if testers_only:
         # Exercise/test alerts limited to the staff test audience (store/alerts.py: alert_testers).
@@ -170,7 +195,7 @@ def _target_sql(
             f" AND rt.topic IN ({', '.join('?' for _ in extra)}))"
         )
         params += extra
-    return sql + " ORDER BY r.user_id", params
+    return sql, params
 
 
 def iter_recipients(
@@ -179,10 +204,15 @@ def iter_recipients(
     langs: Sequence[str] = (),
     topics: Sequence[str] = (),
     testers_only: bool = False,
-) -> Iterator[tuple[str, str | None]]:
-    """(user_id, lang) of every resident an alert with this targeting reaches, ordered by id."""
-    sql, params = _target_sql(areas, langs, topics, testers_only)
-    yield from db.execute(sql, params)
+    life_safety: bool = False,
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """(user_id, lang, area) of every resident an alert with this targeting reaches, ordered by id.
+
+    `life_safety` alerts (evacuation orders of level 4+, earthquakes, shelter openings) also reach
+    residents who sent 配信停止, unless they stopped life-safety alerts too.
+    """
+    sql, params = _target_sql(areas, langs, topics, testers_only, life_safety)
+    yield from db.execute(sql + " ORDER BY r.user_id", params)
 
 
 def count_recipients_by_lang(
@@ -191,9 +221,10 @@ def count_recipients_by_lang(
     langs: Sequence[str] = (),
     topics: Sequence[str] = (),
     testers_only: bool = False,
+    life_safety: bool = False,
 ) -> dict[str | None, int]:
     """How many residents the targeting reaches, per stored language (None = not chosen)."""
-    sql, params = _target_sql(areas, langs, topics, testers_only)
+    sql, params = _target_sql(areas, langs, topics, testers_only, life_safety, select="r.lang")
     return {lang: n for lang, n in db.execute(f"SELECT t.lang, COUNT(*) FROM ({sql}) t GROUP BY t.lang", params)}
 
 
@@ -204,14 +235,15 @@ def bulk_add_residents(db: Database, rows: Iterable[dict[str, Any]]) -> int:
     with transaction(db):
         for row in rows:
             db.execute(
-                "INSERT OR REPLACE INTO residents (user_id, area, lang, lang_source, delivery_stopped, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO residents (user_id, area, lang, lang_source, delivery_stopped, safety_stopped,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     row["user_id"],
                     row.get("area"),
                     row.get("lang"),
                     row.get("lang_source"),
                     int(bool(row.get("delivery_stopped"))),
+                    int(bool(row.get("delivery_stopped")) and bool(row.get("safety_stopped"))),
                     now,
                     now,
                 ],

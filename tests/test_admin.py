@@ -35,6 +35,7 @@ POLICY = [
     ("admin.alert_create", {"operator"}),
     ("admin.alert_cancel", {"operator", "approver"}),
     ("admin.alert_correct", {"operator"}),
+    ("admin.alert_lift", {"operator"}),
     ("admin.alert", {"operator", "approver"}),
     ("admin.report", {"staff"}),
     ("admin.users", set()),

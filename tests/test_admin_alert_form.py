@@ -121,7 +121,7 @@ def test_own_text_per_language_is_previewed_and_delivered(admin_app, db, emulato
     detail = op.get(r.headers["Location"]).text
     assert "Longer office hours" in detail and "open until 6 pm" in detail
     # Nobody reads Vietnamese yet: the operator still sees that text before approval.
-    assert "Kéo dài giờ làm việc" in detail and "この言語で受け取る人はいまいません" in detail
+    assert "Kéo dài giờ làm việc" in detail and "この言語で受け取る人はいません" in detail
     _approve_send_and_deliver(admin_app, alert_id)
     assert sorted(m["to"] for m in emulator.messages()) == sorted([TESTER, EN_RESIDENT, JA_RESIDENT])
     assert emulator.texts(EN_RESIDENT)[0] == "Longer office hours\n\nThe ward office is open until 6 pm today."

@@ -99,7 +99,7 @@ def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator):
     assert service.active_alerts_for(rt.store.db, "midori-1") == []
 
     # The cancel follows the same path: only the testers who got it.
-    cancel_id = service.cancel(rt.store.db, alert_id, "tanaka")
+    cancel_id = service.cancel(rt.store.db, alert_id, "tanaka", confirmed=True)
     run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=cancel_id, backoff_base=0.01)
     assert sorted(m["to"] for m in emulator.messages()) == [TESTER_A, TESTER_A, TESTER_B, TESTER_B]
     assert service.get_alert(rt.store.db, cancel_id)["test_audience"] == 1

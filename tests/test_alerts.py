@@ -136,20 +136,21 @@ def test_language_groups_and_targeting(rt, emulator):
         rt, template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "flood"}, areas=["midori-1"]
     )
     p = service.preview(db, alert_id)
-    assert p["recipient_count"] == 4
+    # A level-4 order is life-safety: it also reaches the resident who sent 配信停止.
+    assert p["recipient_count"] == 5
     groups = {g["resident_lang"]: g for g in p["groups"]}
     assert groups["en"]["lang"] == "en" and groups["en"]["fallback_from"] is None
     assert groups["vi"]["lang"] == "vi" and groups["vi"]["fallback_from"] is None
-    assert p["fallbacks"] == [] and p["notes"] == []
-    assert groups["ja"]["count"] == 2  # Uja and the resident with no language
+    assert p["fallbacks"] == [] and len(p["notes"]) == 1 and "配信停止" in p["notes"][0]
+    assert groups["ja"]["count"] == 3  # Uja, Ustop and the resident with no language
     service.start_delivery(db, alert_id, "suzuki")
     deliver(rt, alert_id)
     assert "Evacuation instruction (避難指示)" in emulator.texts("Uen")[0]
     assert "Chỉ thị sơ tán (避難指示" in emulator.texts("Uvi")[0]
     assert "避難指示" in emulator.texts("Uja")[0] and len(emulator.texts("Unone")) == 1
-    assert emulator.texts("Uother") == [] and emulator.texts("Ustop") == []
+    assert emulator.texts("Uother") == [] and len(emulator.texts("Ustop")) == 1
     st = service.status(db, alert_id)
-    assert (st["total"], st["sent"], st["pending"], st["failed"], st["state"]) == (4, 4, 0, 0, "sent")
+    assert (st["total"], st["sent"], st["pending"], st["failed"], st["state"]) == (5, 5, 0, 0, "sent")
 
 
 def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
@@ -168,7 +169,7 @@ def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
     assert service.active_alerts_for(db, "midori-1")[0]["hazard"] == "landslide"
     assert service.active_alerts_for(db, "wakaba-1") == []
     add(rt, {"user_id": "Ulate", "lang": "ja", "area": "midori-1"})  # joined after the alert
-    cancel_id = service.cancel(db, alert_id, "tanaka")  # one step, no second approval
+    cancel_id = service.cancel(db, alert_id, "tanaka", confirmed=True)  # one person, no second approval
     assert cancel_id != alert_id
     deliver(rt)
     counts = emulator.delivery_counts()
@@ -180,7 +181,7 @@ def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
         assert emulator.texts(f"Ua{i:03d}")[1].startswith("【取消】")
     assert service.active_alerts_for(db, "midori-1") == []
     with pytest.raises(service.AlreadyCancelled):
-        service.cancel(db, alert_id, "tanaka")
+        service.cancel(db, alert_id, "tanaka", confirmed=True)
 
 
 def test_monthly_limit_stops_the_alert_plainly(app, runner, emulator):
@@ -299,8 +300,11 @@ def test_cancel_and_correction_reference_the_original(rt, emulator):
     assert "みどり一丁目・二丁目" in en[1] and "피난지시" in emulator.texts("Uc2")[1]
     cancel_id = service.cancel(db, alert_id, "suzuki", body="誤って送信しました")
     assert service.get_alert(db, cancel_id)["references_id"] == alert_id
+    assert service.get_alert(db, cancel_id)["state"] == "draft"  # free text: a second person approves
+    service.approve(db, cancel_id, "tanaka")
+    service.start_delivery(db, cancel_id, "tanaka")
     deliver(rt, cancel_id)
     assert emulator.texts("Uc2")[2].startswith("【取消】") and "피난지시" in emulator.texts("Uc2")[2]
     entries = __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{alert_id}")
-    cancel_entry = [e for e in entries if e["action"] == "alert.cancel"][0]
+    cancel_entry = [e for e in entries if e["action"] == "alert.cancel_draft"][0]
     assert cancel_entry["actor"] == "suzuki" and cancel_entry["at"] > 0

@@ -131,5 +131,5 @@ def test_disaster_mode_puts_the_alert_first(app, client, emulator):
     post_events(client, [text_event("Uout", "粗大ごみを出したい", emulator.mint_token("Uout"))])
     assert not emulator.messages(to="Uout", kind="reply")[0]["message"]["text"].startswith("⚠")
     with app.app_context():
-        service.cancel(db, alert_id, "tanaka")
+        service.cancel(db, alert_id, "tanaka", confirmed=True)
         assert service.active_alerts_for(db, "midori-1") == []

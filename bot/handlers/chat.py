@@ -26,6 +26,9 @@ TEXT_MAX = 5000  # UTF-16 code units
 
 Command = Callable[[Ctx, Any], Sequence[Message]]
 _COMMANDS: dict[str, Command] = {}
+# Commands reached by a pattern on the normalized message (e.g. 「通知いらない」 = 配信停止), tried
+# after the exact commands and before FAQ retrieval, so an intent never becomes an FAQ answer.
+_INTENTS: list[tuple[Callable[[str], bool], Command]] = []
 # Notices put ahead of answers while something urgent is active (issue C's disaster mode).
 ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
 # Dialogues that take free text while they are in progress (a report's address or
@@ -65,6 +68,16 @@ def command(*words: str) -> Callable[[Command], Command]:
     def deco(fn: Command) -> Command:
         for w in words:
             _COMMANDS[normalize(w)] = fn
+        return fn
+
+    return deco
+
+
+def intent(matches: Callable[[str], bool]) -> Callable[[Command], Command]:
+    """Register a command reached when `matches(normalized message)` is true."""
+
+    def deco(fn: Command) -> Command:
+        _INTENTS.append((matches, fn))
         return fn
 
     return deco
@@ -224,6 +237,9 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     cmd = _COMMANDS.get(normalized)
     if cmd is not None:
         return list(cmd(ctx, text))
+    for matches, fn in _INTENTS:
+        if matches(normalized):
+            return list(fn(ctx, text))
     talk = small_talk(normalized)
     if talk is not None:
         return [TextMessage(text=t(talk, ctx.lang))]

@@ -8,6 +8,7 @@ Unfollow deletes the resident's row; only anonymous counters remain.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from linebot.v3.messaging import (
 
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
-from bot.handlers.chat import ANSWER_PREFIXES, clip_label, command
+from bot.handlers.chat import ANSWER_PREFIXES, clip_label, command, intent
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from bot.line_api import LineApiError
 from store import residents as resident_store
@@ -83,6 +84,12 @@ def _area_name(ctx: Ctx, code: str | None, lang: str) -> str:
     return dict(areas(ctx)).get(code, code)
 
 
+def _delivery_key(resident: dict[str, Any]) -> str:
+    if resident.get("safety_stopped"):
+        return "delivery_all_off"
+    return "delivery_off" if resident["delivery_stopped"] else "delivery_on"
+
+
 def summary(ctx: Ctx, resident: dict[str, Any]) -> str:
     lang = _lang(ctx, resident)
     return t(
@@ -91,7 +98,7 @@ def summary(ctx: Ctx, resident: dict[str, Any]) -> str:
         area=_area_name(ctx, resident["area"], lang),
         language=LANGUAGE_NAMES.get(resident["lang"] or "ja", resident["lang"] or "ja"),
         topics="・".join(t(f"topic_{x}", lang) for x in resident["topics"]),
-        delivery=t("delivery_off" if resident["delivery_stopped"] else "delivery_on", lang),
+        delivery=t(_delivery_key(resident), lang),
     )
 
 
@@ -291,19 +298,60 @@ def change_setting(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Mes
 
 @on_postback("delivery")
 def delivery_postback(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message] | None:
-    return _set_delivery(ctx, stopped=fields.get("v") == "stop")
+    step = fields.get("v")
+    if step == "safety_warn":
+        return _safety_warning(ctx)
+    if step == "safety_stop":
+        return _stop_safety(ctx)
+    if step == "safety_keep":
+        resident = _ensure(ctx)
+        return [TextMessage(text=t("safety_kept_msg", _lang(ctx, resident)))] if resident else []
+    return _set_delivery(ctx, stopped=step == "stop")
 
 
 def _set_delivery(ctx: Ctx, stopped: bool) -> list[Message]:
+    """配信停止 stops ordinary notices only, and the reply says exactly which alerts still come."""
     resident = _ensure(ctx)
     if resident is None:
         return []
-    resident_store.set_resident(ctx.db, ctx.user_id, delivery_stopped=stopped)
     lang = _lang(ctx, resident)
-    if stopped:
+    if stopped and resident["safety_stopped"]:
+        # Already stopped completely: say so, instead of implying that alerts still arrive.
         items = [(t("restart_label", lang), postback_data(a="delivery", v="restart"), None)]
+        return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=_qr(items))]
+    resident_store.set_resident(ctx.db, ctx.user_id, delivery_stopped=stopped)
+    if stopped:
+        items = [
+            (t("restart_label", lang), postback_data(a="delivery", v="restart"), None),
+            (t("safety_stop_label", lang), postback_data(a="delivery", v="safety_warn"), None),
+        ]
         return [TextMessage(text=t("delivery_stopped_msg", lang), quick_reply=_qr(items))]
     return [TextMessage(text=t("delivery_restarted_msg", lang))]
+
+
+def _safety_warning(ctx: Ctx) -> list[Message]:
+    """The plain warning before life-safety alerts can be stopped too (nothing changes yet)."""
+    resident = _ensure(ctx)
+    if resident is None:
+        return []
+    lang = _lang(ctx, resident)
+    items = [
+        (t("safety_keep_label", lang), postback_data(a="delivery", v="safety_keep"), None),
+        (t("safety_stop_confirm_label", lang), postback_data(a="delivery", v="safety_stop"), None),
+    ]
+    return [TextMessage(text=t("safety_stop_warning", lang), quick_reply=_qr(items))]
+
+
+def _stop_safety(ctx: Ctx) -> list[Message]:
+    """The second, explicit step: life-safety alerts stop too (ordinary notices with them)."""
+    resident = _ensure(ctx)
+    if resident is None:
+        return []
+    resident_store.set_resident(ctx.db, ctx.user_id, delivery_stopped=True, safety_stopped=True)
+    lang = _lang(ctx, resident)
+    log.info("resident %s stopped life-safety alerts after the warning", ctx.user_hash)
+    items = [(t("restart_label", lang), postback_data(a="delivery", v="restart"), None)]
+    return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=_qr(items))]
 
 
 @command("設定", "せってい", "settings", "setting")
@@ -316,8 +364,41 @@ def settings_command(ctx: Ctx, event: Any) -> Sequence[Message]:
     return settings_messages(ctx, resident)
 
 
-@command("配信停止", "はいしんていし", "stop")
+@command("配信停止", "はいしんていし", "stop", "unsubscribe")
 def stop_command(ctx: Ctx, event: Any) -> Sequence[Message]:
+    return _set_delivery(ctx, stopped=True)
+
+
+# 「配信を止めたい」「通知いらない」「お知らせはもう送らないで」 mean 配信停止. 通知 followed by カード/書/票
+# is a document (マイナンバーの通知カード, 納税通知書), never this command; the whole message must be
+# the request, so questions that merely mention notices still go to the FAQ.
+_STOP_OBJECT = (
+    r"(?:配信|はいしん|通知(?![カかｶ]|書|票|表|簿|は[が書]|ハガキ|葉書)|つうち(?!かーど|しょ)|お知らせ|おしらせ|"
+    r"メッセージ|めっせーじ|line|ライン|らいん|プッシュ|案内|あんない|連絡)"
+)
+_STOP_VERB = (
+    r"(?:止め|とめ|止ま|とま|停止|ていし|いらない|要らない|いりません|要りません|いらん|不要|やめ|辞め|オフ|おふ|off|"
+    r"解除|拒否|送らないで|おくらないで|来ないで|こないで|受け取りたくない|うけとりたくない|ストップ|すとっぷ|stop|うるさい)"
+)
+_STOP_TAIL = (
+    r"(?:たい|たいです|たいんですが|たいのですが|て|てください|てくれ|てほしい|てほしいです|てもらえますか|る|ます|"
+    r"ください|です|だ|したい|したいです|して|してください|にしたい|にして|にしてください|にする|します)?"
+)
+_STOP_RE = re.compile(
+    rf"^(?:もう|もう、)?(?:line|ライン|らいん|この|ここの|区|区から)?(?:の|から)?{_STOP_OBJECT}(?:を|は|が|も|の)?\s?(?:もう|全部|ぜんぶ|すべて|全て)?\s?{_STOP_VERB}{_STOP_TAIL}[。.!！\s]*$"
+    r"|^(?:もう)?(?:送らないで|おくらないで|来ないで|こないで)(?:ください)?[。.!！\s]*$"
+    r"|^(?:please )?(?:stop|turn off|no more|unsubscribe)(?: (?:the |all |from )?(?:notifications?|messages?|notices?|alerts?))?"
+    r"(?: please)?[.!\s]*$"
+)
+
+
+def is_stop_request(normalized: str) -> bool:
+    """Whether a whole (normalized) message asks to stop notices."""
+    return len(normalized) <= 40 and _STOP_RE.match(normalized) is not None
+
+
+@intent(is_stop_request)
+def stop_intent(ctx: Ctx, event: Any) -> Sequence[Message]:
     return _set_delivery(ctx, stopped=True)
 
 
