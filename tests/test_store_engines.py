@@ -152,7 +152,7 @@ def test_concurrent_claims_never_share_a_batch(store):
         {"ja": [{"type": "text", "text": "t"}]},
     )
     alert_store.update_alert(db, aid, state="approved")
-    users = [u for u, _ in resident_store.iter_recipients(db)]
+    users = [row[0] for row in resident_store.iter_recipients(db)]
     assert alert_store.create_outbox(db, aid, [("ja", users)], by="t", batch_size=5) == 200
     claimed: dict[str, list[int]] = {}
     barrier = threading.Barrier(4)
