@@ -50,30 +50,42 @@ def rule_dates(rule: Rule, start: date, end: date) -> set[date]:
     return out
 
 
-def paused(gset: GarbageSet, area: Area, day: date) -> bool:
-    return any(p.centre == area.centre and p.start <= day <= p.end for p in gset.pauses)
+def paused_days(gset: GarbageSet, centre: str, start: date, end: date) -> frozenset[date]:
+    """The days in [start, end] a centre does not collect."""
+    out: set[date] = set()
+    for p in gset.pauses:
+        if p.centre == centre and p.start <= end and p.end >= start:
+            d = max(p.start, start)
+            while d <= min(p.end, end):
+                out.add(d)
+                d += timedelta(days=1)
+    return frozenset(out)
 
 
-def area_days(gset: GarbageSet, area: Area, start: date, end: date) -> dict[date, list[str]]:
+def area_days(
+    gset: GarbageSet, area: Area, start: date, end: date, paused: frozenset[date] | None = None
+) -> dict[date, list[str]]:
     """{date: [category labels in the set's category order]} for one area."""
-    pauses = [(p.start, p.end) for p in gset.pauses if area.centre and p.centre == area.centre]
+    if paused is None:
+        paused = paused_days(gset, area.centre, start, end) if area.centre else frozenset()
     order = {c.label: i for i, c in enumerate(gset.categories)}
     days: dict[date, list[str]] = {}
-    for label, rule in area.rules.items():
+    # Rules in category order, so each day's list comes out ordered without sorting it.
+    for label, rule in sorted(area.rules.items(), key=lambda kv: order.get(kv[0], len(order))):
         for d in rule_dates(rule, start, end):
-            if any(s <= d <= e for s, e in pauses):
-                continue
-            days.setdefault(d, []).append(label)
-    for labels in days.values():
-        labels.sort(key=lambda x: order.get(x, len(order)))
+            if d not in paused:
+                days.setdefault(d, []).append(label)
     return dict(sorted(days.items()))
 
 
 def calendar(gset: GarbageSet, areas: Iterable[Area], start: date, end: date) -> list[dict[str, object]]:
     """The contract's rows: one {"area", "date", "categories"} per area and date with a collection."""
     rows: list[dict[str, object]] = []
+    pauses: dict[str, frozenset[date]] = {}
     for area in areas:
-        for d, labels in area_days(gset, area, start, end).items():
+        if area.centre not in pauses:
+            pauses[area.centre] = paused_days(gset, area.centre, start, end) if area.centre else frozenset()
+        for d, labels in area_days(gset, area, start, end, pauses[area.centre]).items():
             rows.append({"area": area.name, "date": d.isoformat(), "categories": labels})
     return rows
 

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 import wardtime
 from garbage.format5374 import parse_directory, set_from_dict
 from garbage.items import ItemIndex
-from garbage.model import Area, GarbageSet
+from garbage.model import Area, GarbageSet, Item
 from store import garbage as garbage_store
 
 
@@ -32,9 +32,21 @@ def import_directory(db: Database, directory: str | Path, by: str) -> tuple[int,
 
 @dataclass
 class Loaded:
+    """A set ready to answer: ``entries`` = its items, then its categories as searchable entries
+    (「雑誌の出し方」 names a category, not an item); ``items`` indexes ``entries``."""
+
     set_id: int
     gset: GarbageSet
+    entries: list[Item]
     items: ItemIndex
+
+    def is_category(self, index: int) -> bool:
+        return index >= len(self.gset.items)
+
+
+def searchable_entries(gset: GarbageSet) -> list[Item]:
+    names = {i.name for i in gset.items}
+    return list(gset.items) + [Item(c.label, c.label, c.description) for c in gset.categories if c.label not in names]
 
 
 class _Cache:
@@ -59,7 +71,8 @@ class _Cache:
         if data is None:
             return None
         gset = set_from_dict(data)
-        loaded = Loaded(set_id, gset, ItemIndex([i.name for i in gset.items], [i.furigana for i in gset.items]))
+        entries = searchable_entries(gset)
+        loaded = Loaded(set_id, gset, entries, ItemIndex([i.name for i in entries], [i.furigana for i in entries]))
         with self._lock:
             self._loaded[key] = loaded
         return loaded

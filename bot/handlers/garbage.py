@@ -22,6 +22,7 @@ from bot.handlers.residents import areas as ward_areas
 from bot.i18n import t
 from garbage import service as garbage_service
 from garbage.calendar import area_days, next_collection
+from garbage.items import ANSWER_SCORE
 from garbage.model import Area, GarbageSet, Rule
 from nlp.normalize import normalize
 from store import core as core_store
@@ -30,8 +31,8 @@ from store import residents as resident_store
 log = logging.getLogger(__name__)
 
 _EMPTY = Rule()
-# The sorting list answers at this score (exact names score 1; see bench/README.md "ごみ").
-ITEM_ANSWER = 0.6
+ITEM_ANSWER = ANSWER_SCORE
+ITEM_SUGGEST = 0.45  # from here to ITEM_ANSWER the items are offered as choices
 ALSO_BAND = 0.2  # other items this close to the best are offered too (でんち: 充電式電池 0.61, 乾電池 0.46)
 MAX_ALSO = 3
 AREAS_PER_PAGE = 12  # + 「次へ」 = LINE's 13 quick-reply items
@@ -116,9 +117,12 @@ def item_messages(ctx: Ctx, loaded: garbage_service.Loaded, index: int, also: Se
     """Category, notice, the next collection in the resident's area (or the area question)."""
     lang = ctx.lang
     gset = loaded.gset
-    item = gset.items[index]
-    lines = [t("garbage_item", lang, name=item.name, category=item.label)]
-    if item.notice:
+    item = loaded.entries[index]
+    if loaded.is_category(index):
+        lines = [f"【{item.label}】" + (f"\n{item.notice}" if item.notice else "")]
+    else:
+        lines = [t("garbage_item", lang, name=item.name, category=item.label)]
+    if item.notice and not loaded.is_category(index):
         lines.append(t("garbage_notice", lang, notice=item.notice))
     quick: list[tuple[str, str, str | None]] = []
     has_days = any(not a.rules.get(item.label, _EMPTY).empty for a in gset.areas)
@@ -213,15 +217,27 @@ def garbage_source(ctx: Ctx, text: str, faq_top: float) -> list[Message] | None:
     if when is not None:
         return calendar_messages(ctx, loaded, *when)
     hits = loaded.items.search(text, k=MAX_ALSO + 1)
-    if not hits or hits[0].score < ITEM_ANSWER or hits[0].score < faq_top:
+    if not hits or hits[0].score < ITEM_SUGGEST or hits[0].score < faq_top:
         return None
     top = hits[0]
+    if top.score < ITEM_ANSWER:
+        # Close but not sure (「自転車」 → 自転車の空気入れ): offer the items instead of guessing.
+        names = [loaded.entries[h.index].name for h in hits]
+        lines = [f"{i}. {name}" for i, name in enumerate(names, start=1)]
+        quick = [
+            (name, postback_data(a="g_item", i=h.index, s=loaded.set_id), name)
+            for h, name in zip(hits, names, strict=True)
+        ]
+        core_store.log_query(ctx.db, normalize(text)[:500], "garbage_suggest", score=round(top.score, 4), lang=ctx.lang)
+        return [
+            TextMessage(text=clip_text(t("garbage_suggest", ctx.lang, list="\n".join(lines))), quick_reply=_qr(quick))
+        ]
     also = [h.index for h in hits[1:] if h.score >= top.score - ALSO_BAND][:MAX_ALSO]
     core_store.log_query(
         ctx.db,
         normalize(text)[:500],
         "garbage_item",
-        faq_id=f"item:{loaded.gset.items[top.index].name}"[:200],
+        faq_id=f"item:{loaded.entries[top.index].name}"[:200],
         score=round(top.score, 4),
         lang=ctx.lang,
     )
@@ -245,7 +261,7 @@ def _then(ctx: Ctx, loaded: garbage_service.Loaded, fields: dict[str, str]) -> l
     """What the area question was asked for: an item's answer or a calendar."""
     if "i" in fields:
         index = _int(fields.get("i"))
-        if _int(fields.get("s")) != loaded.set_id or not 0 <= index < len(loaded.gset.items):
+        if _int(fields.get("s")) != loaded.set_id or not 0 <= index < len(loaded.entries):
             return [TextMessage(text=t("faq_gone", ctx.lang))]
         return item_messages(ctx, loaded, index)
     kind = fields.get("k", "week")

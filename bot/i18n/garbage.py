@@ -6,6 +6,7 @@ another language get a one-line note saying so (`garbage_data_ja`).
 
 MESSAGES: dict[str, dict[str, str]] = {
     "ja": {
+        "garbage_suggest": "もしかして、次の品目ですか？ 当てはまるものを選んでください。\n{list}",
         "garbage_no_schedule": "{category}の収集日は決まっていません。区のホームページか清掃事務所で確認してください。",
         "garbage_item": "「{name}」は【{category}】です。",
         "garbage_notice": "注意：{notice}",
@@ -29,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "その品目は分別表に見つかりませんでした。",
     },
     "easy": {
+        "garbage_suggest": "この ごみですか？ えらんで ください。\n{list}",
         "garbage_no_schedule": "{category}を あつめる 日は きまっていません。くやくしょに きいて ください。",
         "garbage_item": "「{name}」は【{category}】です。",
         "garbage_notice": "ちゅうい：{notice}",
@@ -52,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "その ごみは リストに ありませんでした。",
     },
     "en": {
+        "garbage_suggest": "Did you mean one of these items? Please choose.\n{list}",
         "garbage_no_schedule": "{category} has no regular collection day. Please check the ward website or the sanitation office.",
         "garbage_item": "“{name}” is 【{category}】.",
         "garbage_notice": "Note: {notice}",
@@ -75,6 +78,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "That item is not in the sorting list.",
     },
     "zh": {
+        "garbage_suggest": "您是指以下物品吗？请选择。\n{list}",
         "garbage_no_schedule": "{category}没有固定的收集日。请查看区政府网站或向清扫事务所确认。",
         "garbage_item": "“{name}”属于【{category}】。",
         "garbage_notice": "注意：{notice}",
@@ -98,6 +102,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "分类表中没有找到该物品。",
     },
     "zh-Hant": {
+        "garbage_suggest": "您是指以下物品嗎？請選擇。\n{list}",
         "garbage_no_schedule": "{category}沒有固定的收集日。請查看區公所網站或向清掃事務所確認。",
         "garbage_item": "「{name}」屬於【{category}】。",
         "garbage_notice": "注意：{notice}",
@@ -121,6 +126,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "分類表中沒有找到該物品。",
     },
     "ko": {
+        "garbage_suggest": "다음 품목 중 하나인가요? 선택해 주세요.\n{list}",
         "garbage_no_schedule": "{category}은(는) 정해진 수거일이 없습니다. 구청 홈페이지나 청소사무소에 확인해 주세요.",
         "garbage_item": "“{name}”은(는) 【{category}】입니다.",
         "garbage_notice": "주의: {notice}",
@@ -144,6 +150,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "분류표에서 그 품목을 찾지 못했습니다.",
     },
     "vi": {
+        "garbage_suggest": "Có phải bạn muốn hỏi một trong các đồ vật sau? Vui lòng chọn.\n{list}",
         "garbage_no_schedule": "{category} không có ngày thu gom cố định. Vui lòng xem trang web của quận hoặc hỏi văn phòng vệ sinh.",
         "garbage_item": "“{name}” thuộc loại 【{category}】.",
         "garbage_notice": "Lưu ý: {notice}",
@@ -167,6 +174,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "garbage_not_found": "Không tìm thấy đồ vật đó trong bảng phân loại.",
     },
     "pt": {
+        "garbage_suggest": "Você quis dizer um destes itens? Escolha um.\n{list}",
         "garbage_no_schedule": "{category} não tem dia fixo de coleta. Consulte o site da prefeitura do bairro ou o escritório de limpeza.",
         "garbage_item": "“{name}” é 【{category}】.",
         "garbage_notice": "Atenção: {notice}",
