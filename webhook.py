@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, jsonify
 from linebot.v3 import WebhookParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import wardtime
 from bot.faq_runtime import FaqRuntime
@@ -58,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_OUTSIDE_M": 3000,
     "REPORT_PHOTO_MAX_MB": 10,
     "REPORT_RETENTION_DAYS": 365,
+    # Reverse proxies in front of the app that append X-Forwarded-For (0: use the peer address;
+    # a client could forge the header, and login throttling counts by that address).
+    "TRUSTED_PROXIES": 0,
 }
 # Read from the environment when set (strings; numbers converted below).
 ENV_KEYS = tuple(k for k in DEFAULTS if k != "DEV_MODE") + ("MADOGUCHI_DEV",)
@@ -104,6 +108,12 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         wardtime.load_zone(cfg["WARD_TIMEZONE"])
     except ValueError as exc:
         raise ConfigError(f"WARD_TIMEZONE: {exc}") from None
+    try:
+        cfg["TRUSTED_PROXIES"] = int(cfg["TRUSTED_PROXIES"])
+        if not 0 <= cfg["TRUSTED_PROXIES"] <= 10:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("TRUSTED_PROXIES must be the number of reverse proxies in front of the app (0–10)") from None
     for key in REQUIRED_IN_PRODUCTION:
         if not cfg.get(key):
             if cfg["DEV_MODE"]:
@@ -120,6 +130,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = not cfg["DEV_MODE"] and not cfg.get("TESTING", False)
+    if cfg["TRUSTED_PROXIES"]:
+        # Like ProxyFix: the client is the address the outermost trusted proxy saw (the Nth
+        # X-Forwarded-For value from the right); anything further left was written by the client.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -14,13 +14,18 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from store import admin as admin_store
+from store import audit as audit_store
 
 MIN_PASSWORD_LENGTH = 12
 IDLE_TIMEOUT = 30 * 60
 ABSOLUTE_TIMEOUT = 12 * 60 * 60
-RATE_WINDOW = 60.0
-MAX_FAILED_PER_ACCOUNT = 10  # the 11th attempt within RATE_WINDOW is refused, right or wrong
-MAX_FAILED_PER_IP = 30
+# Wrong passwords cost time, never a lock: an account's first 5 are free, then the next attempt
+# waits 2 s, 4 s, … up to 15 minutes (about 100 guesses a day for an attacker, a few seconds
+# for a clerk who mistypes). Attempts made while waiting are refused without being counted.
+ACCOUNT_BACKOFF = admin_store.Backoff(free=5, base=2.0, cap=900.0, forget_after=3600.0)
+# Per client address, generous: behind one proxy or NAT a whole office shares an address, and
+# another clerk's typos must not keep anyone out; it stops one address spraying many names.
+IP_BACKOFF = admin_store.Backoff(free=100, base=2.0, cap=300.0, forget_after=3600.0)
 COOKIE_NAME = "madoguchi_admin"
 
 # scrypt cost: n=2**15, r=8, p=1 (~32 MiB, ~50-100 ms) — OWASP's minimum is n=2**17 with r=8/p=1
@@ -35,11 +40,20 @@ class PasswordRejected(ValueError):
 
 
 class LoginRefused(Exception):
-    """Wrong name/password, disabled account, or too many attempts (`throttled`)."""
+    """Wrong name/password, disabled account, or too many attempts (`wait` seconds > 0).
 
-    def __init__(self, throttled: bool = False):
-        super().__init__("throttled" if throttled else "invalid credentials")
-        self.throttled = throttled
+    `actor` names the account for the audit log: an existing account's name, or
+    audit_store.UNKNOWN_ACCOUNT (what was typed is never kept: it may be a password).
+    """
+
+    def __init__(self, actor: str, wait: float = 0.0):
+        super().__init__("throttled" if wait > 0 else "invalid credentials")
+        self.actor = actor
+        self.wait = wait
+
+    @property
+    def throttled(self) -> bool:
+        return self.wait > 0
 
 
 @lru_cache(maxsize=1)
@@ -109,23 +123,51 @@ def session_key(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def authenticate(db: Database, name: str, password: str, ip: str, now: float) -> admin_store.User:
-    """Check a login, counting failures per account and per IP; raise LoginRefused."""
-    account = name.strip()[:100]
-    since = now - RATE_WINDOW
-    if (
-        admin_store.failed_attempts_since(db, since, account=account) >= MAX_FAILED_PER_ACCOUNT
-        or admin_store.failed_attempts_since(db, since, ip=ip) >= MAX_FAILED_PER_IP
-    ):
-        admin_store.record_login_attempt(db, account, ip, ok=False, now=now)
-        raise LoginRefused(throttled=True)
-    user = admin_store.find_user(db, account)
+def _throttle_key(kind: str, value: str, salt: str) -> str:
+    """A keyed hash, so the throttle table holds neither typed names nor addresses."""
+    return kind + ":" + hmac.new(salt.encode(), value.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
+
+
+def lookup_user(db: Database, name: str) -> admin_store.User | None:
+    """The account a login or `--by` names: exact, else case-folded (names are stored lower case)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        return None
+    return admin_store.find_user(db, name) or (
+        admin_store.find_user(db, name.casefold()) if name != name.casefold() else None
+    )
+
+
+def authenticate(db: Database, name: str, password: str, ip: str, now: float, salt: str = "") -> admin_store.User:
+    """Check a login under per-address and per-account backoff; raise LoginRefused.
+
+    Both counters are charged before the password is checked (atomically, in the database), so
+    concurrent attempts from any number of processes cannot check more passwords than allowed.
+    """
+    user = lookup_user(db, name)
+    actor = user.name if user is not None else audit_store.UNKNOWN_ACCOUNT
+    ip_key = _throttle_key("ip", ip, salt)
+    account_key = _throttle_key("account", name.strip().casefold()[:100], salt)
+    wait = admin_store.claim_login_attempt(db, ip_key, now, IP_BACKOFF)
+    if wait:
+        raise LoginRefused(actor, wait)
+    wait = admin_store.claim_login_attempt(db, account_key, now, ACCOUNT_BACKOFF)
+    if wait:
+        admin_store.refund_login_attempt(db, ip_key)  # a refused attempt is no failure of the address
+        raise LoginRefused(actor, wait)
     ok = verify_password(password, user.password_hash if user else _dummy_hash())
     if user is None or user.disabled or not ok:
-        admin_store.record_login_attempt(db, account, ip, ok=False, now=now)
-        raise LoginRefused()
-    admin_store.record_login_attempt(db, account, ip, ok=True, now=now)
+        prune_throttle(db, now)
+        raise LoginRefused(actor)
+    admin_store.forget_login_failures(db, account_key)
+    admin_store.refund_login_attempt(db, ip_key)
     return user
+
+
+def prune_throttle(db: Database, now: float) -> None:
+    """Forget counters nobody has touched for a while (names sprayed by a guesser included)."""
+    forget = max(ACCOUNT_BACKOFF.forget_after, IP_BACKOFF.forget_after)
+    admin_store.prune_login_throttle(db, before=now - forget, now=now)
 
 
 def start_session(db: Database, user: str, ip: str, now: float) -> tuple[str, str]:
@@ -134,7 +176,7 @@ def start_session(db: Database, user: str, ip: str, now: float) -> tuple[str, st
     csrf = secrets.token_urlsafe(32)
     admin_store.create_session(db, session_key(token), user, csrf, now, ip)
     admin_store.prune_sessions(db, idle_before=now - IDLE_TIMEOUT, created_before=now - ABSOLUTE_TIMEOUT)
-    admin_store.prune_login_attempts(db, before=now - 86400)
+    prune_throttle(db, now)
     return token, csrf
 
 

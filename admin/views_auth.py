@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 
 from admin import bp, security
 from admin.guard import audit, client_ip, db, login_csrf, now, public, roles, safe_next
 from store import admin as admin_store
+from store import audit as audit_store
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -15,17 +18,24 @@ def login():
     error = None
     status = 200
     name = ""
+    retry_after = None
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         password = request.form.get("password", "")
         try:
-            user = security.authenticate(db(), name, password, client_ip(), now())
+            user = security.authenticate(
+                db(), name, password, client_ip(), now(), salt=str(current_app.config.get("SECRET_KEY") or "")
+            )
         except security.LoginRefused as exc:
             if exc.throttled:
-                error, status = "ログインの試行が多すぎます。1分ほど待ってからやり直してください。", 429
+                retry_after = max(1, math.ceil(exc.wait - 1e-6))  # float noise must not add a second
+                error, status = (
+                    f"ログインの試行が多すぎます。{retry_after}秒後にもう一度お試しください。",
+                    429,
+                )
             else:
                 error, status = "ユーザー名またはパスワードが違います。", 401
-            audit_store_record(name, "login.refused" if exc.throttled else "login.failed")
+            audit_store.count_login_failure(db(), exc.actor, f"web {client_ip()}", exc.throttled, now=now())
         else:
             # A fresh session id on every login (no fixation): drop any session this browser had.
             security.end_session(db(), request.cookies.get(security.COOKIE_NAME))
@@ -44,13 +54,12 @@ def login():
             )
             return resp
     g.admin_user = g.csrf_token = None  # the login page shows no signed-in header
-    return render_template("admin/login.html", error=error, name=name, login_csrf=login_csrf()), status
-
-
-def audit_store_record(name: str, action: str) -> None:
-    from store import audit as audit_store
-
-    audit_store.record(db(), name[:100] or "-", action, None, None, source=f"web {client_ip()}")
+    resp = make_response(
+        render_template("admin/login.html", error=error, name=name[:100], login_csrf=login_csrf()), status
+    )
+    if status == 429:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
 
 
 @bp.route("/logout", methods=["POST"])

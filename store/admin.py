@@ -58,6 +58,24 @@ def _m0001(db: Database) -> None:
     )
 
 
+@migrations(name="0002_login_throttle")
+def _m0002(db: Database) -> None:
+    # One counter row per key (a keyed hash of an account name or of a client address), updated
+    # in one atomic statement so that concurrent logins in any process cannot overtake the limit.
+    db.execute(
+        """CREATE TABLE admin_login_throttle (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            delay REAL NOT NULL,            -- seconds the next attempt waits after the last counted one
+            blocked_until REAL NOT NULL,    -- epoch seconds; attempts before it are refused uncounted
+            updated_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX admin_login_throttle_updated ON admin_login_throttle(updated_at)")
+    # The per-attempt table kept typed user names (sometimes a password typed into the wrong box).
+    db.execute("DROP TABLE IF EXISTS admin_login_attempts")
+
+
 class AdminStoreError(Exception):
     """Base class of console storage errors."""
 
@@ -188,31 +206,82 @@ def prune_sessions(db: Database, idle_before: float, created_before: float) -> i
     ).rowcount
 
 
-# --- login attempts ----------------------------------------------------------------------
+# --- login throttling ---------------------------------------------------------------------
 
 
-def record_login_attempt(db: Database, account: str, ip: str, ok: bool, now: float) -> None:
-    db.execute(
-        "INSERT INTO admin_login_attempts (at, account, ip, ok) VALUES (?, ?, ?, ?)",
-        [now, account, ip, 1 if ok else 0],
-    )
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff: `free` failures cost nothing, then `base`, 2×base, … up to `cap` seconds."""
+
+    free: int
+    base: float
+    cap: float
+    forget_after: float  # a key with no counted failure for this long starts again from zero
+
+    def __post_init__(self) -> None:
+        if self.free < 2 or self.base <= 0 or self.cap < self.base or self.forget_after <= self.cap:
+            raise ValueError(f"inconsistent backoff {self}")
 
 
-def failed_attempts_since(db: Database, since: float, account: str | None = None, ip: str | None = None) -> int:
-    """Failed (or refused) logins since `since`, for an account or an IP address."""
-    if account is not None:
-        row = db.execute(
-            "SELECT COUNT(*) FROM admin_login_attempts WHERE account = ? AND at >= ? AND ok = 0", [account, since]
-        ).fetchone()
-    else:
-        row = db.execute(
-            "SELECT COUNT(*) FROM admin_login_attempts WHERE ip = ? AND at >= ? AND ok = 0", [ip, since]
-        ).fetchone()
-    return int(row[0])
+# The new row values, computed from the old ones in one statement (portable CASE, no MIN/MAX/POW).
+_T = "admin_login_throttle"
+_STALE = f"{_T}.updated_at < ?"
+_NEXT_DELAY = (
+    f"CASE WHEN {_STALE} OR {_T}.failures + 1 < ? THEN 0"
+    f" WHEN {_T}.failures + 1 = ? OR {_T}.delay <= 0 THEN ?"
+    f" WHEN {_T}.delay * 2 > ? THEN ? ELSE {_T}.delay * 2 END"
+)
+_CLAIM_SQL = (
+    f"INSERT INTO {_T} (key, failures, delay, blocked_until, updated_at) VALUES (?, 1, ?, ?, ?)"
+    f" ON CONFLICT(key) DO UPDATE SET"
+    f" failures = CASE WHEN {_STALE} THEN 1 ELSE {_T}.failures + 1 END,"
+    f" delay = {_NEXT_DELAY},"
+    f" blocked_until = ? + {_NEXT_DELAY},"
+    f" updated_at = ?"
+    f" WHERE {_T}.blocked_until <= ?"
+    f" RETURNING failures"
+)
 
 
-def prune_login_attempts(db: Database, before: float) -> int:
-    return db.execute("DELETE FROM admin_login_attempts WHERE at < ?", [before]).rowcount
+def claim_login_attempt(db: Database, key: str, now: float, policy: Backoff) -> float:
+    """Count one attempt for `key` before its password is checked; 0 = go ahead, else seconds to wait.
+
+    The attempt is charged as a failure up front (a success refunds it), so 30 attempts in flight
+    cannot all pass a limit of 5: each claim sees the previous claims' counts. An attempt made
+    while the key waits is refused without being counted and without lengthening the wait.
+    """
+    stale = now - policy.forget_after
+    first_delay = 0.0  # policy.free >= 2: a first failure never waits
+    delay_params = [stale, policy.free, policy.free, policy.base, policy.cap, policy.cap]
+    row = db.execute(
+        _CLAIM_SQL,
+        [key, first_delay, now + first_delay, now, stale, *delay_params, now, *delay_params, now, now],
+    ).fetchone()
+    if row is not None:
+        return 0.0
+    got = db.execute(f"SELECT blocked_until FROM {_T} WHERE key = ?", [key]).fetchone()
+    return max(0.0, float(got[0]) - now) if got else 0.0
+
+
+def forget_login_failures(db: Database, key: str) -> None:
+    """A successful login: the account starts again from zero."""
+    db.execute(f"DELETE FROM {_T} WHERE key = ?", [key])
+
+
+def refund_login_attempt(db: Database, key: str) -> None:
+    """Take back a claim that turned out not to be a failure (a success, or refused by another key)."""
+    db.execute(f"UPDATE {_T} SET failures = failures - 1 WHERE key = ? AND failures > 0", [key])
+
+
+def login_wait(db: Database, key: str, now: float) -> float:
+    """Seconds before `key` may try again (0 when it may now)."""
+    got = db.execute(f"SELECT blocked_until FROM {_T} WHERE key = ?", [key]).fetchone()
+    return max(0.0, float(got[0]) - now) if got else 0.0
+
+
+def prune_login_throttle(db: Database, before: float, now: float) -> int:
+    """Forget keys with no counted failure since `before` whose wait is over."""
+    return db.execute(f"DELETE FROM {_T} WHERE updated_at < ? AND blocked_until <= ?", [before, now]).rowcount
 
 
 # --- unanswered queue --------------------------------------------------------------------

@@ -52,6 +52,29 @@ def _m0001(db: Database) -> None:
     )
 
 
+@migrations(name="0002_login_failure_counts")
+def _m0002(db: Database) -> None:
+    # Failed and throttled logins are anonymous and unlimited: one counter row per hour, account
+    # and address instead of a row per attempt, so a flood cannot grow the append-only log.
+    db.execute(
+        """CREATE TABLE audit_login_failures (
+            window_start REAL NOT NULL,
+            actor TEXT NOT NULL,            -- an existing account's name, or UNKNOWN_ACCOUNT
+            source TEXT NOT NULL,
+            failed INTEGER NOT NULL DEFAULT 0,
+            throttled INTEGER NOT NULL DEFAULT 0,
+            first_at REAL NOT NULL,
+            last_at REAL NOT NULL,
+            PRIMARY KEY (window_start, actor, source)
+        )"""
+    )
+    db.execute("CREATE INDEX audit_login_failures_last ON audit_login_failures(last_at)")
+
+
+LOGIN_FAILURE_WINDOW = 3600.0
+UNKNOWN_ACCOUNT = "不明なアカウント"
+
+
 def record(
     db: Database, actor: str, action: str, target: str | None = None, detail: Any = None, source: str = "cli"
 ) -> int:
@@ -84,3 +107,22 @@ def entries(
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
     return list(db.query(sql, params))
+
+
+def count_login_failure(db: Database, actor: str, source: str, throttled: bool, now: float | None = None) -> None:
+    """Add one failed (or throttled) login to this hour's counter for the account and address."""
+    at = now if now is not None else time.time()
+    window = at - at % LOGIN_FAILURE_WINDOW
+    failed, refused = (0, 1) if throttled else (1, 0)
+    db.execute(
+        "INSERT INTO audit_login_failures (window_start, actor, source, failed, throttled, first_at, last_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(window_start, actor, source) DO UPDATE SET"
+        " failed = audit_login_failures.failed + excluded.failed,"
+        " throttled = audit_login_failures.throttled + excluded.throttled, last_at = excluded.last_at",
+        [window, actor, source, failed, refused, at, at],
+    )
+
+
+def login_failures(db: Database, limit: int = 200) -> list[dict[str, Any]]:
+    """Failed-login counters, most recent first."""
+    return list(db.query("SELECT * FROM audit_login_failures ORDER BY last_at DESC LIMIT ?", [limit]))

@@ -1,0 +1,244 @@
+"""Console hardening: login backoff per account and per address (atomic in the database, across
+processes), failed logins counted instead of logged one by one, the client address behind a
+trusted proxy."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from admin import security
+from store import admin as admin_store
+from store import audit as audit_store
+from tests import test_admin
+from tests.procs import free_port, start_procfile, stop
+from tests.test_admin import PASSWORD, csrf_of, login
+
+# The console's fixtures: one user of every role, a clock the test moves.
+admin_app = test_admin.admin_app
+clock = test_admin.clock
+
+WRONG = "wrong-password-123"
+
+
+def _db(app):
+    return app.extensions["madoguchi"].store.db
+
+
+def _throttled_for(response) -> int:
+    assert response.status_code == 429, response.text
+    return int(response.headers["Retry-After"])
+
+
+# --- backoff, per account ----------------------------------------------------------------------
+
+
+def test_backoff_doubles_and_waiting_attempts_do_not_count(admin_app, clock):
+    c = admin_app.test_client()
+    for _ in range(security.ACCOUNT_BACKOFF.free):
+        assert login(c, "staff1", WRONG).status_code == 401
+    assert _throttled_for(login(c, "staff1", WRONG)) == 2
+    clock.t += 2
+    assert login(c, "staff1", WRONG).status_code == 401  # counted: the next wait doubles
+    assert _throttled_for(login(c, "staff1", PASSWORD)) == 4
+    # A trickle while waiting is refused but not counted: it neither extends nor doubles the wait.
+    for _ in range(20):
+        clock.t += 0.15
+        assert login(c, "staff1", WRONG).status_code == 429
+    clock.t += 1.1
+    assert login(c, "staff1", PASSWORD).status_code == 302
+    # A success starts the account again from zero.
+    for _ in range(security.ACCOUNT_BACKOFF.free):
+        assert login(c, "staff1", WRONG).status_code == 401
+
+
+def test_backoff_is_capped_and_forgotten_after_a_quiet_hour(admin_app, clock):
+    c = admin_app.test_client()
+    waits = []
+    for _ in range(security.ACCOUNT_BACKOFF.free + 12):
+        r = login(c, "staff1", WRONG)
+        if r.status_code == 429:
+            waits.append(int(r.headers["Retry-After"]))
+            clock.t += waits[-1]
+            assert login(c, "staff1", WRONG).status_code == 401
+    assert waits[:5] == [2, 4, 8, 16, 32] and max(waits) == security.ACCOUNT_BACKOFF.cap
+    clock.t += security.ACCOUNT_BACKOFF.forget_after + 1
+    assert login(c, "staff1", PASSWORD).status_code == 302
+
+
+def test_unknown_names_are_throttled_like_accounts_and_case_does_not_matter(admin_app):
+    c = admin_app.test_client()
+    for name in ("ghost", "Ghost", "GHOST", " ghost", "ghost "):
+        assert login(c, name, WRONG).status_code == 401
+    assert login(c, "gHoSt", WRONG).status_code == 429
+    for name in ("Staff1", "STAFF1", "staff1", "Staff1", "staff1"):
+        assert login(c, name, WRONG).status_code == 401
+    assert login(c, "STAFF1", PASSWORD).status_code == 429
+
+
+# --- per address: generous, shared by an office --------------------------------------------------
+
+
+def test_other_accounts_failures_do_not_keep_a_clerk_out_on_a_shared_address(admin_app, clock):
+    c = admin_app.test_client()
+    # 50 wrong passwords for one account (most of them refused while it waits) …
+    for _ in range(50):
+        login(c, "staff1", WRONG)
+        clock.t += 0.5
+    # … and 50 guessed names, one attempt each, all from the same address.
+    for i in range(50):
+        assert login(c, f"guess{i}", WRONG).status_code == 401
+    assert login(admin_app.test_client(), "oper1").status_code == 302
+    assert login(admin_app.test_client(), "appr1").status_code == 302
+
+
+def test_one_address_spraying_names_waits_past_the_generous_limit(admin_app, clock):
+    c = admin_app.test_client()
+    free = security.IP_BACKOFF.free
+    for i in range(free):
+        assert login(c, f"guess{i}", WRONG).status_code == 401
+    assert _throttled_for(login(c, "oper1")) == 2
+    clock.t += 2
+    assert login(c, "oper1").status_code == 302
+
+
+# --- atomic across threads and processes ----------------------------------------------------------
+
+
+def test_thirty_attempts_in_flight_check_only_the_allowed_passwords(admin_app):
+    """30 threads, each with its own connection, claim at the same instant: only `free` get through."""
+    store = admin_app.extensions["madoguchi"].store
+    barrier = threading.Barrier(30)
+    checked = []
+    real_verify = security.verify_password
+
+    def counting_verify(password, stored):
+        checked.append(1)
+        return real_verify(password, stored)
+
+    def attempt(i):
+        db = store.db  # this thread's own connection
+        barrier.wait()
+        try:
+            security.authenticate(db, "staff1", WRONG, "198.51.100.7", now=1000.0, salt="k")
+        except security.LoginRefused as exc:
+            return exc.throttled
+        finally:
+            store.close_thread_connection()
+        return None
+
+    security.verify_password = counting_verify
+    try:
+        with ThreadPoolExecutor(30) as pool:
+            results = list(pool.map(attempt, range(30)))
+    finally:
+        security.verify_password = real_verify
+    assert results.count(False) == security.ACCOUNT_BACKOFF.free == len(checked)
+    assert results.count(True) == 30 - security.ACCOUNT_BACKOFF.free
+
+
+@pytest.mark.e2e
+def test_thirty_logins_in_flight_across_gunicorn_workers(tmp_path):
+    """Three gunicorn processes share the counters through the database (no per-process memory)."""
+    port = free_port()
+    db_url = f"sqlite:///{tmp_path / 'race.db'}"
+    from webhook import create_app
+
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "LINE_CHANNEL_SECRET": "s",
+                      "LINE_CHANNEL_ACCESS_TOKEN": "t", "TESTING": True})  # fmt: skip
+    admin_store.create_user(_db(app), "staff1", "staff", security.hash_password(PASSWORD))
+    env = {
+        "PORT": str(port),
+        "DATABASE_URL": db_url,
+        "SECRET_KEY": "k",
+        "LINE_CHANNEL_SECRET": "s",
+        "LINE_CHANNEL_ACCESS_TOKEN": "t",
+        "LINE_API_BASE_URL": "http://127.0.0.1:9",
+        "MADOGUCHI_SEMANTIC": "0",
+        "WEB_CONCURRENCY": "3",
+        "GUNICORN_THREADS": "10",
+        "TRUSTED_PROXIES": "1",
+    }
+    base = f"http://127.0.0.1:{port}"
+    web = start_procfile("web", env, tmp_path / "web.log", wait_url=f"{base}/healthz")
+    try:
+        sessions = []
+        for _ in range(30):
+            s = requests.Session()
+            page = s.get(f"{base}/admin/login", timeout=30)
+            s.csrf = csrf_of(page.text)
+            # The session cookie is Secure (production settings): hand it over plain HTTP ourselves.
+            s.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in page.cookies.items())
+            sessions.append(s)
+        barrier = threading.Barrier(30)
+
+        def attempt(s, password=WRONG, ip="203.0.113.9"):
+            barrier.wait()
+            return s.post(
+                f"{base}/admin/login",
+                data={"name": "staff1", "password": password, "csrf_token": s.csrf},
+                headers={"X-Forwarded-For": ip},
+                allow_redirects=False,
+                timeout=60,
+            ).status_code
+
+        with ThreadPoolExecutor(30) as pool:
+            codes = list(pool.map(attempt, sessions))
+        assert codes.count(401) == security.ACCOUNT_BACKOFF.free, codes
+        assert codes.count(429) == 30 - security.ACCOUNT_BACKOFF.free
+        # Behind the trusted proxy each clerk has their own address: a guesser spraying names from
+        # one address is throttled there, while another address logs in at once.
+        s = sessions[0]
+
+        def post(name, pw, ip):
+            return s.post(
+                f"{base}/admin/login",
+                data={"name": name, "password": pw, "csrf_token": s.csrf},
+                headers={"X-Forwarded-For": ip},
+                allow_redirects=False,
+                timeout=60,
+            ).status_code
+
+        assert {post(f"g{i}", WRONG, "192.0.2.66") for i in range(security.IP_BACKOFF.free)} == {401}
+        assert post("g-extra", WRONG, "192.0.2.66") == 429
+        # A forged left-most X-Forwarded-For value does not escape: the proxy's own entry counts.
+        assert post("g-extra2", WRONG, "10.9.9.9, 192.0.2.66") == 429
+    finally:
+        stop(web)
+    counts = audit_store.login_failures(_db(app))
+    by_actor = {(r["actor"], r["source"]): (r["failed"], r["throttled"]) for r in counts}
+    assert by_actor[("staff1", "web 203.0.113.9")] == (5, 25)
+    assert by_actor[(audit_store.UNKNOWN_ACCOUNT, "web 192.0.2.66")] == (security.IP_BACKOFF.free, 2)
+
+
+# --- the audit log: counters, never what was typed -----------------------------------------------
+
+
+def test_failed_logins_are_counted_not_appended_and_typed_names_are_not_kept(admin_app, clock):
+    db = _db(admin_app)
+    before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+    c = admin_app.test_client()
+    secret_typed_as_name = "My-Secret-Passw0rd!"
+    for i in range(60):
+        login(c, secret_typed_as_name if i == 0 else f"guessed-name-{i}", WRONG)
+    for _ in range(security.ACCOUNT_BACKOFF.free + 3):
+        login(c, "staff1", WRONG)
+    assert db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == before
+    rows = {r["actor"]: r for r in audit_store.login_failures(db)}
+    assert set(rows) == {audit_store.UNKNOWN_ACCOUNT, "staff1"}
+    assert rows[audit_store.UNKNOWN_ACCOUNT]["failed"] == 60
+    assert (rows["staff1"]["failed"], rows["staff1"]["throttled"]) == (security.ACCOUNT_BACKOFF.free, 3)
+    dump = "\n".join(db.iterdump())
+    assert secret_typed_as_name not in dump and "guessed-name-17" not in dump
+    # A new hour starts a new counter row.
+    clock.t += audit_store.LOGIN_FAILURE_WINDOW
+    login(c, "nobody", WRONG)
+    assert len(audit_store.login_failures(db)) == 3
+    # The admin sees the counters on the audit page.
+    admin = admin_app.test_client()
+    assert login(admin, "root1").status_code == 302
+    page = admin.get("/admin/audit").text
+    assert "ログイン失敗" in page and "不明なアカウント" in page and ">60<" in page
