@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from admin import security
+from store import Store
 from store import admin as admin_store
 from store import audit as audit_store
 from tests import test_admin
@@ -138,6 +139,40 @@ def test_thirty_attempts_in_flight_check_only_the_allowed_passwords(admin_app):
         security.verify_password = real_verify
     assert results.count(False) == security.ACCOUNT_BACKOFF.free == len(checked)
     assert results.count(True) == 30 - security.ACCOUNT_BACKOFF.free
+
+
+@pytest.mark.both_engines
+def test_counters_are_atomic_on_both_engines(database_url):
+    store = Store(database_url)
+    store.ensure_ready()
+    policy = security.ACCOUNT_BACKOFF
+    barrier = threading.Barrier(30)
+
+    def claim(_):
+        db = store.db
+        barrier.wait()
+        try:
+            return admin_store.claim_login_attempt(db, "account:x", 1000.0, policy)
+        finally:
+            store.close_thread_connection()
+
+    try:
+        with ThreadPoolExecutor(30) as pool:
+            waits = list(pool.map(claim, range(30)))
+        assert waits.count(0.0) == policy.free and set(waits) == {0.0, policy.base}
+        db = store.db
+        # Waiting attempts were not counted; the wait is over at 1002 and the next failure doubles it.
+        assert admin_store.claim_login_attempt(db, "account:x", 1001.0, policy) == 1.0
+        assert admin_store.claim_login_attempt(db, "account:x", 1002.0, policy) == 0.0
+        assert admin_store.claim_login_attempt(db, "account:x", 1002.5, policy) == 3.5
+        admin_store.forget_login_failures(db, "account:x")
+        assert admin_store.claim_login_attempt(db, "account:x", 1003.0, policy) == 0.0
+        audit_store.count_login_failure(db, "staff1", "web 192.0.2.1", throttled=False, now=1000.0)
+        audit_store.count_login_failure(db, "staff1", "web 192.0.2.1", throttled=True, now=1001.0)
+        [row] = audit_store.login_failures(db)
+        assert (row["failed"], row["throttled"], row["first_at"], row["last_at"]) == (1, 1, 1000.0, 1001.0)
+    finally:
+        store.close()
 
 
 @pytest.mark.e2e
