@@ -19,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from faq.model import FaqEntry
 from faq.semantic import EmbeddingCache, SemanticIndex, SemanticUnavailable, embed_query
 from faq.synonyms import Synonyms
+from nlp.kana import ReadingLexicon
 from nlp.normalize import normalize
 from nlp.tokenize import analyze
 
@@ -38,6 +39,10 @@ READ_NGRAMS = (2, 3)
 ANSWER_WITH_CATEGORY = True  # category words join the answer channel
 ANSWER_CHARS = 400  # only the start of an answer says what it is about
 MAX_QUERY_CHARS = 1000
+# Kana-only words of a question are rewritten in the FAQ's spelling (nlp.kana) before
+# matching and embedding: じゅうみんひょう → 住民票. The lexicon holds the words of the
+# questions and alternates (the answers' words added more wrong rewrites than right ones).
+KANA_REWRITE = True
 
 # Semantic stage (faq.semantic, multilingual-e5-small), when attached: the entry's best
 # passage cosine is mapped to 0..1 by a fixed affine map (e5 cosines of related texts sit in
@@ -175,6 +180,7 @@ class FaqIndex:
         self._synonyms: Synonyms | None = None
         self._row_starts = np.zeros(0, dtype=np.int64)
         self._semantic: SemanticIndex | None = None
+        self._lexicon = ReadingLexicon()
         self.semantic_queries = 0  # queries that went through the embedding model
 
     @classmethod
@@ -203,10 +209,14 @@ class FaqIndex:
         row_reads: list[str] = []
         row_weight: list[float] = []
         starts: list[int] = []
+        row_norms: list[str] = []
         for e in self._entries:
             starts.append(len(row_words))
             for j, text in enumerate((e.question, *e.alternates)):
-                words, chars, reading = self._analyze(text)
+                norm = self._norm(text)
+                row_norms.append(norm)
+                words, chars, reading = analyze(norm)
+                words = list(words)
                 row_words.append(words)
                 row_chars.append(chars)
                 row_reads.append(reading)
@@ -222,14 +232,23 @@ class FaqIndex:
             for e in self._entries
         ]
         self._answers = _Channel(_word_vectorizer(), answers)
+        if KANA_REWRITE:
+            self._lexicon = ReadingLexicon.from_texts(row_norms)
         return self
 
-    def _analyze(self, text: str) -> tuple[list[str], str, str]:
+    def _norm(self, text: str) -> str:
         norm = normalize(text)
         if self._synonyms is not None:
             norm = self._synonyms.apply(norm)
-        words, chars, reading = analyze(norm)
+        return norm
+
+    def _analyze(self, text: str) -> tuple[list[str], str, str]:
+        words, chars, reading = analyze(self._norm(text))
         return list(words), chars, reading
+
+    def query_form(self, query: str) -> str:
+        """The normalized query as it is matched: synonyms applied, kana words in the FAQ's spelling."""
+        return self._lexicon.rewrite(self._norm(query[:MAX_QUERY_CHARS]))
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -291,7 +310,9 @@ class FaqIndex:
         if top >= gate and top - second >= gate_margin:
             return lexical, False
         try:
-            qvec = embed_query(query)
+            # A kana question rewritten in the FAQ's spelling embeds closer to it, too.
+            form = self.query_form(query)
+            qvec = embed_query(form if form != self._norm(query[:MAX_QUERY_CHARS]) else query)
         except SemanticUnavailable:
             return lexical, False
         self.semantic_queries += 1
@@ -310,7 +331,7 @@ class FaqIndex:
             raise ValueError(f"query must be str, not {type(query).__name__}")
         if not self._entries:
             return None
-        words, chars, reading = self._analyze(query[:MAX_QUERY_CHARS])
+        words, chars, reading = analyze(self.query_form(query))
         if not words and not chars:
             # Only filler or symbols: nothing to look for.
             return None

@@ -165,3 +165,65 @@ def analyze(norm: str) -> tuple[tuple[str, ...], str, str]:
     if not norm:
         return (), "", ""
     return _analyze_cached(norm)
+
+
+_RENDAKU = dict(
+    zip("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボ", strict=True)
+)
+_LEXICON_POS = frozenset({"名詞", "形状詞", "動詞", "形容詞"})
+
+
+def reading_entries(norm: str) -> list[tuple[str, str]]:
+    """(katakana reading, surface) of the content words of normalized ``norm`` and their
+    mode-A parts: what a kana-only question may spell differently (nlp.kana)."""
+    if not norm:
+        return []
+    out: list[tuple[str, str]] = []
+    prev = None  # a compound Sudachi splits (避難|所) is also one word to a resident
+    for m in _morphemes(norm, "C"):
+        noun = m.part_of_speech()[0] in ("名詞", "接尾辞")
+        if prev is not None and noun and m.reading_form() not in ("", "キゴウ"):
+            second = m.reading_form()
+            out.append((prev[0] + second, prev[1] + m.surface()))
+            if second[0] in _RENDAKU:  # 避難所 is read ヒナンジョ, Sudachi says ヒナンショ
+                out.append((prev[0] + _RENDAKU[second[0]] + second[1:], prev[1] + m.surface()))
+        prev = (
+            (m.reading_form(), m.surface())
+            if m.part_of_speech()[0] == "名詞" and m.reading_form() != "キゴウ"
+            else None
+        )
+        if m.part_of_speech()[0] not in _LEXICON_POS or not _is_content(m):
+            continue
+        parts = m.split("A") if len(m.surface()) > 2 else [m]
+        for p in (m, *parts) if len(parts) > 1 else (m,):
+            reading = p.reading_form()
+            if reading and reading != "キゴウ":
+                out.append((reading, p.surface()))
+    return out
+
+
+# Morphemes that begin grammar, not a word: 「したい」 (為る+たい) must not become 死体,
+# 「させたい」 not さ+世帯, 「なくなった」 not 亡くなった.
+_GRAMMAR_VERBS = frozenset(
+    "為る 成る 無い 居る 有る 出来る 下さる 頂く 貰う 呉れる 仕舞う 為さる 致す 良い 見る 行く 来る".split()
+)
+
+
+@lru_cache(maxsize=4096)
+def morpheme_bounds(norm: str) -> tuple[frozenset[int], frozenset[int]]:
+    """Character offsets where a Sudachi mode-A morpheme of ``norm`` starts or ends, and the
+    offsets where a grammatical morpheme (auxiliary, particle, する・なる・ない…) starts."""
+    bounds = {0, len(norm)}
+    grammar: set[int] = set()
+    for m in _morphemes(norm, "A"):
+        bounds.add(m.begin())
+        bounds.add(m.end())
+        head = m.part_of_speech()[0]
+        # A one-kana particle may be Sudachi's misreading of a word's first kana (ぜ|いき|ん).
+        if (
+            head == "助動詞"
+            or (head in ("助詞", "接尾辞") and len(m.surface()) > 1)
+            or (head in ("動詞", "形容詞") and m.normalized_form() in _GRAMMAR_VERBS)
+        ):
+            grammar.add(m.begin())
+    return frozenset(bounds), frozenset(grammar)
