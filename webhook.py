@@ -35,9 +35,11 @@ DEFAULTS: dict[str, Any] = {
     "SYNONYMS_CSV": str(ROOT / "data" / "synonyms.csv"),
     "AREAS_CSV": str(ROOT / "data" / "areas.csv"),
     "RICHMENU_CSV": str(ROOT / "data" / "richmenu.csv"),
+    "URGENT_CSV": str(ROOT / "data" / "urgent.csv"),
+    "URGENT_HAS_7119": True,
     "SECRET_KEY": None,
     "SIMULATOR_URL": "http://127.0.0.1:9100/",
-    "CONTACT_PHONE": "03-0000-0000（みどり区役所 代表）",
+    "CONTACT_PHONE": "03-5900-1111（みどり区役所 代表）",
     "CONTACT_HOURS": "平日 8:30〜17:15",
     "CONTACT_URL": "https://www.city.midori.example.jp/",
     "FAQ_RELOAD_SECONDS": 1.0,
@@ -98,8 +100,9 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         cfg["DEV_MODE"] = str(cfg.pop("MADOGUCHI_DEV")).lower() in ("1", "true", "yes")
     if test_config:
         cfg.update(test_config)
-    if isinstance(cfg["WEBHOOK_ASYNC"], str):
-        cfg["WEBHOOK_ASYNC"] = cfg["WEBHOOK_ASYNC"].lower() in ("1", "true", "yes")
+    for key in ("WEBHOOK_ASYNC", "URGENT_HAS_7119"):
+        if isinstance(cfg[key], str):
+            cfg[key] = cfg[key].lower() in ("1", "true", "yes")
     for key in ("FAQ_RELOAD_SECONDS", "WEBHOOK_RECLAIM_SECONDS"):
         cfg[key] = float(cfg[key])
     for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS", "WEBHOOK_THREADS"):

@@ -1,8 +1,11 @@
 """The language to answer a resident in.
 
-Order: the resident's own choice in 「設定」 > the language the message is clearly written
-in (a Korean sentence from a Japanese-profile resident gets Korean) > the LINE profile
-language (stored at follow) > Japanese. The webhook must stay fast, so the profile API is
+Order: a message clearly written in a language other than Japanese and other than the
+resident's (an English question from a resident who chose 日本語 at registration gets
+English) > the resident's own choice in 「設定」 > the language the message is clearly
+written in > the LINE profile language (stored at follow) > Japanese. The chosen language
+is kept in ``ctx.extra["chosen_lang"]``: an FAQ entry without a translation in the message's
+language is answered in it (bot.handlers.chat), and notices always use it. The webhook must stay fast, so the profile API is
 called only for a resident with no stored record, at most once per TTL per process.
 """
 
@@ -78,8 +81,14 @@ def message_language(text: str | None) -> str | None:
 
 
 def choose(choice: str | None, detected: str | None, profile: str | None) -> str:
-    """Apply the order: choice > clearly different message language > profile > ja."""
+    """Apply the order: clearly foreign message > choice > clearly different message language > profile > ja.
+
+    A Japanese message from a resident who chose English stays English: residents who
+    chose another language often type the Japanese word they know (住民票).
+    """
     if choice:
+        if detected and not same_family(detected, "ja") and not same_family(detected, choice):
+            return detected
         return choice
     base = profile or DEFAULT_LANG
     if detected and not same_family(detected, base):
@@ -165,4 +174,5 @@ def language_for_event(ctx: Any, event: Any, cache: ProfileLanguageCache | None 
     detected = message_language(event_text(event))
     ctx.extra["message_lang"] = detected
     ctx.extra["profile_lang"] = profile
+    ctx.extra["chosen_lang"] = choice
     return choose(choice, detected, profile)

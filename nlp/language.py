@@ -34,7 +34,7 @@ _PT_WORDS = frozenset(
 )
 _EN_WORDS = frozenset(
     "how where what when can do does i my the a an to of is are for in on get with need want "
-    "should which who i'm it".split()
+    "should which who i'm it nearest closest near shelter shelters evacuation please".split()
 )
 _WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _URL_RE = re.compile(r"https?://\S+|\S+@\S+")

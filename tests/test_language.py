@@ -85,7 +85,12 @@ def test_normalize_lang_accepts_catalog_and_line_codes():
 @pytest.mark.parametrize(
     "choice, detected, profile, expected",
     [
-        ("en", "ko", "ja", "en"),  # the resident's own choice wins
+        ("en", "ko", "ja", "ko"),  # a clearly Korean message is answered in Korean
+        ("ja", "en", None, "en"),  # chose 日本語 at registration, asks in English
+        ("en", "ja", None, "en"),  # a Japanese message keeps the chosen English (住民票 typed as known)
+        ("easy", "ja", None, "easy"),  # the chosen register stays
+        ("zh", "zh-Hant", None, "zh"),  # same family: the choice stays
+        ("en", None, "ko", "en"),  # unclear message: the choice
         (None, "ko", "ja", "ko"),  # a Korean sentence from a ja-profile resident
         (None, None, "ko", "ko"),  # unclear message: the profile
         (None, "ja", "easy", "easy"),  # Japanese text keeps やさしい日本語

@@ -17,7 +17,7 @@ from tests.test_shelters_fixtures import SAMPLE
 
 USER = "U" + "5" * 32
 MIDORI_SCHOOL = (35.7012, 139.6488)  # みどり区立みどり小学校 (E131999000101)
-LINE_RE = re.compile(r"^\d+\. \S+【(?P<status>[^】]+)】(?P<name>.+)$")
+ALT_RE = re.compile(r"^\d+\. (?P<name>.+)（(?P<status>[^ ）]+)(?: ・ [^）]+)?）$")
 
 
 def location_event(user_id: str, lat: float, lon: float, reply_token: str) -> dict:
@@ -51,9 +51,18 @@ def send_text(client, emulator, text):
     return send(client, emulator, lambda token: text_event(USER, text, token))
 
 
-def listed(text_message: dict) -> list[tuple[str, str]]:
-    """(status label, name) of each shelter line of the plain-text reply."""
-    return [(m["status"], m["name"]) for line in text_message["text"].splitlines() if (m := LINE_RE.match(line))]
+def listed(flex: dict) -> list[tuple[str, str]]:
+    """(status label, name) of each shelter of the carousel, checked against its altText."""
+    bubbles = flex["contents"]["contents"]
+    shown = [(b["header"]["contents"][0]["text"], b["body"]["contents"][0]["text"]) for b in bubbles]
+    alt = [(m["status"], m["name"]) for line in flex["altText"].splitlines() if (m := ALT_RE.match(line))]
+    assert alt[: len(shown)] == shown, (alt, shown)
+    return shown
+
+
+def check_text(text: dict) -> None:
+    """The text beside the carousel never repeats the shelters with raw map links."""
+    assert text["type"] == "text" and "https://" not in text["text"]
 
 
 def check_flex(flex: dict) -> list[dict]:
@@ -78,14 +87,15 @@ def test_end_to_end_import_open_two_and_resident_sends_location(client, emulator
 
     text, flex = send_location(client, emulator, *MIDORI_SCHOOL)
     names = {s["name"]: s for s in ranked}
-    lines = listed(text)
+    check_text(text)
+    lines = listed(flex)
     assert lines == [("開設", second["name"]), ("開設", farther["name"])]  # nearest OPEN first
     assert nearest_closed["name"] not in text["text"]
     with app.app_context():  # never call a closed one open: every label is the shelter's real status
         current = {s["name"]: s["status"] for s in service.list_shelters(db)}
     assert all(MESSAGES["ja"][f"shelter_status_{current[name]}"] == label for label, name in lines)
     assert {names[name]["source_id"] for _, name in lines} == {second["source_id"], farther["source_id"]}
-    assert "https://www.google.com/maps/dir/?api=1&destination=" in text["text"]
+    assert second["name"] not in text["text"]  # the shelters are shown once, in the carousel
     bubbles = check_flex(flex)
     assert [b["body"]["contents"][0]["text"] for b in bubbles] == [second["name"], farther["name"]]
     assert [b["header"]["contents"][0]["text"] for b in bubbles] == ["開設", "開設"]
@@ -102,7 +112,8 @@ def test_none_open_nearby_says_so_and_marks_designated_ones_closed(client, emula
         service.set_status(db, ranked[1]["source_id"], "full", by="op")
     text, flex = send_location(client, emulator, *MIDORI_SCHOOL)
     assert "開設している避難所は、まだありません" in text["text"]
-    assert listed(text) == [("未開設", ranked[0]["name"]), ("満", ranked[1]["name"]), ("未開設", ranked[2]["name"])]
+    check_text(text)
+    assert listed(flex) == [("未開設", ranked[0]["name"]), ("満", ranked[1]["name"]), ("未開設", ranked[2]["name"])]
     headers = [b["header"]["contents"][0]["text"] for b in check_flex(flex)]
     assert headers == ["未開設", "満", "未開設"]
 
@@ -126,10 +137,10 @@ def test_ask_by_area_name(client, emulator, app):
         service.set_status(app.extensions["madoguchi"].store.db, "E131999002601", "open", by="op")
     text, flex = send_text(client, emulator, "みどり二丁目の避難所")
     assert "みどり二丁目の指定避難所" in text["text"]
-    assert listed(text) == [("開設", "都立みどりの丘公園"), ("未開設", "みどり区立みどり中学校")]
+    assert listed(flex) == [("開設", "都立みどりの丘公園"), ("未開設", "みどり区立みどり中学校")]
     check_flex(flex)
-    first = send_text(client, emulator, "泉町 避難所")[0]
-    assert "泉町の指定避難所" in first["text"] and "泉小学校" in first["text"]
+    first, flex = send_text(client, emulator, "泉町 避難所")
+    assert "泉町の指定避難所" in first["text"] and "泉小学校" in flex["altText"]
 
 
 def test_hazard_limits_the_shelters(app):
@@ -141,10 +152,10 @@ def test_hazard_limits_the_shelters(app):
         ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, lang="ja")
         text, flex = handler.nearest_reply(ctx, *MIDORI_SCHOOL, hazard="fire")
         assert text.text.startswith("大規模な火事に対応した")
-        names = [name for _, name in listed(json.loads(text.to_json()))]
+        names = [name for _, name in listed(json.loads(flex.to_json()))]
         by_name = {s["name"]: s for s in service.list_shelters(rt.store.db)}
         assert names and all("fire" in by_name[n]["hazards"] for n in names)
-        plain, _ = handler.nearest_reply(ctx, *MIDORI_SCHOOL, hazard=None)
+        _, plain = handler.nearest_reply(ctx, *MIDORI_SCHOOL, hazard=None)
         assert len(listed(json.loads(plain.to_json()))) == 5
 
 
@@ -156,8 +167,10 @@ def test_every_language_renders_a_valid_carousel(app, lang):
         service.set_status(rt.store.db, "E131999000101", "crowded", count=700, by="op")
         ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, lang=lang)
         text, flex = handler.nearest_reply(ctx, *MIDORI_SCHOOL, hazard="flood")
-    check_flex(json.loads(flex.to_json()))
-    assert MESSAGES[lang]["shelter_status_crowded"] in text.text
+    flex = json.loads(flex.to_json())
+    check_flex(flex)
+    assert MESSAGES[lang]["shelter_status_crowded"] in flex["altText"]
+    assert MESSAGES[lang]["shelter_status_crowded"] in json.dumps(flex["contents"], ensure_ascii=False)
     for item in handler.ask_location_messages(lang)[0].quick_reply.items:
         assert len(item.action.label) <= 20
 
@@ -178,8 +191,10 @@ def test_many_long_shelters_stay_under_the_flex_size(app):
         for i in range(12)
     ]  # fmt: skip
     text, flex = handler.shelter_messages("intro", shelters, "pt")
-    assert 6 <= len(check_flex(json.loads(flex.to_json()))) < 12
-    assert text.text.count("https://www.google.com/maps/dir/") == 12
+    shown = len(check_flex(json.loads(flex.to_json())))
+    assert 6 <= shown < 12
+    # The ones the carousel has no room for are named in the text, without map links.
+    assert text.text.count("とても長い名前の避難所") == 3 * (12 - shown) and "https://" not in text.text
 
 
 def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
@@ -207,7 +222,7 @@ def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
         alerts_service.start_delivery(db, alert_id, "suzuki")
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
         assert [a["hazard"] for a in alerts_service.active_alerts_for(db, "midori-1")] == ["fire"]
-    text, _ = send_location(client, emulator, *MIDORI_SCHOOL)
+    text, flex = send_location(client, emulator, *MIDORI_SCHOOL)
     assert text["text"].startswith("大規模な火事に対応した")
-    assert listed(text) and all("fire" in by_name[name]["hazards"] for _, name in listed(text))
+    assert listed(flex) and all("fire" in by_name[name]["hazards"] for _, name in listed(flex))
     assert not all("fire" in s["hazards"] for s in by_name.values())  # the filter really removed some

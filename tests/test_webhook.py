@@ -201,7 +201,7 @@ def test_sticker_gets_a_polite_text_prompt(client, emulator):
         "quoteToken": "q",
     }
     post_events(client, [event])
-    assert "文字で質問" in replies(emulator)[-1]["message"]["text"]
+    assert "文章で送って" in replies(emulator)[-1]["message"]["text"]  # a reaction, acknowledged
 
 
 def _find(index, queries, want):

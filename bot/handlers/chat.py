@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -12,7 +13,8 @@ from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReply
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from bot.i18n import t
-from faq.decide import decide
+from bot.urgent import UrgentTopic, find_urgent, load_urgent
+from faq.decide import Decision, decide
 from faq.model import FaqEntry
 from faq.multilang import MultilingualSearch
 from nlp.normalize import normalize
@@ -21,6 +23,7 @@ from store import core as core_store
 log = logging.getLogger(__name__)
 
 LABEL_MAX = 20  # LINE's quick-reply label limit
+MAX_ALSO = 3  # runner-ups and referenced entries offered under an answer
 DISPLAY_TEXT_MAX = 300
 TEXT_MAX = 5000  # UTF-16 code units
 
@@ -29,7 +32,7 @@ _COMMANDS: dict[str, Command] = {}
 # Commands reached by a pattern on the normalized message (e.g. 「通知いらない」 = 配信停止), tried
 # after the exact commands and before FAQ retrieval, so an intent never becomes an FAQ answer.
 _INTENTS: list[tuple[Callable[[str], bool], Command]] = []
-# Notices put ahead of answers while something urgent is active (issue C's disaster mode).
+# Notices put ahead of answers while something urgent is active (disaster mode).
 ANSWER_PREFIXES: list[Callable[[Ctx], list[Message]]] = []
 # Dialogues that take free text while they are in progress (a report's address or
 # description); each returns None when it has nothing to do with this resident.
@@ -37,6 +40,13 @@ TEXT_FIRST: list[Callable[[Ctx, str], Sequence[Message] | None]] = []
 # Other answer sources (the garbage sorting list) compete with the FAQ by score: each gets the
 # text and the FAQ's top score and returns its reply when it fits better, else None.
 ANSWER_SOURCES: list[Callable[[Ctx, str, float], list[Message] | None]] = []
+# Handlers of free text tried after commands and urgent topics, before small talk and the
+# FAQ: (ctx, text, normalized) → the reply, or None when the text is not theirs
+# (a typed registration answer, 「若葉の避難所」, "nearest shelter").
+TEXT_HANDLERS: list[Callable[[Ctx, str, str], list[Message] | None]] = []
+# Messages put after a small-talk or FAQ reply (registration's pending question, so that a
+# resident who asks something first is not dropped out of registration).
+REPLY_SUFFIXES: list[Callable[[Ctx], list[Message]]] = []
 
 _SMALL_TALK = (
     (
@@ -50,6 +60,13 @@ _SMALL_TALK = (
         re.compile(
             r"^(こんにちは|こんにちわ|こんばんは|こんばんわ|おはよう(ございます)?|はじめまして|hello|hi|hey|やあ|どうも"
             r"|你好|您好|안녕하세요|안녕|xin chào|xin chao|chào|olá|ola|oi|bom dia|boa tarde)[!！。.\s]*$"
+        ),
+    ),
+    (
+        "ack",
+        re.compile(
+            r"^(ok|okay|おk|オッケー|おっけー|了解(です|しました)?|りょうかい(です)?|承知(しました)?|わかりました|分かりました"
+            r"|はい|うん|いいね|よろしく(お願いします)?|笑|w+|ｗ+|好的|收到|네|알겠습니다|vâng|dạ|ok nhé|certo|beleza)[!！。.\s]*$"
         ),
     ),
     (
@@ -87,9 +104,21 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+_PAREN = re.compile(r"\s*[（(][^（()）]*[)）]")
+
+
 def clip_label(text: str, limit: int = LABEL_MAX) -> str:
+    """``text`` within LINE's label limit; a long label first loses its （…） asides, then its end."""
     text = text.replace("\n", " ").strip()
+    if len(text) > limit:
+        text = _PAREN.sub("", text).strip() or text
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def numbered_label(number: int, text: str, limit: int = LABEL_MAX) -> str:
+    """A candidate's quick-reply label that keeps the number of its line in the message."""
+    prefix = f"{number}. "
+    return prefix + clip_label(text, limit - len(prefix))
 
 
 def clip_text(text: str, limit: int = TEXT_MAX) -> str:
@@ -129,6 +158,31 @@ def localized(entry: FaqEntry, lang: str) -> tuple[str, str]:
     return entry.question, entry.answer
 
 
+# An FAQ id as staff write it in an answer: 「口座振替（zei-008）」, 「mynumber-006をご覧ください」.
+# (Not \b: Japanese letters count as word characters, 「006を」 has no boundary.)
+_ID_RE = re.compile(r"([（(]\s*)?(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_]*-\d+)(?![A-Za-z0-9_])(\s*[)）])?")
+
+
+def without_faq_ids(ctx: Ctx, text: str, lang: str) -> tuple[str, list[FaqEntry]]:
+    """``text`` with FAQ ids taken out (ids mean nothing to residents), and the entries they
+    pointed to: an id in brackets is dropped, a bare one becomes that entry's question."""
+    index = ctx.faq.current().index
+    referenced: list[FaqEntry] = []
+
+    def swap(m: re.Match[str]) -> str:
+        entry = index.get(m.group(2))
+        if entry is None:
+            return m.group(0)
+        if entry not in referenced:
+            referenced.append(entry)
+        if m.group(1) and m.group(3):
+            return ""
+        question, _ = localized(entry, lang)
+        return (m.group(1) or "") + f"「{question}」" + (m.group(3) or "")
+
+    return _ID_RE.sub(swap, text), referenced
+
+
 def _candidate_items(
     ctx: Ctx, entries: Sequence[FaqEntry], log_id: int | None
 ) -> tuple[list[str], list[QuickReplyItem]]:
@@ -141,7 +195,7 @@ def _candidate_items(
         items.append(
             QuickReplyItem(
                 action=PostbackAction(
-                    label=clip_label(question),
+                    label=numbered_label(i, question),
                     data=postback_data(a="faq", id=entry.id, q=log_id),
                     display_text=question[:DISPLAY_TEXT_MAX],
                 )
@@ -156,8 +210,17 @@ def answer_messages(ctx: Ctx, entry: FaqEntry, log_id: int | None, also: Sequenc
     ``also``: close runner-ups, listed under the answer and offered as quick replies after
     the feedback buttons (a near-duplicate entry is one tap away if the top one was not it).
     """
+    chosen = ctx.extra.get("chosen_lang")
+    if chosen and chosen != ctx.lang and not is_translated(entry, ctx.lang):
+        # A message in another language than the resident chose is answered in that language
+        # only when the FAQ has the translation; otherwise in the language they chose.
+        ctx = dataclasses.replace(ctx, lang=chosen)
     _, answer = localized(entry, ctx.lang)
-    parts = [answer.strip()]
+    answer, referenced = without_faq_ids(ctx, answer.strip(), ctx.lang)
+    # The entries an answer points to are offered like close runner-ups, one tap away.
+    also = list(also) + [e for e in referenced if e.id != entry.id and e not in also]
+    also = also[:MAX_ALSO]
+    parts = [answer]
     if not is_translated(entry, ctx.lang):
         # One line in the resident's language saying why the answer is in Japanese.
         parts.insert(0, t("translation_missing", ctx.lang))
@@ -221,39 +284,33 @@ def fallback_messages(ctx: Ctx, related: Sequence[FaqEntry] = (), log_id: int | 
 
 
 def small_talk(normalized: str) -> str | None:
+    if not normalized:
+        # Only emoji or symbols (👍, 🙇‍♀️, ！！): an acknowledgement, not a question.
+        return "ack"
     for key, pattern in _SMALL_TALK:
         if pattern.match(normalized):
             return key
     return None
 
 
-def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
-    """Decide the reply to a free-text question (pure apart from the query log)."""
-    for hook in TEXT_FIRST:
-        taken = hook(ctx, text)
-        if taken is not None:
-            return list(taken)
-    normalized = normalize(text)
-    cmd = _COMMANDS.get(normalized)
-    if cmd is not None:
-        return list(cmd(ctx, text))
-    for matches, fn in _INTENTS:
-        if matches(normalized):
-            return list(fn(ctx, text))
-    talk = small_talk(normalized)
-    if talk is not None:
-        return [TextMessage(text=t(talk, ctx.lang))]
+def _search(ctx: Ctx, text: str) -> tuple[Any, list[Any], Decision]:
     published = ctx.faq.current()
     # Search in the language the question is written in (or the resident's, when unclear);
-    # answer in ctx.lang, which may differ (a resident's own choice in 設定 wins).
+    # answer in ctx.lang, which may differ.
     search_lang = ctx.extra.get("message_lang") or ctx.lang
     # A backlog in the answer pool (a disaster-time burst): fewer query embeddings.
     hits = published.search(text, k=5, lang=search_lang, thorough=not ctx.extra.get("busy", False))
+    return published, hits, decide(hits, **MultilingualSearch.thresholds(search_lang))
+
+
+def faq_messages(ctx: Ctx, text: str, normalized: str) -> list[Message]:
+    """Search the FAQ (and the other answer sources), log the question and reply: answer,
+    もしかして or the fallback."""
+    published, hits, decision = _search(ctx, text)
     for source in ANSWER_SOURCES:
         routed = source(ctx, text, hits[0].score if hits else 0.0)
         if routed is not None:
-            return with_prefixes(ctx, routed)
-    decision = decide(hits, **MultilingualSearch.thresholds(search_lang))
+            return routed
     top = hits[0] if hits else None
     log_id = core_store.log_query(
         ctx.db,
@@ -266,11 +323,80 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     )
     candidates = [h.entry for h in decision.candidates]
     if decision.kind == "answer":
-        messages = answer_messages(ctx, decision.hit.entry, log_id, also=candidates)
-    elif decision.kind == "suggest":
-        messages = suggest_messages(ctx, candidates, log_id)
+        return answer_messages(ctx, decision.hit.entry, log_id, also=candidates)
+    if decision.kind == "suggest":
+        return suggest_messages(ctx, candidates, log_id)
+    return fallback_messages(ctx, candidates, log_id)
+
+
+def urgent_messages(ctx: Ctx, topic: UrgentTopic, text: str, normalized: str) -> list[Message]:
+    """The urgent numbers first; an FAQ answer the question also has comes after them, but
+    never the office-hours fallback or a もしかして list."""
+    messages: list[Message] = [TextMessage(text=clip_text(topic.answer(ctx.lang, ctx.contact())))]
+    published, hits, decision = _search(ctx, text)
+    if decision.kind == "answer":
+        log_id = core_store.log_query(
+            ctx.db,
+            normalized[:500],
+            "answer",
+            faq_id=decision.hit.entry.id,
+            score=round(decision.hit.score, 4),
+            faq_version=published.version,
+            lang=ctx.lang,
+        )
+        messages += answer_messages(ctx, decision.hit.entry, log_id)
     else:
-        messages = fallback_messages(ctx, candidates, log_id)
+        core_store.log_query(
+            ctx.db,
+            normalized[:500],
+            "urgent",
+            faq_id=f"urgent:{topic.id}",
+            faq_version=published.version,
+            lang=ctx.lang,
+        )
+    log.info("urgent topic %s answered", topic.id)
+    return messages
+
+
+def _urgent_topic(ctx: Ctx, text: str) -> UrgentTopic | None:
+    topics = load_urgent(ctx.config.get("URGENT_CSV"))
+    return find_urgent(topics, text, has_7119=bool(ctx.config.get("URGENT_HAS_7119", True))) if topics else None
+
+
+def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
+    """Decide the reply to a free-text question (pure apart from the query log and registration)."""
+    for hook in TEXT_FIRST:
+        taken = hook(ctx, text)
+        if taken is not None:
+            return list(taken)
+    normalized = normalize(text)
+    cmd = _COMMANDS.get(normalized)
+    if cmd is not None:
+        return list(cmd(ctx, text))
+    for matches, fn in _INTENTS:
+        if matches(normalized):
+            return list(fn(ctx, text))
+    # Health emergencies before anything else: the night-time numbers, not the office's.
+    topic = _urgent_topic(ctx, text)
+    if topic is not None:
+        return with_prefixes(ctx, urgent_messages(ctx, topic, text, normalized))
+    for handler in TEXT_HANDLERS:
+        handled = handler(ctx, text, normalized)
+        if handled is not None:
+            return handled
+    talk = small_talk(normalized)
+    if talk is not None:
+        messages: list[Message] = [TextMessage(text=t(talk, ctx.lang))]
+    else:
+        messages = faq_messages(ctx, text, normalized)
+    suffix: list[Message] = []
+    for fn in REPLY_SUFFIXES:
+        suffix.extend(fn(ctx))
+    if suffix:
+        # The pending question's buttons are what the resident needs next.
+        for message in messages:
+            message.quick_reply = None
+        messages = (messages + suffix)[-5:]
     return with_prefixes(ctx, messages)
 
 
@@ -304,6 +430,12 @@ def merge_quick_replies(messages: list[Message]) -> list[Message]:
 @on("message:text")
 def text_message(ctx: Ctx, event: Any) -> Sequence[Message]:
     return reply_to_text(ctx, event.message.text or "")
+
+
+@on("message:sticker")
+def sticker_message(ctx: Ctx, event: Any) -> Sequence[Message]:
+    """A sticker is a reaction (👍, a bow), not a question."""
+    return [TextMessage(text=t("ack", ctx.lang))]
 
 
 @on("message:*")

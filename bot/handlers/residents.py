@@ -1,7 +1,9 @@
 """Follow / unfollow, registration (area, language, topics), 「設定」 and 「配信停止」, disaster mode.
 
 Registration is a short quick-reply dialogue; the step reached is kept in the resident's
-row, so a repeated follow (or a follow after unblock) re-asks nothing already known.
+row, so a repeated follow (or a follow after unblock) re-asks nothing already known. A typed
+answer works like a tap at every step (「みどり1丁目です」, 「English」, 「ごみ」, 「完了」); a
+question typed mid-registration is answered and the pending question asked again.
 Unfollow deletes the resident's row; only anonymous counters remain.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,13 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from bot.areas import Area, find_areas, load_areas
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
-from bot.handlers.chat import ANSWER_PREFIXES, clip_label, command, intent
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
+from bot.handlers.chat import ANSWER_PREFIXES, REPLY_SUFFIXES, TEXT_HANDLERS, clip_label, command, intent
+from bot.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
 from bot.line_api import LineApiError
+from nlp.normalize import normalize
 from store import residents as resident_store
 
 log = logging.getLogger(__name__)
@@ -36,21 +39,14 @@ AREAS_PER_PAGE = 11  # + 「次へ」 + 「決めない」 = LINE's 13 quick-rep
 OPT_TOPICS = ("event", "childcare", "garbage")
 
 
-@lru_cache(maxsize=4)
-def _areas_cached(path: str, mtime: float) -> tuple[tuple[str, str], ...]:
-    from alerts.service import load_areas
-
-    return tuple((a["code"], a["name"]) for a in load_areas(path))
+def area_list(ctx: Ctx) -> tuple[Area, ...]:
+    """The ward's areas, re-read when staff edit areas.csv."""
+    return load_areas(Path(ctx.config["AREAS_CSV"]))
 
 
 def areas(ctx: Ctx) -> tuple[tuple[str, str], ...]:
-    """(code, name) of the ward's areas, re-read when staff edit areas.csv."""
-    path = Path(ctx.config["AREAS_CSV"])
-    try:
-        return _areas_cached(str(path), path.stat().st_mtime)
-    except OSError:
-        log.warning("areas.csv cannot be read")
-        return ()
+    """(code, Japanese name) of the ward's areas."""
+    return tuple((a.code, a.name) for a in area_list(ctx))
 
 
 def profile_lang(value: str | None) -> str | None:
@@ -81,7 +77,10 @@ def _qr(items: list[tuple[str, str, str | None]]) -> QuickReply:
 def _area_name(ctx: Ctx, code: str | None, lang: str) -> str:
     if not code:
         return t("area_all_name", lang)
-    return dict(areas(ctx)).get(code, code)
+    for area in area_list(ctx):
+        if area.code == code:
+            return area.display(lang)
+    return code
 
 
 def _delivery_key(resident: dict[str, Any]) -> str:
@@ -105,17 +104,20 @@ def summary(ctx: Ctx, resident: dict[str, Any]) -> str:
 # --- the questions ------------------------------------------------------------------------
 
 
-def ask_area(ctx: Ctx, lang: str, page: int = 0, mode: str = "r") -> Message:
-    all_areas = areas(ctx)
+def ask_area(
+    ctx: Ctx, lang: str, page: int = 0, mode: str = "r", only: Sequence[Area] | None = None, key: str = "reg_area_ask"
+) -> Message:
+    """The area question; ``only``: just these areas (a typed town name that has several 丁目)."""
+    all_areas = tuple(only) if only else area_list(ctx)
     start = page * AREAS_PER_PAGE
     shown = all_areas[start : start + AREAS_PER_PAGE]
-    items = [(name, postback_data(a="area", v=code, m=mode), name) for code, name in shown]
-    if start + AREAS_PER_PAGE < len(all_areas):
+    items = [(a.display(lang), postback_data(a="area", v=a.code, m=mode), a.display(lang)) for a in shown]
+    if not only and start + AREAS_PER_PAGE < len(all_areas):
         items.append((t("reg_next_page", lang), postback_data(a="area_page", p=page + 1, m=mode), None))
-    elif page > 0:
+    elif not only and page > 0:
         items.append(("◀ 1", postback_data(a="area_page", p=0, m=mode), None))
     items.append((t("reg_area_all", lang), postback_data(a="area", v="*", m=mode), None))
-    return TextMessage(text=t("reg_area_ask", lang), quick_reply=_qr(items))
+    return TextMessage(text=t(key, lang), quick_reply=_qr(items))
 
 
 def ask_lang(lang: str, mode: str = "r") -> Message:
@@ -232,11 +234,15 @@ def choose_area(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Messag
     valid = {c for c, _ in areas(ctx)}
     if code != "*" and code not in valid:
         return [ask_area(ctx, _lang(ctx, resident), 0, fields.get("m", "r"))]
+    return _set_area(ctx, resident, code, fields.get("m", "r"))
+
+
+def _set_area(ctx: Ctx, resident: dict[str, Any], code: str, mode: str) -> list[Message]:
     changes: dict[str, Any] = {"area": None if code == "*" else code}
     if resident["reg_step"] == "area":
         changes["reg_step"] = "lang"
     resident_store.set_resident(ctx.db, ctx.user_id, **changes)
-    return _after_change(ctx, resident_store.get_resident(ctx.db, ctx.user_id), fields.get("m", "r"))
+    return _after_change(ctx, resident_store.get_resident(ctx.db, ctx.user_id), mode)
 
 
 @on_postback("lang")
@@ -247,12 +253,16 @@ def choose_lang(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Messag
     lang = fields.get("v", "")
     if lang not in LANGUAGES:
         return [ask_lang(_lang(ctx, resident), fields.get("m", "r"))]
+    return _set_lang(ctx, resident, lang, fields.get("m", "r"))
+
+
+def _set_lang(ctx: Ctx, resident: dict[str, Any], lang: str, mode: str) -> list[Message]:
     changes: dict[str, Any] = {"lang": lang, "lang_source": "choice"}
     if resident["reg_step"] == "lang":
         changes["reg_step"] = "topics"
     resident_store.set_resident(ctx.db, ctx.user_id, **changes)
     ctx.lang = lang
-    return _after_change(ctx, resident_store.get_resident(ctx.db, ctx.user_id), fields.get("m", "r"))
+    return _after_change(ctx, resident_store.get_resident(ctx.db, ctx.user_id), mode)
 
 
 @on_postback("topic")
@@ -274,10 +284,14 @@ def registration_done(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[
     resident = _ensure(ctx)
     if resident is None:
         return None
+    return _finish(ctx, resident, fields.get("m", "r"))
+
+
+def _finish(ctx: Ctx, resident: dict[str, Any], mode: str) -> list[Message]:
     if resident["reg_step"] is not None:
         resident_store.set_resident(ctx.db, ctx.user_id, reg_step=None)
         resident = resident_store.get_resident(ctx.db, ctx.user_id)
-    if fields.get("m") == "s":
+    if mode == "s":
         return settings_messages(ctx, resident)
     return [TextMessage(text=t("reg_done", _lang(ctx, resident), summary=summary(ctx, resident)))]
 
@@ -405,6 +419,123 @@ def stop_intent(ctx: Ctx, event: Any) -> Sequence[Message]:
 @command("配信再開", "はいしんさいかい", "restart")
 def restart_command(ctx: Ctx, event: Any) -> Sequence[Message]:
     return _set_delivery(ctx, stopped=False)
+
+
+# --- typed answers during registration -----------------------------------------------------
+
+# Other ways residents name a language (besides each language's own name).
+_LANGUAGE_ALIASES = {
+    "ja": "日本語 にほんご ニホンゴ japanese nihongo 日语 日語 일본어",
+    "easy": "やさしい日本語 やさしいにほんご 易しい日本語 優しい日本語 easyjapanese simplejapanese",
+    "en": "english 英語 えいご 英语 영어 tiếng anh inglês ingles",
+    "zh": "中文 简体中文 簡体中文 中国語 ちゅうごくご chinese 汉语 普通话 중국어",
+    "zh-Hant": "繁體中文 繁体中文 繁體 繁体字 台湾 台灣 traditionalchinese",
+    "ko": "한국어 韓国語 かんこくご korean 한글 韩语",
+    "vi": "tiếng việt tieng viet ベトナム語 vietnamese 越南语",
+    "pt": "português portugues ポルトガル語 portuguese 葡萄牙语",
+}
+_TOPIC_ALIASES = {
+    "garbage": "ごみ ゴミ 粗大ごみ 収集 garbage trash rubbish",
+    "childcare": "子育て 子ども こども 子供 育児 保育 child children kids",
+    "event": "イベント 催し もよおし 行事 event events",
+}
+_DONE = re.compile(
+    r"^(これで)?(完了|かんりょう|終わり|おわり|終了|以上|決定|ok|okay|done|finish(ed)?|that's all"
+    r"|いらない|要らない|不要|なし|無し|no|それでいい|これでいい)[!！。.\s]*$"
+)
+_SKIP_AREA = re.compile(
+    r"^(決めない|きめない|全地域|ぜんぶ|全部|skip|スキップ|わからない|分からない|秘密|ひみつ)[!！。.\s]*$"
+)
+# A question typed mid-registration is answered as a question (chat), not read as a choice.
+_QUESTION = re.compile(
+    r"[?？]|どう|どこ|いつ|なに|何|いくら|教えて|ください|how|where|what|when|which|can i|怎么|哪|어디|어떻게"
+)
+# A short message that says where one lives: an unknown area, not a question.
+_LIVES_IN = re.compile(r"^.{1,16}(です|だよ|だ|に住んで.*|在住.*|住み.*)$")
+
+
+def _alias_table(aliases: dict[str, str], names: dict[str, list[str]]) -> list[tuple[str, str]]:
+    table = [(normalize(w).replace(" ", ""), key) for key, words in aliases.items() for w in words.split()]
+    table += [(normalize(n).replace(" ", ""), key) for key, ns in names.items() for n in ns]
+    return sorted({(w, k) for w, k in table if w}, key=lambda x: -len(x[0]))
+
+
+_LANGUAGE_TABLE = _alias_table(
+    {k: v.replace("tiếng ", "tiếng").replace("tieng ", "tieng") for k, v in _LANGUAGE_ALIASES.items()},
+    {k: [v] for k, v in LANGUAGE_NAMES.items()},
+)
+_TOPIC_TABLE = _alias_table(
+    _TOPIC_ALIASES,
+    {topic: [c[f"topic_{topic}"] for c in CATALOG.values() if f"topic_{topic}" in c] for topic in OPT_TOPICS},
+)
+
+
+def typed_language(normalized: str) -> str | None:
+    """The language a typed registration answer names (「English」, 「にほんご」, 「中文で」)."""
+    text = normalized.replace(" ", "")
+    for word, lang in _LANGUAGE_TABLE:
+        if word in text:
+            return lang
+    return None
+
+
+def typed_topics(normalized: str) -> set[str]:
+    text = normalized.replace(" ", "")
+    found = set()
+    for word, topic in _TOPIC_TABLE:
+        if word in text:
+            found.add(topic)
+            text = text.replace(word, " ")
+    return found
+
+
+def typed_registration(ctx: Ctx, text: str, normalized: str) -> list[Message] | None:
+    """A typed answer to the pending registration question, like the tap it stands for;
+    None when the text is not an answer to it (then it is a question: chat answers it)."""
+    if not ctx.user_id:
+        return None
+    resident = resident_store.get_resident(ctx.db, ctx.user_id)
+    step = (resident or {}).get("reg_step")
+    if step is None or len(normalized) > 30 or _QUESTION.search(normalized):
+        return None
+    lang = _lang(ctx, resident)
+    if step == "area":
+        if _SKIP_AREA.match(normalized):
+            return _set_area(ctx, resident, "*", "r")
+        found = find_areas(area_list(ctx), text)
+        if len(found) == 1:
+            return _set_area(ctx, resident, found[0].code, "r")
+        if found:
+            return [ask_area(ctx, lang, only=found, key="reg_area_which")]
+        if _LIVES_IN.match(normalized):
+            return [ask_area(ctx, lang, key="reg_area_unknown")]
+        return None
+    if step == "lang":
+        chosen = typed_language(normalized)
+        return _set_lang(ctx, resident, chosen, "r") if chosen else None
+    if step == "topics":
+        if _DONE.match(normalized):
+            return _finish(ctx, resident, "r")
+        topics = typed_topics(normalized)
+        if not topics:
+            return None
+        resident_store.set_resident(ctx.db, ctx.user_id, topics=sorted(set(resident["topics"]) | topics))
+        return [ask_topics(resident_store.get_resident(ctx.db, ctx.user_id), lang)]
+    return None
+
+
+def pending_question(ctx: Ctx) -> list[Message]:
+    """Registration's pending question, asked again after an answer to something else."""
+    if not ctx.user_id:
+        return []
+    resident = resident_store.get_resident(ctx.db, ctx.user_id)
+    if resident is None or resident["reg_step"] is None:
+        return []
+    return next_question(ctx, resident)
+
+
+TEXT_HANDLERS.append(typed_registration)
+REPLY_SUFFIXES.append(pending_question)
 
 
 # --- disaster mode --------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """Location messages and shelter questions (issue D).
 
-A location → the nearest open shelters suitable for the active hazard (Flex carousel plus the
-same list as plain text); none open nearby → say so and show the nearest designated ones with
-their real status (未開設 / 満). 「避難所」 → a quick reply with LINE's location action.
-「<area>の避難所」 → the shelters designated for that area.
+A location → the nearest open shelters suitable for the active hazard: a short intro and the
+shelters once, as a Flex carousel (its altText lists them for chat lists and notifications);
+none open nearby → say so and show the nearest designated ones with their real status
+(未開設 / 満). 「避難所」, "nearest shelter" and the like → a quick reply with LINE's location
+action. 「<area>の避難所」 (also 「若葉の避難所」 without 丁目, kana or the area's name in the
+resident's language) → the shelters designated for that area.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,10 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from bot.areas import Area, find_areas, load_areas
 from bot.context import Ctx
 from bot.events import on
-from bot.handlers.chat import clip_label, clip_text, command
+from bot.handlers.chat import TEXT_HANDLERS, clip_label, clip_text, command
 from bot.i18n import t
 from shelters import service
 from shelters.importer import HAZARDS
@@ -43,7 +46,6 @@ FLEX_BYTES_MAX = 8_000  # LINE's limit is not confirmed; keep contents well unde
 ROUTE_URL = "https://www.google.com/maps/dir/?api=1&destination={lat},{lon}&travelmode=walking"
 STATUS_COLORS = {"open": "#1E7E34", "crowded": "#B35900", "full": "#C62828", "closed": "#5F6368"}
 STATUS_MARKS = {"open": "🟢", "crowded": "🟠", "full": "🔴", "closed": "⚪"}
-AREAS_CSV = Path(__file__).resolve().parent.parent.parent / "data" / "areas.csv"
 # Dialogues that take a location while in progress (a report's place); None = not theirs.
 LOCATION_FIRST: list[Callable[[Ctx, Any], Sequence[Message] | None]] = []
 
@@ -158,38 +160,41 @@ def _bubble(shelter: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 def text_list(shelters: Sequence[dict[str, Any]], lang: str) -> str:
+    """One line per shelter (no map links): the altText, and the note for shelters the
+    carousel has no room for."""
     lines = []
     for i, s in enumerate(shelters, start=1):
-        details = []
+        details = [status_text(s["status"], lang)]
         if s.get("distance_m") is not None:
             details.append(distance_text(s["distance_m"], lang))
-        details.append(capacity_text(s, lang))
-        lines.append(
-            f"{i}. {STATUS_MARKS[s['status']]}【{status_text(s['status'], lang)}】{s['name']}\n"
-            f"   {' ・ '.join(details)}\n   {route_url(s)}"
-        )
+        lines.append(f"{i}. {s['name']}（{' ・ '.join(details)}）")
     return "\n".join(lines)
 
 
 def shelter_messages(intro: str, shelters: Sequence[dict[str, Any]], lang: str) -> list[Message]:
-    """The plain-text list (first, readable everywhere) and the same shelters as a Flex carousel."""
+    """A short intro with the safety note, then the shelters once, as a Flex carousel.
+
+    The carousel's altText (what chat lists, notifications and clients without Flex show)
+    lists the same shelters as plain text.
+    """
     shelters = list(shelters)[:12]
-    text = TextMessage(text=clip_text(f"{intro}\n\n{text_list(shelters, lang)}\n\n{t('shelter_note', lang)}"))
-    summary = "、".join(f"{s['name']}【{status_text(s['status'], lang)}】" for s in shelters)
-    alt = t("shelter_alt", lang, list=summary)
-    if len(alt) > ALT_TEXT_MAX:
-        alt = alt[: ALT_TEXT_MAX - 1] + "…"
+    alt = clip_text(f"{intro}\n{text_list(shelters, lang)}", ALT_TEXT_MAX)
     bubbles: list[dict[str, Any]] = []
     size = 0
-    for s in shelters:  # stay well under LINE's Flex size limit; the text lists every shelter
+    for s in shelters:  # stay well under LINE's Flex size limit
         bubble = _bubble(s, lang)
         size += len(json.dumps(bubble, ensure_ascii=False).encode())
         if bubbles and size > FLEX_BYTES_MAX:
             break
         bubbles.append(bubble)
+    text = f"{intro}\n{t('shelter_note', lang)}"
+    if len(bubbles) < len(shelters):
+        # The carousel is full: name the others in the text rather than drop them.
+        rest = shelters[len(bubbles) :]
+        text += "\n\n" + text_list(rest, lang)
     carousel = {"type": "carousel", "contents": bubbles}
     flex = FlexMessage(alt_text=alt, contents=FlexContainer.from_dict(carousel))
-    return [text, flex]
+    return [TextMessage(text=clip_text(text)), flex]
 
 
 def nearest_reply(ctx: Ctx, lat: float, lon: float, hazard: str | None) -> list[Message]:
@@ -247,35 +252,53 @@ def ask_location(ctx: Ctx, text: Any) -> Sequence[Message]:
     return ask_location_messages(ctx.lang)
 
 
-def area_reply(ctx: Ctx, area_name: str) -> list[Message]:
+def area_reply(ctx: Ctx, found: Sequence[Area]) -> list[Message]:
+    """The shelters designated for the areas a resident named (several: a town without 丁目)."""
     _seed(ctx)
-    found = service.shelters_for_area(ctx.db, area_name)[:MAX_AREA_RESULTS]
-    if not found:
+    lang = ctx.lang
+    shown = "・".join(a.display(lang) for a in found)
+    by_id: dict[str, dict[str, Any]] = {}
+    for area in found:
+        for shelter in service.shelters_for_area(ctx.db, area.name):
+            by_id.setdefault(shelter["source_id"], shelter)
+    order = {"open": 0, "crowded": 1, "full": 2, "closed": 3}
+    shelters = sorted(by_id.values(), key=lambda s: (order[s["status"]], s["source_id"]))[:MAX_AREA_RESULTS]
+    if not shelters:
         return [
             TextMessage(
-                text=t("shelter_area_none", ctx.lang, area=area_name),
-                quick_reply=ask_location_messages(ctx.lang)[0].quick_reply,
+                text=t("shelter_area_none", lang, area=shown),
+                quick_reply=ask_location_messages(lang)[0].quick_reply,
             )
         ]
-    return shelter_messages(t("shelter_area_intro", ctx.lang, area=area_name), found, ctx.lang)
+    return shelter_messages(t("shelter_area_intro", lang, area=shown), shelters, lang)
 
 
-def _register_area_commands(path: Path) -> None:
-    """「みどり一丁目の避難所」 and similar, one command per area name in data/areas.csv."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            names = [row["name"].strip() for row in csv.DictReader(fh) if row.get("name")]
-    except (OSError, KeyError):
-        log.warning("areas file %s unreadable; area shelter questions disabled", path.name)
-        return
-    for name in names:
-
-        def handler(ctx: Ctx, text: Any, _name: str = name) -> Sequence[Message]:
-            return area_reply(ctx, _name)
-
-        words = [f"{name}{sep}{noun}" for sep in ("の", " ", "") for noun in ("避難所", "避難場所")]
-        words += [f"避難所 {name}", f"{name}の近くの避難所"]
-        command(*words)(handler)
+# The word "shelter" in the languages residents write in.
+_SHELTER_WORD = re.compile(
+    r"避難所|避難場所|ひなんじょ|ひなんばしょ|shelter|evacuation (?:center|centre|site|area)|避难所|避難所|避难场所"
+    r"|대피소|피난소|대피 장소|nơi sơ tán|nơi trú ẩn|điểm sơ tán|abrigo|centro de evacuação"
+)
+# "Where is the nearest shelter" — asking for the location search, in any of those languages.
+_NEAREST = re.compile(
+    r"nearest|closest|nearby|near me|near here|around here|where (?:is|are|can)|find|近く|ちかく|最寄|もより|附近|最近|"
+    r"哪里|在哪|가까운|근처|어디|gần|ở đâu|mais próximo|perto|onde"
+)
+_KANA = re.compile("[\u3041-\u30ff]")
+_MAX_SHELTER_QUESTION = 40  # longer messages are questions about shelters: the FAQ answers them
 
 
-_register_area_commands(AREAS_CSV)
+def shelter_text(ctx: Ctx, text: str, normalized: str) -> list[Message] | None:
+    """「若葉の避難所」 → that area's shelters; "nearest shelter" → ask for the location."""
+    if len(normalized) > _MAX_SHELTER_QUESTION or not _SHELTER_WORD.search(normalized):
+        return None
+    found = find_areas(load_areas(Path(ctx.config["AREAS_CSV"])), _SHELTER_WORD.sub(" ", normalized))
+    if found:
+        return area_reply(ctx, found)
+    # 「近くの避難所はどこですか」 is a Japanese FAQ question (with its own answer); "nearest
+    # shelter" and its likes in other languages ask for the location search.
+    if _NEAREST.search(normalized) and not _KANA.search(normalized):
+        return ask_location_messages(ctx.lang)
+    return None
+
+
+TEXT_HANDLERS.append(shelter_text)

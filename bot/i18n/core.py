@@ -2,6 +2,7 @@
 
 MESSAGES: dict[str, dict[str, str]] = {
     "ja": {
+        "ack": "ありがとうございます。ご質問があれば、いつでも文章で送ってください。",
         "greeting": "こんにちは。みどり区の窓口チャットです。\nごみ、住民票、マイナンバーカード、子育て、防災など、区役所への質問を文章で送ってください。\n使い方は「ヘルプ」と送ってください。",
         "thanks": "どういたしまして。ほかにも質問があれば、いつでも送ってください。",
         "help": "使い方\n・質問を文章で送ってください（例：「粗大ごみを出したい」「住民票をコンビニで取りたい」）。\n・候補が出たら、ボタンを押して選んでください。\n・「設定」で地域・言語・受け取る情報を変更できます。\n・位置情報を送ると、近くの避難所をお知らせします。\n・「配信停止」でお知らせを止められます。",
@@ -25,6 +26,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "次の質問に関係があるかもしれません。\n{list}",
     },
     "easy": {
+        "ack": "ありがとうございます。質問（しつもん）が あれば、いつでも 文（ぶん）で 送（おく）って ください。",
         "greeting": "こんにちは。みどり区の 窓口（まどぐち）チャットです。\nごみ、住民票（じゅうみんひょう）、マイナンバーカード、子（こ）ども、防災（ぼうさい）などの 質問（しつもん）を 送（おく）ってください。\n使（つか）い方（かた）は「ヘルプ」と 送ってください。",
         "thanks": "どういたしまして。ほかに 質問（しつもん）が あれば、いつでも 送（おく）ってください。",
         "help": "使（つか）い方（かた）\n・質問（しつもん）を 文（ぶん）で 送（おく）ってください（例（れい）：「大（おお）きい ごみを 出（だ）したい」）。\n・ボタンが 出（で）たら、えらんで 押（お）してください。\n・「設定（せってい）」で 地域（ちいき）・言葉（ことば）・ほしい 情報（じょうほう）を かえられます。\n・位置情報（いちじょうほう）を 送ると、近（ちか）くの 避難所（ひなんじょ）が わかります。\n・「配信停止（はいしんていし）」で お知（し）らせを 止（と）められます。",
@@ -48,6 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "この 質問（しつもん）かも しれません。\n{list}",
     },
     "en": {
+        "ack": "Thank you! If you have a question, just write it any time.",
         "greeting": 'Hello! This is the Midori Ward office chat.\nSend us your questions about garbage, residence certificates (住民票), My Number Cards, child-raising, disaster preparedness and more.\nSend "help" to see how to use it.',
         "thanks": "You're welcome. Send us another question any time.",
         "help": 'How to use\n- Write your question as a sentence (e.g. "How do I throw away a sofa?", "Can I get a residence certificate at a convenience store?").\n- If options appear, tap the one that fits.\n- Send 「設定」 (settings) to change your area, language and the information you receive.\n- Send your location to see nearby evacuation shelters.\n- Send 「配信停止」 to stop notifications.',
@@ -71,6 +74,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "These questions might be related:\n{list}",
     },
     "zh": {
+        "ack": "谢谢！如有问题，请随时用文字发送。",
         "greeting": "您好！这里是绿区区政府咨询聊天窗口。\n关于垃圾、居民票（住民票）、个人编号卡（マイナンバーカード）、育儿、防灾等问题，请直接发送文字提问。\n发送“帮助”可查看使用方法。",
         "thanks": "不客气。如有其他问题，欢迎随时发送。",
         "help": "使用方法\n・请用一句话发送您的问题（例如：“沙发怎么扔？”“可以在便利店办居民票吗？”）。\n・出现候选项时，请点击符合的选项。\n・发送「設定」（设置）可更改地区、语言和接收的信息。\n・发送位置信息，可查看附近的避难所。\n・发送「配信停止」可停止接收通知。",
@@ -94,6 +98,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "以下问题可能相关：\n{list}",
     },
     "zh-Hant": {
+        "ack": "謝謝！如有問題，請隨時用文字發送。",
         "greeting": "您好！這裡是綠區區公所諮詢聊天窗口。\n關於垃圾、住民票、個人編號卡（マイナンバーカード）、育兒、防災等問題，請直接傳送文字提問。\n傳送「幫助」可查看使用方法。",
         "thanks": "不客氣。如有其他問題，歡迎隨時傳送。",
         "help": "使用方法\n・請用一句話傳送您的問題（例如：「沙發要怎麼丟？」「可以在便利商店申請住民票嗎？」）。\n・出現候選項目時，請點選符合的項目。\n・傳送「設定」可變更地區、語言和接收的資訊。\n・傳送位置資訊，可查看附近的避難所。\n・傳送「配信停止」可停止接收通知。",
@@ -117,6 +122,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "以下問題可能相關：\n{list}",
     },
     "ko": {
+        "ack": "감사합니다! 질문이 있으면 언제든지 글로 보내 주세요.",
         "greeting": '안녕하세요! 미도리구청 상담 채팅입니다.\n쓰레기, 주민표(住民票), 마이넘버카드, 육아, 방재 등 구청에 관한 질문을 문장으로 보내 주세요.\n사용 방법은 "도움말"이라고 보내 주세요.',
         "thanks": "천만에요. 다른 질문이 있으면 언제든지 보내 주세요.",
         "help": '사용 방법\n・질문을 문장으로 보내 주세요(예: "소파는 어떻게 버려요?", "편의점에서 주민표를 뗄 수 있나요?").\n・후보가 나오면 해당하는 버튼을 눌러 주세요.\n・「設定」(설정)을 보내면 지역, 언어, 받을 정보를 바꿀 수 있습니다.\n・위치 정보를 보내면 가까운 대피소를 알려 드립니다.\n・「配信停止」를 보내면 알림을 멈출 수 있습니다.',
@@ -140,6 +146,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "다음 질문과 관련이 있을 수 있습니다.\n{list}",
     },
     "vi": {
+        "ack": "Cảm ơn bạn! Nếu có câu hỏi, hãy gửi bằng chữ bất cứ lúc nào.",
         "greeting": 'Xin chào! Đây là kênh chat hỏi đáp của Ủy ban quận Midori.\nHãy gửi câu hỏi của bạn về rác, phiếu cư trú (住民票), thẻ My Number, nuôi con, phòng chống thiên tai, v.v.\nGửi "trợ giúp" để xem cách sử dụng.',
         "thanks": "Không có gì. Nếu có câu hỏi khác, bạn cứ gửi bất cứ lúc nào nhé.",
         "help": 'Cách sử dụng\n・Hãy viết câu hỏi thành một câu (ví dụ: "Vứt ghế sofa như thế nào?", "Có thể lấy phiếu cư trú ở cửa hàng tiện lợi không?").\n・Khi có các lựa chọn hiện ra, hãy chạm vào lựa chọn phù hợp.\n・Gửi 「設定」 (cài đặt) để thay đổi khu vực, ngôn ngữ và thông tin muốn nhận.\n・Gửi vị trí của bạn để xem các nơi lánh nạn gần đó.\n・Gửi 「配信停止」 để ngừng nhận thông báo.',
@@ -163,6 +170,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fallback_related": "Có thể liên quan đến các câu hỏi sau:\n{list}",
     },
     "pt": {
+        "ack": "Obrigado! Se tiver alguma pergunta, é só escrever a qualquer momento.",
         "greeting": 'Olá! Este é o chat de atendimento da Prefeitura do Distrito de Midori.\nEnvie suas perguntas sobre lixo, atestado de residência (住民票), cartão My Number, criação dos filhos, prevenção de desastres e mais.\nEnvie "ajuda" para ver como usar.',
         "thanks": "De nada. Se tiver outra pergunta, é só enviar a qualquer momento.",
         "help": 'Como usar\n・Escreva sua pergunta em uma frase (ex.: "Como jogo fora um sofá?", "Posso tirar o atestado de residência na loja de conveniência?").\n・Se aparecerem opções, toque na que corresponde.\n・Envie 「設定」 (configurações) para mudar a região, o idioma e as informações que deseja receber.\n・Envie sua localização para ver os abrigos próximos.\n・Envie 「配信停止」 para parar de receber avisos.',

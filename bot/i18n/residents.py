@@ -2,6 +2,8 @@
 
 MESSAGES: dict[str, dict[str, str]] = {
     "ja": {
+        "reg_area_unknown": "その地域名が見つかりませんでした。下から選ぶか、「みどり一丁目」のように地域名を送ってください。",
+        "reg_area_which": "どの地域ですか？ 下から選んでください。",
         "reg_welcome": "防災情報などのお知らせを受け取るため、3つだけ教えてください（あとで「設定」から変えられます）。",
         "reg_area_ask": "お住まいの地域を選んでください。",
         "reg_area_all": "決めない（全地域）",
@@ -36,6 +38,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "全地域",
     },
     "easy": {
+        "reg_area_unknown": "その 場所（ばしょ）が 見（み）つかりませんでした。下（した）から えらぶか、「みどり一丁目」のように 送（おく）って ください。",
+        "reg_area_which": "どの 場所（ばしょ）ですか？ 下（した）から えらんで ください。",
         "reg_welcome": "防災（ぼうさい）の お知（し）らせを 送（おく）るために、3つ 教（おし）えてください（あとで「設定（せってい）」で かえられます）。",
         "reg_area_ask": "住（す）んでいる 場所（ばしょ）を えらんでください。",
         "reg_area_all": "きめない（ぜんぶ）",
@@ -70,6 +74,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "ぜんぶの 場所",
     },
     "en": {
+        "reg_area_unknown": "We could not find that area. Please choose below, or send the area name (e.g. 「みどり一丁目」 or “Midori 1-chome”).",
+        "reg_area_which": "Which area do you mean? Please choose below.",
         "reg_welcome": "To receive disaster information and other notices, please answer three quick questions (you can change them later with 「設定」/settings).",
         "reg_area_ask": "Please choose the area where you live.",
         "reg_area_all": "Skip (all areas)",
@@ -104,6 +110,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "all areas",
     },
     "zh": {
+        "reg_area_unknown": "没有找到该地区。请在下方选择，或发送地区名称（例如「みどり一丁目」）。",
+        "reg_area_which": "您指的是哪个地区？请在下方选择。",
         "reg_welcome": "为了接收防灾信息等通知，请回答三个问题（之后可发送「設定」更改）。",
         "reg_area_ask": "请选择您居住的地区。",
         "reg_area_all": "不选择（全部地区）",
@@ -138,6 +146,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "全部地区",
     },
     "zh-Hant": {
+        "reg_area_unknown": "沒有找到該地區。請在下方選擇，或發送地區名稱（例如「みどり一丁目」）。",
+        "reg_area_which": "您指的是哪個地區？請在下方選擇。",
         "reg_welcome": "為了接收防災資訊等通知，請回答三個問題（之後可傳送「設定」更改）。",
         "reg_area_ask": "請選擇您居住的地區。",
         "reg_area_all": "不選擇（全部地區）",
@@ -172,6 +182,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "全部地區",
     },
     "ko": {
+        "reg_area_unknown": "그 지역을 찾지 못했습니다. 아래에서 선택하거나 지역 이름(예: 「みどり一丁目」)을 보내 주세요.",
+        "reg_area_which": "어느 지역인가요? 아래에서 선택해 주세요.",
         "reg_welcome": "방재 정보 등의 알림을 받기 위해 세 가지만 알려 주세요(나중에 「設定」으로 변경할 수 있습니다).",
         "reg_area_ask": "사는 지역을 선택해 주세요.",
         "reg_area_all": "선택 안 함(전체 지역)",
@@ -206,6 +218,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "전체 지역",
     },
     "vi": {
+        "reg_area_unknown": "Không tìm thấy khu vực đó. Vui lòng chọn bên dưới hoặc gửi tên khu vực (ví dụ: 「みどり一丁目」).",
+        "reg_area_which": "Bạn ở khu vực nào? Vui lòng chọn bên dưới.",
         "reg_welcome": "Để nhận thông tin phòng chống thiên tai và các thông báo khác, vui lòng trả lời 3 câu hỏi (có thể đổi sau bằng 「設定」).",
         "reg_area_ask": "Vui lòng chọn khu vực bạn sống.",
         "reg_area_all": "Bỏ qua (mọi khu vực)",
@@ -240,6 +254,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "area_all_name": "mọi khu vực",
     },
     "pt": {
+        "reg_area_unknown": "Não encontramos essa área. Escolha abaixo ou envie o nome da área (ex.: 「みどり一丁目」).",
+        "reg_area_which": "Qual área? Escolha abaixo.",
         "reg_welcome": "Para receber informações de prevenção de desastres e outros avisos, responda a três perguntas (pode mudar depois com 「設定」).",
         "reg_area_ask": "Escolha a área onde você mora.",
         "reg_area_all": "Pular (todas as áreas)",
