@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from bot.line_api import LineApiError
-from richmenu.draw import FontMissing, render_menu
+from richmenu.draw import FontMissing, contact_sheet, render_menu
 from richmenu.spec import LANGS, MenuFileInvalid, load_menu_file
 from richmenu.sync import status, sync
 
@@ -84,10 +84,11 @@ def status_cmd(as_json: bool) -> None:
 @richmenu_cli.command("render")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="Menu file (default RICHMENU_CSV).")
-def render_cmd(out_dir: str, path: str | None) -> None:
+@click.option("--sheet", is_flag=True, help="Also write all.png: every menu and language on one page.")
+def render_cmd(out_dir: str, path: str | None, sheet: bool) -> None:
     """Draw every menu in every language as PNG files, to look at before a sync.
 
-    Example: flask --app webhook richmenu render /tmp/menus
+    Example: flask --app webhook richmenu render /tmp/menus --sheet
     """
     menus = _menus(path)
     out = Path(out_dir)
@@ -100,6 +101,9 @@ def render_cmd(out_dir: str, path: str | None) -> None:
                 click.echo(f"{menu.name}_{lang}.png  {menu.size[0]}×{menu.size[1]}  {len(data) // 1024} KB")
     except FontMissing as exc:
         raise click.ClickException(str(exc)) from None
+    if sheet:
+        (out / "all.png").write_bytes(contact_sheet(menus))
+        click.echo("all.png")
 
 
 COMMANDS = [richmenu_cli]

@@ -185,3 +185,26 @@ def _render(menu: Menu, lang: str) -> bytes:
     if len(data) > MAX_BYTES:
         raise ValueError(f"rich-menu image for {menu.name}/{lang} is {len(data)} bytes (LINE allows 1 MB)")
     return data
+
+
+def contact_sheet(menus: dict[str, Menu], thumb_width: int = 500) -> bytes:
+    """Every menu in every language on one PNG (menus as columns, languages as rows)."""
+    from richmenu.spec import LANGS
+
+    names = list(menus)
+    scale = thumb_width / menus[names[0]].size[0]
+    row_h = max(int(m.size[1] * scale) for m in menus.values()) + 40
+    sheet = Image.new("RGB", (len(names) * (thumb_width + 20) + 20, len(LANGS) * row_h + 20), WHITE)
+    draw = ImageDraw.Draw(sheet)
+    caption = _font("ja", 24)
+    for r, lang in enumerate(LANGS):
+        for c, name in enumerate(names):
+            menu = menus[name]
+            img = Image.open(io.BytesIO(render_menu(menu, lang))).convert("RGB")
+            img = img.resize((thumb_width, int(menu.size[1] * scale)), Image.Resampling.LANCZOS)
+            x, y = 20 + c * (thumb_width + 20), 10 + r * row_h
+            draw.text((x, y), f"{name} / {lang} / 「{menu.chat_bar_text(lang)}」", font=caption, fill=BLACK)
+            sheet.paste(img, (x, y + 32))
+    out = io.BytesIO()
+    sheet.save(out, format="PNG", optimize=True)
+    return out.getvalue()

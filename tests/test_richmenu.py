@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 import requests
@@ -17,6 +18,8 @@ from richmenu.spec import LANGS, MAX_AREAS, MenuFileInvalid, load_menu_file, par
 from store import residents as resident_store
 from store import richmenu as menu_store
 from tests.conftest import ROOT, TOKEN, post_events, postback_event
+
+pytestmark = pytest.mark.both_engines
 
 SAMPLE = ROOT / "data" / "richmenu.csv"
 
@@ -255,7 +258,7 @@ def test_level4_alert_switches_its_area_to_the_disaster_menu_and_cancel_switches
     assert result.linked == 2 and result.requests == 2  # only the two who change
     assert switcher.reconcile(db, rt.line).requests == 0  # nothing left to do
 
-    cancel_id = service.cancel(db, alert_id, by="tanaka")
+    cancel_id = service.cancel(db, alert_id, by="tanaka", confirmed=True)
     alert = service.get_alert(db, cancel_id)
     if alert["state"] == "draft":  # a cancel that needs approval
         service.approve(db, cancel_id, "suzuki")
@@ -341,3 +344,40 @@ def test_say_tile_answers_as_if_the_command_was_typed(client, emulator, rt):
     post_events(client, [postback_event(user, "a=say&t=災害時のよくある質問", token)])
     last = emulator.messages(user)[-1]["message"]
     assert "災害時によくある質問" in last["text"] and 1 <= len(last["quickReply"]["items"]) <= 13
+
+
+def test_lift_ends_disaster_mode_and_expiry_does_too(runner, emulator, rt):
+    assert runner.invoke(args=["richmenu", "sync"]).exit_code == 0
+    db = rt.store.db
+    resident_store.bulk_add_residents(db, [dict(RESIDENTS[0])])
+    ids = {k: v[0] for k, v in menu_store.menus(db).items()}
+    a = RESIDENTS[0]["user_id"]
+
+    def send(alert_id):
+        service.approve(db, alert_id, "suzuki")
+        service.start_delivery(db, alert_id, "tanaka")
+        run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id)
+
+    order = service.create_alert(
+        db, by="tanaka", template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "洪水"}, areas=["midori-1"]
+    )
+    send(order)
+    switcher.reconcile(db, rt.line)
+    assert _links(emulator) == {a: ids["disaster:ja"]}
+    send(service.lift(db, order, by="tanaka"))  # 解除: an Update approved by a second person
+    switcher.reconcile(db, rt.line)
+    assert _links(emulator) == {}
+
+    shelter = service.create_alert(
+        db,
+        by="tanaka",
+        template="shelter_open",
+        fields={"areas": "みどり一丁目", "shelter_name": "みどり小学校", "address": "みどり1-2-3"},
+        areas=["midori-1"],
+    )
+    send(shelter)
+    switcher.reconcile(db, rt.line)
+    assert _links(emulator) == {a: ids["disaster:ja"]}
+    # Past its expiry the opening is no longer live: the normal menu comes back by itself.
+    switcher.reconcile(db, rt.line, now=time.time() + 3 * 86400)
+    assert _links(emulator) == {}
