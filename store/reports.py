@@ -518,8 +518,8 @@ def finish_notice(db: Database, notice_id: int, status: str, http_status: int, e
     """sent (200, or 409: an earlier attempt was accepted) or failed (permanent)."""
     db.execute(
         "UPDATE report_notices SET status = ?, last_status = ?, last_error = ?, claimed_by = NULL, lease_until = NULL,"
-        " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ? AND status = 'pending'",
-        [status, http_status, (error or "")[:500] or None, status, time.time(), notice_id],
+        " sent_at = ? WHERE id = ? AND status = 'pending'",
+        [status, http_status, (error or "")[:500] or None, time.time() if status == "sent" else None, notice_id],
     )
 
 

@@ -22,6 +22,9 @@ from tests.conftest import make_event, post_events
 from tests.reports_helpers import Resident, has_exif, jpeg_with_gps
 from tests.test_admin import PASSWORD, csrf_of, login
 
+# The whole store/reports.py SQL runs here: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_engines
+
 USER = "U" + "5" * 32
 INSIDE = (35.7013, 139.6489)
 
