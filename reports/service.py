@@ -8,6 +8,7 @@ handled by two processes at once never lose a photo or double a report.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ TRANSITIONS = {
 }
 
 
+_COORDS = re.compile(r"^\s*-?\d+(\.\d+)?\s*,\s*-?\d+(\.\d+)?\s*$")
 _SETTINGS: dict[int, tuple[Mapping[str, Any], Settings]] = {}
 
 
@@ -386,6 +388,8 @@ def summary_fields(s: Settings, draft: Draft, lang: str) -> dict[str, Any]:
     """What the confirmation shows: kind, place, photo count, description."""
     kind = by_code(s.kinds(), draft.kind or "")
     place = draft.address or ""
+    if place and _COORDS.match(place):  # some clients send the coordinates as the "address"
+        place = ""
     if draft.lat is not None and draft.lon is not None:
         area = s.area_names.get(draft.area_code or "", "")
         coords = f"{draft.lat:.5f}, {draft.lon:.5f}"

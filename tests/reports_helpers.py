@@ -21,9 +21,15 @@ def jpeg_with_gps(size: tuple[int, int] = (640, 480), orientation: int | None = 
 
         img = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
     else:
-        img = Image.new("RGB", size, (200, 80, 40))
-        for x in range(0, size[0], 4):  # a recognisable left edge to check orientation
-            img.putpixel((x, 0), (0, 0, 255))
+        # Asphalt with a white line and a pothole: something a person recognises in a screenshot.
+        from PIL import ImageDraw
+
+        w, h = size
+        img = Image.linear_gradient("L").resize(size).point(lambda v: 70 + v // 4).convert("RGB")
+        draw = ImageDraw.Draw(img)
+        draw.rectangle((0, int(h * 0.15), w, int(h * 0.19)), fill=(235, 235, 225))
+        draw.ellipse((int(w * 0.3), int(h * 0.45), int(w * 0.7), int(h * 0.8)), fill=(35, 32, 30))
+        draw.ellipse((int(w * 0.36), int(h * 0.52), int(w * 0.62), int(h * 0.72)), fill=(20, 20, 22))
     exif = Image.Exif()
     exif[MAKE_TAG] = "PhoneMaker"
     exif[MODEL_TAG] = "Phone 15"
