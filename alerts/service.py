@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from bot.i18n import LANGUAGES, t
 from shelters import hazards
+from shelters import service as shelters
 from store import alerts as alert_store
 from store import audit
 from store import residents as resident_store
@@ -964,6 +965,86 @@ def _recipient_groups(
     return groups
 
 
+# --- the shelter guide that comes with an evacuation alert -----------------------------------------
+
+GUIDE_TEMPLATES = ("evac_level3", "evac_level4", "evac_level5", "shelter_open")
+GUIDE_MAX_SHELTERS = 5  # a short list in one message; the location quick reply finds the rest
+_STATUS_MARKS = {"open": "🟢", "crowded": "🟠"}
+
+
+def with_shelter_guide(alert: Mapping[str, Any]) -> bool:
+    """Evacuation alerts and shelter openings come with 「近くの避難所」 (and, when actual, the open shelters)."""
+    return alert["msg_type"] == "alert" and alert.get("template") in GUIDE_TEMPLATES
+
+
+def _open_shelters_by_area(db: Database, area_codes: Sequence[str]) -> dict[str | None, list[dict[str, Any]]]:
+    """Open (or crowded) shelters per area code; None → those of the alert's areas (or all)."""
+    try:
+        areas = load_areas()
+    except OSError:
+        areas = []
+    order = {"open": 0, "crowded": 1}
+    live = sorted(
+        (s for s in shelters.list_shelters(db) if s["status"] in order),
+        key=lambda s: (order[s["status"]], s["source_id"]),
+    )
+    out: dict[str | None, list[dict[str, Any]]] = {None: []}
+    for shelter in live:
+        codes = shelters.match_area_codes(shelter, areas)
+        for code in codes:
+            out.setdefault(code, []).append(shelter)
+        if not area_codes or set(codes) & set(area_codes):
+            out[None].append(shelter)
+    return out
+
+
+def _shelter_guide_message(area_name: str, found: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
+    lines = [t("alert_shelters_intro", lang, area=area_name)]
+    for s in found[:GUIDE_MAX_SHELTERS]:
+        lines.append(f"{_STATUS_MARKS[s['status']]} {s['name']}【{t('shelter_status_' + s['status'], lang)}】")
+        if s.get("address"):
+            lines.append(("　" if lang in ("ja", "easy") else "   ") + s["address"])
+    if len(found) > GUIDE_MAX_SHELTERS:
+        lines.append(t("alert_shelters_more", lang, n=len(found) - GUIDE_MAX_SHELTERS))
+    lines.append("")
+    lines.append(t("alert_shelters_hint", lang))
+    return {"type": "text", "text": _clip("\n".join(lines))}
+
+
+def _location_quick_reply(lang: str) -> dict[str, Any]:
+    label = t("disaster_shelter_label", lang)
+    return {"items": [{"type": "action", "action": {"type": "location", "label": label[:20]}}]}
+
+
+def _shelter_guide_groups(db: Database, alert: Mapping[str, Any]) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+    """Outbox groups per (text language, resident's area): the alert, the open shelters of that
+    area (actual alerts only, fixed when delivery starts), and the location quick reply on the
+    last message (LINE shows quick replies under the last one). At most 2 of LINE's 5 messages."""
+    texts = alert["texts"]
+    by_key: dict[tuple[str, str | None], list[str]] = {}
+    for uid, lang, area in resident_store.iter_recipients(
+        db,
+        alert["areas"],
+        alert["langs"],
+        alert["topics"],
+        testers_only=bool(alert.get("test_audience")),
+        life_safety=is_life_safety(alert),
+    ):
+        by_key.setdefault((text_lang_for(lang, texts), area), []).append(uid)
+    open_by_area = _open_shelters_by_area(db, alert["areas"]) if alert["status"] == "actual" else {}
+    names = _area_names()
+    out = []
+    for (text_lang, area), ids in sorted(by_key.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        messages = [dict(m) for m in texts[text_lang]]
+        found = open_by_area.get(area, []) if area is not None else open_by_area.get(None, [])
+        if found:
+            where = names.get(area, area) if area else "、".join(names.get(c, c) for c in alert["areas"])
+            messages.append(_shelter_guide_message(where or t("area_all_name", text_lang), found, text_lang))
+        messages[-1]["quickReply"] = _location_quick_reply(text_lang)
+        out.append((text_lang, ids, messages))
+    return out
+
+
 def preview(db: Database, alert_id: int) -> dict[str, Any]:
     """What each language group will receive and how many people: shown before approval."""
     alert = get_alert(db, alert_id)
@@ -1013,6 +1094,15 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
             0,
             f"命を守る緊急情報のため、「配信停止」中の人（{stopped}人）にも届きます"
             "（緊急情報も止めた人には届きません）",
+        )
+    if with_shelter_guide(alert):
+        notes.append(
+            "「近くの避難所」（位置情報を送るボタン）が付きます"
+            + (
+                "。本番では、配信開始の時点で開設している避難所の一覧を、受け取る人の地区ごとに添えます"
+                if alert["status"] == "actual"
+                else ""
+            )
         )
     test_audience = bool(alert.get("test_audience"))
     if test_audience:
@@ -1106,12 +1196,16 @@ def start_delivery(
             audit.record(
                 db, by, "alert.withdraw_unsent", f"alert:{alert['references_id']}", {"recipients": withdrawn}, source
             )
-    groups = _recipient_groups(db, alert, alert["texts"])
-    by_text: dict[str, list[str]] = {}
-    for (text_lang, _), ids in groups.items():
-        by_text.setdefault(text_lang, []).extend(ids)
+    if with_shelter_guide(alert):
+        outbox = _shelter_guide_groups(db, alert)
+    else:
+        groups = _recipient_groups(db, alert, alert["texts"])
+        by_text: dict[str, list[str]] = {}
+        for (text_lang, _), ids in groups.items():
+            by_text.setdefault(text_lang, []).extend(ids)
+        outbox = sorted(by_text.items())
     try:
-        total = alert_store.create_outbox(db, alert_id, sorted(by_text.items()), by, batch_size=batch_size, now=now)
+        total = alert_store.create_outbox(db, alert_id, outbox, by, batch_size=batch_size, now=now)
     except LookupError:
         raise AlreadySent(get_alert(db, alert_id)["state"]) from None
     audit.record(db, by, "alert.send", f"alert:{alert_id}", {"recipients": total, "status": alert["status"]}, source)

@@ -146,7 +146,11 @@ def run_worker(
             return
         limiter.wait(stop_event)
         try:
-            request_id = line.multicast(recipients, messages_for(db, aid, batch["text_lang"]), batch["retry_key"])
+            # A batch with its own messages (per-area shelters) sends exactly those, on every attempt.
+            messages = (
+                _to_messages(batch["messages"]) if batch.get("messages") else messages_for(db, aid, batch["text_lang"])
+            )
+            request_id = line.multicast(recipients, messages, batch["retry_key"])
         except LineApiError as err:
             if err.is_monthly_limit:
                 from alerts.service import QUOTA_MESSAGE

@@ -113,6 +113,13 @@ def _m0002(db: Database) -> None:
     )
 
 
+@migrations(name="0003_batch_messages")
+def _m0003(db: Database) -> None:
+    # Per-area content (an evacuation alert with the open shelters of the recipients' area): the
+    # exact messages of a batch, fixed with its retry key so every attempt sends the same thing.
+    db.execute("ALTER TABLE alert_batches ADD COLUMN messages_json TEXT")
+
+
 def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["fields"] = json.loads(out.pop("fields_json") or "{}")
@@ -173,16 +180,17 @@ def update_alert(db: Database, alert_id: int, expect_state: Sequence[str] | None
 def create_outbox(
     db: Database,
     alert_id: int,
-    groups: Iterable[tuple[str, Iterable[str]]],
+    groups: Iterable[tuple[str, Iterable[str]] | tuple[str, Iterable[str], list[dict[str, Any]] | None]],
     by: str,
     batch_size: int = 500,
     now: float | None = None,
 ) -> int:
-    """Fix the recipient list: cut each (text_lang, user ids) group into batches with retry keys.
+    """Fix the recipient list: cut each (text_lang, user ids[, messages]) group into batches with retry keys.
 
-    Runs in one transaction that also moves the alert from approved to sending, so a second
-    call (or a second operator) finds the alert already sending and creates nothing.
-    Returns the number of recipients.
+    A group's own `messages` (per-area content) are stored with each of its batches; without
+    them a batch sends the alert's text in `text_lang`. Runs in one transaction that also moves
+    the alert from approved to sending, so a second call (or a second operator) finds the alert
+    already sending and creates nothing. Returns the number of recipients.
     """
     if not 1 <= batch_size <= 500:
         raise ValueError("batch_size must be between 1 and 500 (LINE's multicast limit)")
@@ -195,24 +203,27 @@ def create_outbox(
         ).rowcount
         if not moved:
             raise LookupError("alert is not in the approved state")
-        for text_lang, user_ids in groups:
+        for group in groups:
+            text_lang, user_ids = group[0], group[1]
+            messages = group[2] if len(group) > 2 else None
+            raw = json.dumps(messages, ensure_ascii=False) if messages else None
             chunk: list[str] = []
             for uid in user_ids:
                 chunk.append(uid)
                 if len(chunk) == batch_size:
-                    total += _insert_batch(db, alert_id, text_lang, chunk)
+                    total += _insert_batch(db, alert_id, text_lang, chunk, raw)
                     chunk = []
             if chunk:
-                total += _insert_batch(db, alert_id, text_lang, chunk)
+                total += _insert_batch(db, alert_id, text_lang, chunk, raw)
         if total == 0:
             db.execute("UPDATE alerts SET state = 'sent', finished_at = ? WHERE id = ?", [now, alert_id])
     return total
 
 
-def _insert_batch(db: Database, alert_id: int, text_lang: str, user_ids: list[str]) -> int:
+def _insert_batch(db: Database, alert_id: int, text_lang: str, user_ids: list[str], messages_json: str | None) -> int:
     cur = db.execute(
-        "INSERT INTO alert_batches (alert_id, text_lang, retry_key, n) VALUES (?, ?, ?, ?)",
-        [alert_id, text_lang, str(uuid.uuid4()), len(user_ids)],
+        "INSERT INTO alert_batches (alert_id, text_lang, retry_key, n, messages_json) VALUES (?, ?, ?, ?, ?)",
+        [alert_id, text_lang, str(uuid.uuid4()), len(user_ids), messages_json],
     )
     db.conn.executemany(
         "INSERT OR IGNORE INTO alert_recipients (batch_id, user_id) VALUES (?, ?)",
@@ -248,14 +259,22 @@ def claim_batch(
             + skip_locked(db, of="b")
             + ")"
             " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
-            " RETURNING id, alert_id, text_lang, retry_key, attempts, n",
+            " RETURNING id, alert_id, text_lang, retry_key, attempts, n, messages_json",
             params,
         ).fetchall()
     )
     if not rows:
         return None
-    bid, aid, text_lang, retry_key, attempts, n = rows[0]
-    return {"id": bid, "alert_id": aid, "text_lang": text_lang, "retry_key": retry_key, "attempts": attempts, "n": n}
+    bid, aid, text_lang, retry_key, attempts, n, raw = rows[0]
+    return {
+        "id": bid,
+        "alert_id": aid,
+        "text_lang": text_lang,
+        "retry_key": retry_key,
+        "attempts": attempts,
+        "n": n,
+        "messages": json.loads(raw) if raw else None,
+    }
 
 
 def renew_lease(db: Database, batch_id: int, worker_id: str, lease_seconds: float, now: float | None = None) -> bool:

@@ -141,7 +141,7 @@ def test_language_groups_and_targeting(rt, emulator):
     groups = {g["resident_lang"]: g for g in p["groups"]}
     assert groups["en"]["lang"] == "en" and groups["en"]["fallback_from"] is None
     assert groups["vi"]["lang"] == "vi" and groups["vi"]["fallback_from"] is None
-    assert p["fallbacks"] == [] and len(p["notes"]) == 1 and "配信停止" in p["notes"][0]
+    assert p["fallbacks"] == [] and len(p["notes"]) == 2 and "配信停止" in p["notes"][0] and "近くの避難所" in p["notes"][1]
     assert groups["ja"]["count"] == 3  # Uja, Ustop and the resident with no language
     service.start_delivery(db, alert_id, "suzuki")
     deliver(rt, alert_id)
