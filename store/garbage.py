@@ -92,6 +92,20 @@ def _m0001(db: Database) -> None:
     )
 
 
+@migrations(name="0002_bulky_day_counts")
+def _m0002(db: Database) -> None:
+    # One row per area and day counts the bookings: a conditional upsert on it is the capacity
+    # gate, atomic on SQLite and PostgreSQL alike (a COUNT then INSERT is not, under READ COMMITTED).
+    db.execute(
+        """CREATE TABLE bulky_day_counts (
+            area TEXT NOT NULL,
+            day TEXT NOT NULL,
+            booked INTEGER NOT NULL,
+            PRIMARY KEY (area, day)
+        )"""
+    )
+
+
 # --- 5374 sets ---------------------------------------------------------------------------
 
 
@@ -210,16 +224,34 @@ def capacity_for(db: Database, area: str, day: str, default: int) -> int:
     return int(rows.get(DEFAULT_DAY, default))
 
 
-def booked_counts(db: Database, area: str, days: list[str]) -> dict[str, int]:
-    if not days:
-        return {}
-    marks = ", ".join("?" for _ in days)
+def booked_counts(db: Database, area: str, start: str, end: str) -> dict[str, int]:
+    """Bookings per day of one area between two days (inclusive)."""
     return dict(
         db.execute(
-            f"SELECT day, COUNT(*) FROM bulky_requests WHERE area = ? AND status = 'booked' AND day IN ({marks})"
-            " GROUP BY day",
-            [area, *days],
+            "SELECT day, booked FROM bulky_day_counts WHERE area = ? AND day >= ? AND day <= ?", [area, start, end]
         ).fetchall()
+    )
+
+
+def capacities_between(db: Database, area: str, start: str, end: str) -> tuple[int | None, dict[str, int]]:
+    """(the area's default capacity or None, {day: capacity set for that day})."""
+    rows = db.execute(
+        "SELECT day, capacity FROM bulky_capacity WHERE area = ? AND (day = ? OR (day >= ? AND day <= ?))",
+        [area, DEFAULT_DAY, start, end],
+    ).fetchall()
+    per_day = {d: c for d, c in rows if d != DEFAULT_DAY}
+    default = next((c for d, c in rows if d == DEFAULT_DAY), None)
+    return default, per_day
+
+
+def day_summary(db: Database, start: str, end: str) -> list[dict[str, Any]]:
+    """Bookings per day and area (for the console)."""
+    return list(
+        db.query(
+            "SELECT day, area, COUNT(*) AS n, SUM(total_fee) AS fees FROM bulky_requests"
+            " WHERE status = 'booked' AND day >= ? AND day <= ? GROUP BY day, area ORDER BY day, area",
+            [start, end],
+        )
     )
 
 
@@ -245,15 +277,20 @@ def book_request(
 ) -> dict[str, Any]:
     """Insert a booking if the day still has room (checked inside the write transaction)."""
     now = time.time()
+    if capacity < 1:
+        raise DayFull(day)
     with transaction(db):
-        n = db.execute(
-            "SELECT COUNT(*) FROM bulky_requests WHERE area = ? AND day = ? AND status = 'booked'", [area, day]
-        ).fetchone()[0]
-        if n >= capacity:
+        taken = db.execute(
+            "INSERT INTO bulky_day_counts (area, day, booked) VALUES (?, ?, 1)"
+            " ON CONFLICT(area, day) DO UPDATE SET booked = bulky_day_counts.booked + 1"
+            " WHERE bulky_day_counts.booked < ? RETURNING booked",
+            [area, day, capacity],
+        ).fetchall()
+        if not taken:
             raise DayFull(day)
         cur = db.execute(
             "INSERT INTO bulky_requests (receipt, user_id, area, address, day, items_json, total_fee, lang, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?) RETURNING id",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?)",
             [
                 f"tmp-{uuid.uuid4().hex}",
                 user_id,
@@ -266,7 +303,7 @@ def book_request(
                 now,
             ],
         )
-        rid = cur.fetchone()[0]
+        rid = cur.lastrowid
         # The 受付番号 follows the row id, so it is unique without a second counter.
         receipt = f"{receipt_prefix}{rid:06d}"
         db.execute("UPDATE bulky_requests SET receipt = ? WHERE id = ?", [receipt, rid])
@@ -304,13 +341,24 @@ def requests_between(db: Database, start: str, end: str, area: str | None = None
 
 
 def cancel_request(db: Database, request_id: int, by: str, reason: str | None, user_id: str | None = None) -> bool:
-    """Cancel a booked request (only the resident's own when ``user_id`` is given)."""
-    sql = "UPDATE bulky_requests SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?, cancel_reason = ? WHERE id = ? AND status = 'booked'"
+    """Cancel a booked request (only the resident's own when ``user_id`` is given); frees its place."""
+    sql = (
+        "UPDATE bulky_requests SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?, cancel_reason = ?"
+        " WHERE id = ? AND status = 'booked'"
+    )
     params: list[Any] = [time.time(), by, reason, request_id]
     if user_id is not None:
         sql += " AND user_id = ?"
         params.append(user_id)
-    return db.execute(sql, params).rowcount == 1
+    with transaction(db):
+        rows = db.execute(sql + " RETURNING area, day", params).fetchall()
+        if not rows:
+            return False
+        db.execute(
+            "UPDATE bulky_day_counts SET booked = booked - 1 WHERE area = ? AND day = ? AND booked > 0",
+            [rows[0][0], rows[0][1]],
+        )
+    return True
 
 
 # --- 粗大ごみ conversation state --------------------------------------------------------------

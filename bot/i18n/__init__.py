@@ -31,6 +31,7 @@ CATALOG_MODULES = (
     "bot.i18n.alerts",
     "bot.i18n.reports",
     "bot.i18n.garbage",
+    "bot.i18n.bulky",
     "bot.i18n.richmenu",
 )
 
