@@ -8,6 +8,8 @@ behind ``PaymentMethod`` — none can be reached from here, so none is pretended
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -149,3 +151,39 @@ class PaymentMethod(Protocol):
     ``instructions`` (and a payment link) here once the ward contracts one."""
 
     def instructions(self, total: int, receipt: str, lang: str) -> str: ...
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_COLUMNS = ("受付番号", "収集日", "地区", "住所", "品目", "点数", "手数料合計", "状態", "取消理由")
+
+
+def _cell(value: object) -> str:
+    # OWASP: a cell starting like a formula is shown as text in Excel (a resident types the address).
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export_csv(requests: Iterable[dict[str, object]], area_names: dict[str, str]) -> bytes:
+    """The contractor's list: UTF-8 with BOM and CRLF (Excel opens it), formula cells escaped."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for r in requests:
+        items = r["items"]  # type: ignore[index]
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    r["receipt"],
+                    r["day"],
+                    area_names.get(str(r["area"]), r["area"]),
+                    r["address"],
+                    "・".join(i["name"] for i in items),  # type: ignore[union-attr]
+                    len(items),  # type: ignore[arg-type]
+                    r["total_fee"],
+                    {"booked": "受付済み", "cancelled": "取消"}.get(str(r["status"]), r["status"]),
+                    r.get("cancel_reason") or "",
+                )
+            ]
+        )
+    return "\ufeff".encode() + buf.getvalue().encode("utf-8")

@@ -162,6 +162,18 @@ def record_reminder_alert(db: Database, area: str, day: str, alert_id: int | Non
     db.execute("UPDATE garbage_reminders SET alert_id = ? WHERE area = ? AND day = ?", [alert_id, area, day])
 
 
+def reminder_recipients(db: Database, area: str) -> list[tuple[str, str | None]]:
+    """(user_id, lang) of residents of ``area`` who asked for ごみ reminders and take deliveries."""
+    return [
+        (r[0], r[1])
+        for r in db.execute(
+            "SELECT r.user_id, r.lang FROM residents r JOIN resident_topics t ON t.user_id = r.user_id"
+            " WHERE r.area = ? AND t.topic = 'garbage' AND r.delivery_stopped = 0 ORDER BY r.user_id",
+            [area],
+        )
+    ]
+
+
 def release_reminder(db: Database, area: str, day: str) -> None:
     """Undo a claim whose alert could not be made (the next run tries again)."""
     db.execute("DELETE FROM garbage_reminders WHERE area = ? AND day = ? AND alert_id IS NULL", [area, day])
