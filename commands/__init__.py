@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "commands.shelters",
     "commands.users",
     "commands.garbage",
+    "commands.reports",
     "commands.richmenu",
 )
 
