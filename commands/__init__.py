@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "commands.garbage",
     "commands.reports",
     "commands.richmenu",
+    "commands.surveys",
 )
 
 

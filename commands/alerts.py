@@ -14,9 +14,11 @@ from flask.cli import AppGroup
 import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
+from outbox import sender as outbox_sender
 from reports import service as report_service
 from reports.notify import deliver_due, run_notifier
 from richmenu import switcher
+from surveys import service as survey_service
 
 alert_cli = AppGroup("alert", help="Create, approve, send, follow and cancel emergency alerts.")
 
@@ -427,6 +429,22 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
 
     menus = threading.Thread(target=switcher.run, args=(rt.store, rt.line, stop), name="richmenu", daemon=True)
     menus.start()
+
+    # The shared outbox (survey invitations, replies to opinions); it also closes surveys at their deadline.
+    def close_surveys() -> None:
+        survey_service.close_due(rt.store.db)
+
+    if once:
+        outbox_sender.deliver_due(rt.store, rt.line)
+        close_surveys()
+    else:
+        threading.Thread(
+            target=outbox_sender.run,
+            args=(rt.store, rt.line, stop),
+            kwargs={"rate_limit_rps": _rps(rps), "sweep": close_surveys},
+            name="outbox",
+            daemon=True,
+        ).start()
     run_worker(
         rt.store,
         rt.line,

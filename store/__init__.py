@@ -37,6 +37,8 @@ MIGRATION_MODULES = (
     "store.garbage",
     "store.reports",
     "store.richmenu",
+    "store.outbox",
+    "store.surveys",
 )
 
 

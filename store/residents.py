@@ -13,7 +13,9 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from store import garbage as garbage_store
+from store import outbox as outbox_store
 from store import reports as report_store
+from store import surveys as survey_store
 from store import transaction
 
 migrations = Migrations("madoguchi.residents")
@@ -135,6 +137,8 @@ def delete_resident(db: Database, user_id: str) -> None:
         # Their reports stay, anonymous; a report in progress and unsent status messages go.
         report_store.forget_user(db, user_id)
         garbage_store.forget_user(db, user_id)
+        outbox_store.forget_user(db, user_id)
+        survey_store.forget_user(db, user_id)
         if deleted:
             _bump(db, "unfollows")
 

@@ -33,6 +33,7 @@ CATALOG_MODULES = (
     "bot.i18n.garbage",
     "bot.i18n.bulky",
     "bot.i18n.richmenu",
+    "bot.i18n.listening",
 )
 
 

@@ -1,0 +1,1 @@
+"""Surveys (アンケート): staff ask, residents answer by tapping in the chat."""
