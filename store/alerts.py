@@ -443,7 +443,10 @@ def active_alert_rows(db: Database, now: float | None = None) -> list[dict[str, 
         "SELECT * FROM alerts a WHERE a.status = 'actual' AND a.msg_type IN ('alert', 'update')"
         " AND a.state IN ('sending', 'sent', 'stopped') AND (a.expires_at IS NULL OR a.expires_at > ?)"
         " AND NOT EXISTS (SELECT 1 FROM alerts c WHERE c.references_id = a.id"
-        "   AND c.state IN ('sending', 'sent', 'stopped'))"
+        "   AND c.state IN ('sending', 'sent', 'stopped')"
+        # A correction or lift that was itself cancelled (sent by mistake) leaves the order in force.
+        "   AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.references_id = c.id AND x.msg_type = 'cancel'"
+        "     AND x.state IN ('sending', 'sent', 'stopped')))"
         " ORDER BY a.id DESC",
         [now],
     )

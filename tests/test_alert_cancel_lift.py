@@ -206,3 +206,20 @@ def test_exercise_lift_is_marked_as_a_drill(rt, runner, emulator):
     lift_id = service.lift(rt.store.db, int(alert_id), "tanaka")
     for lang, messages in service.get_alert(rt.store.db, lift_id)["texts"].items():
         assert messages[0]["text"].startswith("【訓練】") and "【解除】" in messages[0]["text"], lang
+
+
+def test_a_lift_sent_by_mistake_can_be_cancelled_and_the_order_is_in_force_again(rt, runner, emulator):
+    alert_id = int(_sent_order(rt, runner))
+    db = rt.store.db
+    lift_id = service.lift(db, alert_id, "tanaka")
+    service.approve(db, lift_id, "suzuki")
+    service.start_delivery(db, lift_id, "suzuki")
+    _deliver(rt, lift_id)
+    assert service.active_alerts_for(db, "midori-1") == []
+    cancel_id = service.cancel(db, lift_id, "suzuki", confirmed=True)
+    _deliver(rt, cancel_id)
+    cancel = service.get_alert(db, cancel_id)
+    assert cancel["title"].startswith(f"取消：#{lift_id}「【解除】")
+    assert [a["id"] for a in service.active_alerts_for(db, "midori-1")] == [alert_id]
+    texts = [m["message"]["text"] for m in emulator.messages() if m["to"] == "Uja1"]
+    assert texts[-1].startswith("【取消】") and "【解除】" in texts[-1]

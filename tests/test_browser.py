@@ -266,3 +266,82 @@ def test_alert_drafted_by_operator_approved_by_approver_reaches_everyone(browser
     shot(ap, "delivery_progress")
     counts = requests.get(f"{stack['sim']}/_emulator/delivery-counts", timeout=10).json()
     assert str(N_RESIDENTS) in str(counts) or counts
+
+
+def _send_in_browser(ap, url):
+    from playwright.sync_api import expect
+
+    ap.goto(url)
+    ap.click("#approve")
+    ap.wait_for_selector("#send")
+    ap.click("#send")
+    expect(ap.locator("#progress-text")).to_contain_text("100%", timeout=90000)
+    # One state on the page: the header says what the progress says.
+    expect(ap.locator(".banner [data-state-label]")).to_have_text("配信済み", timeout=10000)
+    assert ap.inner_text("#progress-state") == "配信済み"
+
+
+def _sim_texts(stack) -> list[str]:
+    msgs = requests.get(f"{stack['sim']}/_emulator/messages?limit=1000000", timeout=30).json()
+    rows = msgs if isinstance(msgs, list) else msgs.get("messages", [])
+    return [str((m.get("message") or {}).get("text", "")) for m in rows]
+
+
+def test_cancel_needs_the_confirmation_and_lift_goes_through_approval(browser, stack):
+    op = new_page(browser)
+    login(op, stack, "oper1")
+    op.goto(f"{stack['web']}/admin/alerts/new?template=evac_level4")
+    op.fill("#f_areas", "みどり一丁目")
+    op.select_option("#f_hazard", "flood")
+    op.check("input[name=areas][value='midori-1']")
+    op.click("#create-actual")
+    op.wait_for_selector(".banner.actual")
+    order_url = op.url
+    ap = new_page(browser)
+    login(ap, stack, "appr1")
+    _send_in_browser(ap, order_url)
+
+    # 取消: the button leads to a confirmation with the exact text and the count; やめる sends nothing.
+    op.goto(order_url)
+    assert "midori-1" not in op.inner_text("main") and "みどり一丁目" in op.inner_text("main")
+    op.click("#cancel")
+    op.wait_for_selector("#confirm-cancel")
+    assert op.inner_text("#cancel-count") == str(N_RESIDENTS)
+    bubbles = op.inner_text("main")
+    assert "【取消】先ほどのお知らせ「【警戒レベル4】避難指示」は、誤って送信したものです" in bubbles
+    assert "CANCELLED" in bubbles and "「解除」を使ってください" in bubbles
+    shot(op, "alert_cancel_confirm")
+    op.click("text=やめる")
+    op.wait_for_url(order_url)
+    assert not any(t.startswith("【取消】") for t in _sim_texts(stack))
+
+    # 解除: a draft in every language, approved and sent by the approver.
+    op.click("#lift")
+    op.wait_for_selector(".banner.actual")
+    lift_url = op.url
+    main = op.inner_text("main")
+    assert "解除：#" in main and "【解除】警戒レベル4「避難指示」を解除しました" in main and "まちがい" not in main
+    assert "LIFTED" in main  # the English text is previewed too
+    shot(op, "alert_lift_draft")
+    ap.goto(f"{stack['web']}/admin/approvals")
+    assert "解除：#" in ap.inner_text("main")
+    _send_in_browser(ap, lift_url)
+    op.goto(order_url)
+    assert op.locator("#lifted").is_visible() and op.locator("#lift").count() == 0
+
+    # The lift itself turns out to be a mistake: 取消 after the confirmation, by one person.
+    op.goto(lift_url)
+    op.click("#cancel")
+    op.wait_for_selector("#confirm-cancel")
+    assert op.inner_text("#cancel-count") == str(N_RESIDENTS)
+    op.click("#confirm-cancel")
+    op.wait_for_selector(".banner.actual")
+    from playwright.sync_api import expect
+
+    expect(op.locator("#progress-text")).to_contain_text("100%", timeout=90000)
+    assert "取消：#" in op.inner_text("h1")
+    op.goto(f"{stack['web']}/admin/alerts")
+    listing = op.inner_text("main")
+    assert "取消：#" in listing and "解除：#" in listing
+    shot(op, "alert_list")
+    assert sum(t.startswith("【取消】") for t in _sim_texts(stack)) == N_RESIDENTS
