@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot import areas as area_names
 from bot.i18n import LANGUAGES, t
 from shelters import hazards
 from shelters import service as shelters
@@ -1032,13 +1033,19 @@ def _shelter_guide_groups(db: Database, alert: Mapping[str, Any]) -> list[tuple[
     ):
         by_key.setdefault((text_lang_for(lang, texts), area), []).append(uid)
     open_by_area = _open_shelters_by_area(db, alert["areas"]) if alert["status"] == "actual" else {}
-    names = _area_names()
+    # Area names in the resident's script where the areas file gives one (Midori 1-chome, 绿一丁目).
+    named = {a.code: a for a in area_names.load_areas(_config("AREAS_CSV", ROOT / "data" / "areas.csv"))}
+
+    def name(code: str, lang: str) -> str:
+        return named[code].display(lang) if code in named else code
+
     out = []
     for (text_lang, area), ids in sorted(by_key.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         messages = [dict(m) for m in texts[text_lang]]
         found = open_by_area.get(area, []) if area is not None else open_by_area.get(None, [])
         if found:
-            where = names.get(area, area) if area else "、".join(names.get(c, c) for c in alert["areas"])
+            sep = "、" if text_lang in ("ja", "easy", "zh", "zh-Hant") else ", "
+            where = name(area, text_lang) if area else sep.join(name(c, text_lang) for c in alert["areas"])
             messages.append(_shelter_guide_message(where or t("area_all_name", text_lang), found, text_lang))
         messages[-1]["quickReply"] = _location_quick_reply(text_lang)
         out.append((text_lang, ids, messages))

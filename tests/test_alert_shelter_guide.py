@@ -72,7 +72,7 @@ def test_evacuation_alert_comes_with_the_open_shelters_of_the_residents_area(rt,
 
     m2 = _received(emulator, "Um2")  # English, its own area
     assert "Evacuation instruction" in m2[0]["text"]
-    assert "Evacuation shelters open for みどり二丁目" in m2[1]["text"] and "みどり中学校【Crowded】" in m2[1]["text"]
+    assert "Evacuation shelters open for Midori 2-chome" in m2[1]["text"] and "みどり中学校【Crowded】" in m2[1]["text"]
     assert (
         "みどり区立みどり中学校【" in m2[1]["text"] and m2[1]["quickReply"]["items"][0]["action"]["type"] == "location"
     )
