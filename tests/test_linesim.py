@@ -387,8 +387,123 @@ def test_chat_page_round_trip_in_headless_chromium(sim):
             page.wait_for_selector(".flex-bubble >> text=PB more=1", timeout=5000)
             assert page.locator("[data-testid=user-bubble] >> text=詳しく知りたい").count() == 1
             page.click("#location-btn")
-            page.click("text=松山市役所")
+            page.click("#loc-modal .presets >> text=若葉二丁目")
             page.click("#loc-send")
-            page.wait_for_selector("text=緯度 33.8392", timeout=5000)
+            page.wait_for_selector("text=緯度 35.7079", timeout=5000)
+        finally:
+            browser.close()
+
+
+def _bot_replying(base: str, replies: dict[str, list[dict]]):
+    """A tiny signed-webhook bot: a text message gets replies[text] (the follow event: replies['follow'])."""
+    parser = WebhookParser(SECRET)
+
+    def bot(environ, start_response):
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
+        for event in parser.parse(raw, environ.get("HTTP_X_LINE_SIGNATURE", "")):
+            key = event.message.text if event.type == "message" and event.message.type == "text" else event.type
+            if key not in replies:
+                continue
+            req = urllib.request.Request(
+                base + "/v2/bot/message/reply",
+                method="POST",
+                data=json.dumps({"replyToken": event.reply_token, "messages": replies[key]}).encode(),
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req, timeout=5).close()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"OK"]
+
+    return bot
+
+
+def _card(title: str) -> dict:
+    return {
+        "type": "bubble",
+        "size": "mega",
+        "header": {"type": "box", "layout": "vertical", "contents": [{"type": "text", "text": "開設"}]},
+        "body": {"type": "box", "layout": "vertical", "contents": [{"type": "text", "text": title, "wrap": True}]},
+        "footer": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [
+                {"type": "button", "action": {"type": "uri", "label": "ルート", "uri": "https://example.jp/"}}
+            ],
+        },
+    }
+
+
+@pytest.mark.browser
+def test_chat_page_keeps_the_newest_message_and_whole_cards_in_view(sim, tmp_path):
+    """The newest message is not hidden under the quick-reply bar, a one-card carousel is not
+    clipped, the 📍 button says what it does, presets lie inside the sample ward, and an empty
+    chat says to press 友だち追加."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, _state = sim
+    many = [
+        {"type": "action", "action": {"type": "message", "label": f"候補{i}", "text": f"候補{i}"}} for i in range(8)
+    ]
+    long_text = "\n".join(f"{i}行目のお知らせです。" for i in range(30))
+    replies = {
+        "follow": [{"type": "text", "text": "こんにちは"}],
+        "長い": [{"type": "text", "text": long_text, "quickReply": {"items": many}}],
+        "一枚": [
+            {"type": "text", "text": "泉町の避難所です"},
+            {"type": "flex", "altText": "泉小学校", "contents": {"type": "carousel", "contents": [_card("泉小学校")]}},
+        ],
+    }
+    with serve(_bot_replying(base, replies)) as bot_url, sync_api.sync_playwright() as p:
+        call(base, "POST", "/_emulator/config", {"webhook_url": bot_url + "/callback"})
+        try:
+            browser = p.chromium.launch(executable_path=_chromium_path())
+        except sync_api.Error as exc:  # no browser on this machine
+            pytest.skip(f"no headless Chromium: {exc.message.splitlines()[0]}")
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 700})
+            page.goto(base + "/")
+            hint = page.wait_for_selector("#start-hint", timeout=5000)
+            assert "友だち追加" in hint.inner_text()
+            page.click("#follow-btn")
+            page.wait_for_selector("text=こんにちは", timeout=5000)
+            assert page.locator("#start-hint").count() == 0
+
+            label = page.locator("#location-btn").inner_text()
+            assert "位置情報" in label
+            presets = page.locator("#loc-modal .presets button[data-lat]")
+            inside = [
+                (float(b.get_attribute("data-lat")), float(b.get_attribute("data-lon")))
+                for b in presets.all()
+                if "区外" not in b.inner_text()
+            ]
+            assert len(inside) >= 3
+            assert all(35.68 < lat < 35.72 and 139.62 < lon < 139.67 for lat, lon in inside)
+
+            for i in range(3):  # fill the log so that it scrolls
+                page.fill("#msg-input", "長い")
+                page.press("#msg-input", "Enter")
+                page.wait_for_function(
+                    f"document.querySelectorAll('[data-testid=bot-message]').length >= {2 + i}", timeout=5000
+                )
+            page.wait_for_selector(".chip >> text=候補7", timeout=5000)
+            page.wait_for_timeout(300)
+            last = page.locator("[data-testid=bot-message]").last.bounding_box()
+            bar = page.locator("#quick-reply").bounding_box()
+            assert last["y"] + last["height"] <= bar["y"] + 1, (last, bar)
+            page.screenshot(path=str(tmp_path / "quick_reply.png"))
+
+            page.fill("#msg-input", "一枚")
+            page.press("#msg-input", "Enter")
+            card = page.wait_for_selector(".flex-bubble >> text=泉小学校", timeout=5000)
+            page.wait_for_timeout(300)
+            carousel = page.locator(".flex-carousel").last
+            clipped = carousel.evaluate("c => c.scrollWidth - c.clientWidth")
+            assert clipped <= 1, clipped  # one card fits entirely
+            box = card.bounding_box()
+            viewport = page.viewport_size
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            newest = page.locator("[data-testid=bot-message]").last.bounding_box()
+            footer = page.locator("footer").bounding_box()
+            assert newest["y"] + newest["height"] <= footer["y"] + 1
+            page.screenshot(path=str(tmp_path / "one_card.png"))
         finally:
             browser.close()

@@ -276,3 +276,15 @@ def test_a_question_mid_registration_is_answered_and_registration_goes_on(app, c
     assert "地域を選んで" in messages[-1]["text"]  # the pending question, with its buttons
     assert any("a=area" in (i["action"].get("data") or "") for i in messages[-1]["quickReply"]["items"])
     assert resident(app)["reg_step"] == "area"
+
+
+def test_a_maybe_list_mid_registration_keeps_its_buttons(app, client, emulator):
+    emulator.add_user(USER, language="ja")
+    follow(client, emulator)
+    messages = say(client, emulator, "マイナンバーカード")
+    data = [i["action"].get("data") or "" for i in messages[-1].get("quickReply", {}).get("items", [])]
+    assert data and all(not d.startswith("a=area") for d in data)  # the candidates, not the area list
+    assert any(d.startswith("a=faq") for d in data)
+    assert resident(app)["reg_step"] == "area"  # asked again with the next reply
+    messages = say(client, emulator, "粗大ごみを出したい")
+    assert "地域を選んで" in messages[-1]["text"]

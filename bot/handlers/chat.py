@@ -390,14 +390,27 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
     else:
         messages = faq_messages(ctx, text, normalized)
     suffix: list[Message] = []
-    for fn in REPLY_SUFFIXES:
-        suffix.extend(fn(ctx))
+    if not _offers_choices(messages):
+        # (A もしかして list keeps its buttons; the pending question comes with the next reply.)
+        for fn in REPLY_SUFFIXES:
+            suffix.extend(fn(ctx))
     if suffix:
         # The pending question's buttons are what the resident needs next.
         for message in messages:
             message.quick_reply = None
         messages = (messages + suffix)[-5:]
     return with_prefixes(ctx, messages)
+
+
+def _offers_choices(messages: Sequence[Message]) -> bool:
+    """Whether a reply's buttons are FAQ candidates the resident has to choose from."""
+    for message in messages:
+        quick = getattr(message, "quick_reply", None)
+        for item in quick.items if quick is not None else ():
+            data = getattr(item.action, "data", None) or ""
+            if data.startswith(("a=faq", "a=none")):
+                return True
+    return False
 
 
 def with_prefixes(ctx: Ctx, messages: list[Message]) -> list[Message]:

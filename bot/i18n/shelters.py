@@ -62,7 +62,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_volcano": "かざん",
     },
     "en": {
-        "shelter_ask_location": "Tap “Send my location” below to send your location. We will show the open evacuation shelters near you.\nYou can also ask by area name (e.g. 「みどり一丁目の避難所」).",
+        "shelter_ask_location": "Tap “Send my location” below to send your location. We will show the open evacuation shelters near you.\nYou can also ask by area name (e.g. “Midori 1-chome shelter” or 「みどり一丁目の避難所」).",
         "shelter_location_label": "Send my location",
         "shelter_open_intro": "Open evacuation shelters near you (nearest first).",
         "shelter_open_intro_hazard": "Open evacuation shelters near you that are safe in a {hazard} (nearest first).",
