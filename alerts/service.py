@@ -1193,10 +1193,13 @@ def start_delivery(
     stale = float(stale_minutes if stale_minutes is not None else _config("ALERT_STALE_MINUTES", DEFAULT_STALE_MINUTES))
     if not fixed_cancel and now - alert["approved_at"] > stale * 60:
         raise AlertStale(stale)
-    if alert["msg_type"] == "cancel":
+    if alert["msg_type"] in ("cancel", "update"):
+        # Nothing more goes out about an alert that was cancelled (a lift or correction drafted
+        # before, or a second cancellation racing the first).
         existing = alert_store.cancels_of(db, alert["references_id"])
         if existing:
             raise AlreadyCancelled(existing[0])
+    if alert["msg_type"] == "cancel":
         # The mistaken alert's batches not attempted yet are withdrawn: nobody else gets it.
         withdrawn = alert_store.withdraw_pending(db, alert["references_id"])
         if withdrawn:
@@ -1216,6 +1219,10 @@ def start_delivery(
     except LookupError:
         raise AlreadySent(get_alert(db, alert_id)["state"]) from None
     audit.record(db, by, "alert.send", f"alert:{alert_id}", {"recipients": total, "status": alert["status"]}, source)
+    if alert["msg_type"] == "cancel":
+        # Other cancellation drafts of the same alert (free text still awaiting approval) are moot now.
+        for other in alert_store.withdraw_drafts_referencing(db, alert["references_id"], "cancel", keep=alert_id):
+            audit.record(db, by, "alert.withdraw", f"alert:{other}", {"reason": "already cancelled"}, source)
 
 
 def resume(db: Database, alert_id: int, by: str, source: str = "cli") -> bool:
@@ -1324,7 +1331,12 @@ def cancel(
         {"cancel_alert": cancel_id, "recipients": cancel_preview_count(db, alert_id)},
         source,
     )
-    start_delivery(db, cancel_id, by, source=source)
+    try:
+        start_delivery(db, cancel_id, by, source=source)
+    except AlertError:
+        # Another operator's cancellation went out first: this one is withdrawn, never left approved.
+        alert_store.update_alert(db, cancel_id, expect_state=("approved",), state="withdrawn")
+        raise
     return cancel_id
 
 

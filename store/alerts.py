@@ -417,6 +417,18 @@ def updates_of(db: Database, alert_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def withdraw_drafts_referencing(db: Database, alert_id: int, msg_type: str, keep: int) -> list[int]:
+    """Withdraw unsent drafts of `msg_type` that reference an alert (all but `keep`); their ids."""
+    return [
+        r[0]
+        for r in db.execute(
+            "UPDATE alerts SET state = 'withdrawn' WHERE references_id = ? AND msg_type = ? AND id <> ?"
+            " AND state IN ('draft', 'approved') RETURNING id",
+            [alert_id, msg_type, keep],
+        ).fetchall()
+    ]
+
+
 def headlines(db: Database, alert_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted({int(i) for i in alert_ids})
     if not ids:

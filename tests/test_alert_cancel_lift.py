@@ -223,3 +223,19 @@ def test_a_lift_sent_by_mistake_can_be_cancelled_and_the_order_is_in_force_again
     assert [a["id"] for a in service.active_alerts_for(db, "midori-1")] == [alert_id]
     texts = [m["message"]["text"] for m in emulator.messages() if m["to"] == "Uja1"]
     assert texts[-1].startswith("【取消】") and "【解除】" in texts[-1]
+
+
+def test_nothing_more_goes_out_about_a_cancelled_alert(rt, runner, emulator):
+    alert_id = int(_sent_order(rt, runner))
+    db = rt.store.db
+    lift_id = service.lift(db, alert_id, "tanaka")  # drafted, then the order turns out to be a mistake
+    service.approve(db, lift_id, "suzuki")
+    draft_id = service.cancel(db, alert_id, "tanaka", body="確認中です")  # free text, awaiting approval
+    cancel_id = service.cancel(db, alert_id, "suzuki", confirmed=True)
+    _deliver(rt, cancel_id)
+    with pytest.raises(service.AlreadyCancelled):
+        service.start_delivery(db, lift_id, "suzuki")
+    assert service.get_alert(db, draft_id)["state"] == "withdrawn"  # moot: out of the approval queue
+    before = len(emulator.messages())
+    _deliver(rt, lift_id)
+    assert len(emulator.messages()) == before
