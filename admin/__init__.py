@@ -19,6 +19,7 @@ from admin import (  # noqa: E402,F401  # noqa: E402,F401
     views_auth,
     views_dashboard,
     views_faq,
+    views_garbage,
     views_reports,
     views_shelters,
     views_unanswered,

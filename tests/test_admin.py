@@ -38,6 +38,7 @@ POLICY = [
     ("admin.alert_lift", {"operator"}),
     ("admin.alert", {"operator", "approver"}),
     ("admin.report", {"staff"}),
+    ("admin.garbage", {"staff"}),
     ("admin.users", set()),
     ("admin.audit", set()),
 ]
