@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from linebot.v3 import WebhookParser
@@ -417,6 +419,13 @@ def _bot_replying(base: str, replies: dict[str, list[dict]]):
     return bot
 
 
+def _shots(tmp_path: Path) -> Path:
+    """docs/screenshots when MADOGUCHI_SCREENSHOTS=1 (as the console's browser tests), else tmp_path."""
+    if os.environ.get("MADOGUCHI_SCREENSHOTS") == "1":
+        return Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+    return tmp_path
+
+
 def _card(title: str) -> dict:
     return {
         "type": "bubble",
@@ -489,7 +498,7 @@ def test_chat_page_keeps_the_newest_message_and_whole_cards_in_view(sim, tmp_pat
             last = page.locator("[data-testid=bot-message]").last.bounding_box()
             bar = page.locator("#quick-reply").bounding_box()
             assert last["y"] + last["height"] <= bar["y"] + 1, (last, bar)
-            page.screenshot(path=str(tmp_path / "quick_reply.png"))
+            page.screenshot(path=str(_shots(tmp_path) / "simulator_quick_reply.png"))
 
             page.fill("#msg-input", "一枚")
             page.press("#msg-input", "Enter")
@@ -504,6 +513,6 @@ def test_chat_page_keeps_the_newest_message_and_whole_cards_in_view(sim, tmp_pat
             newest = page.locator("[data-testid=bot-message]").last.bounding_box()
             footer = page.locator("footer").bounding_box()
             assert newest["y"] + newest["height"] <= footer["y"] + 1
-            page.screenshot(path=str(tmp_path / "one_card.png"))
+            page.screenshot(path=str(_shots(tmp_path) / "simulator_one_card.png"))
         finally:
             browser.close()
