@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "CONTACT_PHONE": "03-5900-1111（みどり区役所 代表）",
     "CONTACT_HOURS": "平日 8:30〜17:15",
     "CONTACT_URL": "https://www.city.midori.example.jp/",
-    "FAQ_RELOAD_SECONDS": 1.0,
+    "FAQ_RELOAD_SECONDS": 0.0,
     # Acknowledge webhooks at once and answer from a thread pool (False: answer in the request).
     "WEBHOOK_ASYNC": True,
     "WEBHOOK_THREADS": 4,

@@ -8,56 +8,14 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 
 from admin import bp
 from admin.guard import audit, db, roles
-from faq.csvio import FaqCsvError, FaqCsvInvalid, dump_faq_csv, parse_faq_csv
+from faq.csvio import MAX_FAQ_ROWS, FaqCsvError, FaqCsvInvalid, dump_faq_csv, entry_errors, parse_faq_csv
+from faq.diff import FIELD_LABELS, faq_diff
 from faq.index import FaqIndex
 from faq.model import FaqEntry
 from store import core as core_store
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-FIELD_LABELS = {
-    "question": "質問",
-    "answer": "回答",
-    "category": "分類",
-    "alternates": "言い換え",
-    "url": "URL",
-    "contact": "問い合わせ先",
-    "translations": "翻訳",
-}
-
-
-def faq_diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, list]:
-    """Added / changed (with the changed fields) / removed entries between two versions."""
-    old_by_id = {e["id"]: e for e in old}
-    new_by_id = {e["id"]: e for e in new}
-    added = [e for e in new if e["id"] not in old_by_id]
-    removed = [e for e in old if e["id"] not in new_by_id]
-    changed = []
-    for e in new:
-        before = old_by_id.get(e["id"])
-        if before is None:
-            continue
-        fields = [
-            {"name": f, "label": FIELD_LABELS[f], "old": _show(before.get(f)), "new": _show(e.get(f))}
-            for f in FIELD_LABELS
-            if _norm(before.get(f)) != _norm(e.get(f))
-        ]
-        if fields:
-            changed.append({"id": e["id"], "question": e["question"], "fields": fields})
-    return {"added": added, "changed": changed, "removed": removed}
-
-
-def _norm(value: Any) -> Any:
-    if value in (None, "", [], {}):
-        return None
-    return value
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return "\n".join(value)
-    if isinstance(value, dict):
-        return "\n".join(f"[{lang}] {f.get('question', '')} / {f.get('answer', '')}" for lang, f in value.items())
-    return value or ""
+COLUMN_LABELS = {"id": "ID", **FIELD_LABELS}
 
 
 def _published() -> tuple[int | None, list[dict[str, Any]]]:
@@ -100,10 +58,12 @@ def faq_upload():
     name = upload.filename[-120:]
     errors: list[FaqCsvError] = []
     if len(data) > MAX_UPLOAD_BYTES:
-        errors = [FaqCsvError(1, "-", "file is larger than 5 MB")]
+        errors = [FaqCsvError(1, "-", "file is larger than 5 MB", "ファイルが5MBを超えています。")]
     else:
+        _version, published = _published()
         try:
-            entries = parse_faq_csv(data)
+            # Compared with the published FAQ: a CP932 re-save that lost translations is refused.
+            entries = parse_faq_csv(data, published=[FaqEntry.from_dict(e) for e in published])
         except FaqCsvInvalid as exc:
             errors = exc.errors
     if errors:
@@ -113,7 +73,7 @@ def faq_upload():
     try:
         version = _stage(entries, name)
     except ValueError as exc:
-        errors = [FaqCsvError(1, "-", f"cannot build the search index: {exc}")]
+        errors = [FaqCsvError(1, "-", f"cannot build the search index: {exc}", f"検索用の索引を作れません: {exc}")]
         return render_template("admin/faq_errors.html", filename=name, errors=errors, version=None), 422
     audit("faq.upload", f"faq:v{version}", {"file": name, "entries": len(entries)})
     return redirect(url_for("admin.faq_version", version=version))
@@ -146,7 +106,9 @@ def _publish(version: int, action: str) -> Response:
         abort(404)
     audit(action, f"faq:v{version}", {"previous": before})
     label = "公開" if action == "faq.publish" else "ロールバック"
-    flash(f"FAQ バージョン {version} を{label}しました。数秒で全サーバーに反映されます。")
+    # Every process checks the published version before it answers (bot.faq_runtime), so
+    # the next question anywhere gets this version.
+    flash(f"FAQ バージョン {version} を{label}しました。次の質問から、すべてのサーバーがこの版で答えます。")
     return redirect(url_for("admin.faq"))
 
 
@@ -159,6 +121,10 @@ def faq_publish(version: int):
 @bp.route("/faq/versions/<int:version>/rollback", methods=["POST"])
 @roles("staff")
 def faq_rollback(version: int):
+    """Going back is only done from the diff page, after the operator has seen what changes."""
+    if request.form.get("confirm") != str(version):
+        flash("戻す前に、変更点を確認して「確認しました」にチェックを入れてください。")
+        return redirect(url_for("admin.faq_version", version=version))
     return _publish(version, "faq.rollback")
 
 
@@ -210,15 +176,14 @@ def faq_new():
             errors.append("ID・質問・回答は必須です。")
             entry = None
         if entry is not None and not errors:
-            # Round-trip through the CSV validator so the console applies the same rules as uploads.
-            all_entries = [FaqEntry.from_dict(e) for e in entries] + [entry]
-            try:
-                checked = parse_faq_csv(dump_faq_csv(all_entries))
-            except FaqCsvInvalid as exc:
-                errors += [f"{err.column}: {err.reason}" for err in exc.errors]
-            else:
-                version = _stage(checked, f"console:{entry.id}")
-                audit("faq.draft_entry", f"faq:v{version}", {"id": entry.id})
-                return redirect(url_for("admin.faq_version", version=version))
+            # The same rules as an upload, applied to the entry itself; the other entries are
+            # taken as stored (a CSV round trip would add the export's formula escape to them).
+            errors += [f"{COLUMN_LABELS.get(err.column, err.column)}: {err.ja}" for err in entry_errors(entry)]
+            if len(entries) >= MAX_FAQ_ROWS:
+                errors.append(f"FAQは{MAX_FAQ_ROWS:,}件までです。")
+        if entry is not None and not errors:
+            version = _stage([FaqEntry.from_dict(e) for e in entries] + [entry], f"console:{entry.id}")
+            audit("faq.draft_entry", f"faq:v{version}", {"id": entry.id})
+            return redirect(url_for("admin.faq_version", version=version))
     existing = sorted({e.get("category", "") for e in entries if e.get("category")})
     return render_template("admin/faq_new.html", form=form, errors=errors, categories=existing), 400 if errors else 200

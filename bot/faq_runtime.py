@@ -1,10 +1,17 @@
-"""The published FAQ as this process serves it, swapped without downtime.
+"""The published FAQ as this process serves it, and the one ranking every caller uses.
 
-Every process keeps the index of the published version in memory. At most once per
-`check_interval` seconds a request looks up the published version number (one cheap
-SELECT); when it changed (publish or rollback by staff, possibly in another process),
-a background thread builds the new index while the old one keeps answering, then
-swaps it in atomically.
+Every process keeps the index of the published version in memory. Before a question is
+answered, the published version number is read (one primary-key SELECT, at most once per
+`check_interval` seconds; 0 = every question); when it changed (publish or rollback by
+staff, possibly in another process) the new index is built right then, so the first
+question after a publish is answered by it — the console promises 「数秒で」. Requests
+arriving during that build wait for the same build instead of starting their own.
+Embeddings of the new version's texts are reused from the cache; a rollback or a small
+edit has (almost) nothing new to embed and gets its semantic stage inline, a large upload
+embeds in the background (lexical answers meanwhile), and that job stops as soon as
+another version is published (a superseded FAQ must not keep a core busy).
+
+`Published.rank` is what the live bot and the staff tool `faq ask` both call.
 """
 
 from __future__ import annotations
@@ -12,15 +19,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from faq.csvio import load_faq_csv
-from faq.index import FaqIndex
+from faq.decide import Decision, decide
+from faq.index import FaqIndex, Hit
 from faq.model import FaqEntry
 from faq.multilang import ML_LANGS, SEARCH_LANG, MultiLangIndex, MultilingualSearch
-from faq.semantic import EmbeddingCache, SemanticIndex, SemanticUnavailable
+from faq.semantic import EmbeddingCache, EmbeddingCancelled, SemanticIndex, SemanticUnavailable
 from faq.semantic import enabled as semantic_enabled
 from faq.synonyms import Synonyms
 from nlp.language import detect_language
@@ -28,6 +37,23 @@ from store import Store
 from store import core as core_store
 
 log = logging.getLogger(__name__)
+
+# A new version with at most this many texts missing from the embedding cache gets its
+# semantic stage before it answers (~30-60 ms per text on one core): a rollback (0 new
+# texts) or a console edit (a few) answers its first question exactly as it will later.
+INLINE_EMBED_MAX = 12
+INLINE_WAIT_SECONDS = 1.0  # ... unless the engine stays busy longer: then in the background
+STALE_CHECK_SECONDS = 5.0  # how often a background embedding job asks whether its version is still wanted
+BUILD_RETRY_SECONDS = 30.0  # a version whose index cannot be built is retried this often, not per question
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Hits best first, the reply kind decided on them, and the language searched in."""
+
+    hits: list[Hit]
+    decision: Decision
+    lang: str | None
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,9 @@ class Published:
 
         ``thorough=False`` when the bot is busy: fewer query embeddings (FaqIndex.search).
         """
+        # NFKC before anything looks at the text: half-width katakana (ﾏｲﾅﾝﾊﾞｰ) otherwise
+        # reaches the language detector and the embedding model as different characters.
+        query = unicodedata.normalize("NFKC", query)
         if self.multi is None:
             return self.index.search(query, k=k, thorough=thorough)
         search_lang = lang or detect_language(query)
@@ -51,6 +80,12 @@ class Published:
         # Other languages: the translation indexes, with the lexical-only Japanese index
         # their thresholds were tuned with (faq.multilang).
         return self.multi.search(query, k=k, lang=lang)
+
+    def rank(self, query: str, k: int = 5, lang: str | None = None, thorough: bool = True) -> Ranking:
+        """Ranked hits and the reply decision for `query`: the live bot and `faq ask` both call this."""
+        search_lang = lang or detect_language(unicodedata.normalize("NFKC", query))
+        hits = self.search(query, k=k, lang=search_lang, thorough=thorough)
+        return Ranking(hits, decide(hits, **MultilingualSearch.thresholds(search_lang)), search_lang)
 
 
 def seed_if_empty(store: Store, faq_csv: Path) -> int | None:
@@ -72,7 +107,7 @@ class FaqRuntime:
         store: Store,
         faq_csv: Path,
         synonyms_csv: Path | None = None,
-        check_interval: float = 1.0,
+        check_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         embeddings_dir: Path | None = None,
         semantic: bool | None = None,
@@ -84,8 +119,10 @@ class FaqRuntime:
         self._clock = clock
         self._current: Published | None = None
         self._checked_at = float("-inf")
-        self._building: int | None = None
+        self._wanted: int | None = None  # the version this process serves or is building
+        self._failed: tuple[int, float] | None = None  # (version, when) of a build that raised
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._synonyms: Synonyms | None = None
         # Semantic stage (faq.semantic): embeddings cached next to the SQLite file.
         self.semantic = semantic_enabled() if semantic is None else semantic
@@ -119,38 +156,62 @@ class FaqRuntime:
             return self._embedding_cache
 
     def _attach_semantic(self, version: int, index: FaqIndex) -> None:
-        """Embed the entries in a background thread; the index answers lexically until then."""
+        """Attach the semantic stage: inline when (almost) everything is cached, else in the background."""
+        checked = [time.monotonic()]
 
-        def work() -> None:
+        def stale() -> bool:
+            if self._wanted is not None and self._wanted != version:
+                return True
+            # A worker without traffic learns of a newer publish from the database too.
+            if time.monotonic() - checked[0] >= STALE_CHECK_SECONDS:
+                checked[0] = time.monotonic()
+                published = core_store.published_faq_version(self.store.db)
+                return published is not None and published != version
+            return False
+
+        def work(wait: float | None = None) -> None:
             started = time.perf_counter()
+            cache = self._cache()
+            before = cache.embedded
+            index.attach_semantic(SemanticIndex.build(index.entries, cache, should_stop=stale, wait=wait))
+            log.info(
+                "semantic stage for FAQ v%s ready: %d texts embedded in %.0f ms",
+                version,
+                cache.embedded - before,
+                (time.perf_counter() - started) * 1000,
+            )
+
+        def background() -> None:
             try:
-                cache = self._cache()
-                before = cache.embedded
-                index.attach_semantic(SemanticIndex.build(index.entries, cache))
-                log.info(
-                    "semantic stage for FAQ v%s ready: %d texts embedded in %.0f ms",
-                    version,
-                    cache.embedded - before,
-                    (time.perf_counter() - started) * 1000,
-                )
+                work()
+            except EmbeddingCancelled:
+                log.info("semantic stage for FAQ v%s stopped: another version was published", version)
             except SemanticUnavailable as exc:
                 log.warning("FAQ v%s stays lexical-only: %s", version, exc)
             except Exception:  # noqa: BLE001 - never take the lexical index down with it
                 log.exception("semantic stage for FAQ v%s failed; lexical only", version)
 
-        thread = threading.Thread(target=work, name=f"faq-semantic-v{version}", daemon=True)
+        try:
+            if self._cache().missing(SemanticIndex.texts(index.entries)) <= INLINE_EMBED_MAX:
+                work(wait=INLINE_WAIT_SECONDS)
+                return
+        except SemanticUnavailable:
+            pass  # the engine is busy or off: the background job tries (and logs) properly
+        except Exception:  # noqa: BLE001 - same: never fail the lexical index
+            log.exception("inline semantic stage for FAQ v%s failed; trying in the background", version)
+        thread = threading.Thread(target=background, name=f"faq-semantic-v{version}", daemon=True)
         self._semantic_threads = [t for t in self._semantic_threads if t.is_alive()] + [thread]
         thread.start()
 
     def wait_semantic(self, timeout: float = 60.0) -> bool:
-        """Test/bench helper: wait until the background embedding work has finished."""
+        """Test/CLI helper: wait until the background embedding work has finished."""
         deadline = time.monotonic() + timeout
         for thread in list(self._semantic_threads):
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._semantic_threads)
 
     def current(self) -> Published:
-        """The index to answer with now (blocks only when the process has none yet)."""
+        """The index to answer with now: the published version, built before it answers."""
         now = self._clock()
         cur = self._current
         if cur is not None and now - self._checked_at < self.check_interval:
@@ -160,37 +221,26 @@ class FaqRuntime:
         if version is None:
             seed_if_empty(self.store, self.faq_csv)
             version = core_store.published_faq_version(self.store.db)
-        if cur is None:
-            with self._lock:
-                if self._current is None or self._current.version != version:
+        if cur is not None and cur.version == version:
+            return cur
+        failed = self._failed
+        if cur is not None and failed is not None and failed[0] == version and now - failed[1] < BUILD_RETRY_SECONDS:
+            return cur
+        with self._build_lock:
+            cur = self._current
+            if cur is None or cur.version != version:
+                self._wanted = version  # a background embedding job of another version stops
+                try:
                     self._current = self.build(version)
-                return self._current
-        if version != cur.version:
-            self._swap_in_background(version)
-        return cur
-
-    def _swap_in_background(self, version: int) -> None:
-        with self._lock:
-            if self._building == version:
-                return
-            self._building = version
-
-        def work() -> None:
-            try:
-                published = self.build(version)
-                with self._lock:
-                    self._current = published
-            except Exception:  # noqa: BLE001 - keep serving the old version
-                log.exception(
-                    "building FAQ index v%s failed; still serving v%s",
-                    version,
-                    self._current.version if self._current else None,
-                )
-            finally:
-                with self._lock:
-                    self._building = None
-
-        threading.Thread(target=work, name=f"faq-index-v{version}", daemon=True).start()
+                except Exception:
+                    if cur is None:
+                        raise
+                    # Keep answering with what we have and try again a little later.
+                    log.exception("building FAQ index v%s failed; still serving v%s", version, cur.version)
+                    self._wanted = cur.version
+                    self._failed = (version, now)
+                    return cur
+            return self._current
 
     def wait_for(self, version: int, timeout: float = 30.0) -> bool:
         """Test/CLI helper: wait until this process serves `version`."""

@@ -9,11 +9,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from faq.csvio import FaqCsvInvalid, load_faq_csv
-from faq.decide import decide
+from faq.csvio import FaqCsvInvalid, parse_faq_csv
+from faq.diff import faq_diff
 from faq.eval import evaluate, load_kosodate_json, read_queries
 from faq.index import FaqIndex
+from faq.model import FaqEntry
 from faq.semantic import EmbeddingCache, SemanticUnavailable
+from store import audit
 from store import core as core_store
 
 faq_cli = AppGroup("faq", help="Validate, publish, evaluate and query the FAQ.")
@@ -23,12 +25,23 @@ def _runtime():
     return current_app.extensions["madoguchi"]
 
 
-def _load_or_fail(path: Path):
+def _published_entries() -> list[FaqEntry]:
+    db = _runtime().store.db
+    version = core_store.published_faq_version(db)
+    return [FaqEntry.from_dict(e) for e in core_store.faq_version_entries(db, version)] if version else []
+
+
+def _load_or_fail(path: Path, compare: bool = True):
+    """Entries of an FAQ file; every error printed and a ClickException when it is refused.
+
+    ``compare``: check translations against the published FAQ (a CP932 re-save that lost them).
+    """
     try:
         if path.suffix.lower() == ".json":
             return load_kosodate_json(path)
-        return load_faq_csv(path)
+        return parse_faq_csv(path.read_bytes(), published=_published_entries() if compare else ())
     except FaqCsvInvalid as exc:
+        click.echo("(line = the row number Excel shows, the header being row 1; column = the header name)", err=True)
         for err in exc.errors:
             click.echo(str(err), err=True)
         raise click.ClickException(f"{path.name}: {len(exc.errors)} error(s); nothing was changed") from exc
@@ -84,7 +97,7 @@ def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path
     if faq_file is not None:
         # The same synonyms as the running bot (config SYNONYMS_CSV): measure what residents get.
         faq_runtime = _runtime().faq
-        index = FaqIndex.build(_load_or_fail(faq_file), synonyms=faq_runtime.synonyms())
+        index = FaqIndex.build(_load_or_fail(faq_file, compare=False), synonyms=faq_runtime.synonyms())
         if not lexical and faq_runtime.semantic:
             # Same embedding cache as the bot (instance/embeddings): only new texts are embedded.
             try:
@@ -113,16 +126,25 @@ def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path
 @faq_cli.command("ask")
 @click.argument("question")
 @click.option("-k", default=5, show_default=True, help="How many candidates to show.")
-def ask_cmd(question: str, k: int) -> None:
+@click.option("--lang", default=None, help="The language the question is written in (default: detected).")
+def ask_cmd(question: str, k: int, lang: str | None) -> None:
     """Show the ranked candidates, their scores and the reply the bot would choose.
+
+    The ranking is the live bot's own (Published.rank), semantic stage included: the
+    command waits for the embeddings of the published FAQ first.
 
     Example: flask --app webhook faq ask "粗大ごみを出したい"
     """
-    published = _runtime().faq.current()
-    hits = published.index.search(question, k=k)
-    decision = decide(hits)
-    click.echo(f"FAQ version {published.version}: decision = {decision.kind}")
-    for rank, hit in enumerate(hits, start=1):
+    faq_runtime = _runtime().faq
+    published = faq_runtime.current()
+    if faq_runtime.semantic and not faq_runtime.wait_semantic(timeout=600):
+        click.echo("(the semantic stage is still being built; lexical scores only)", err=True)
+    ranking = published.rank(question, k=k, lang=lang)
+    stage = "semantic+lexical" if published.index.semantic is not None else "lexical only"
+    click.echo(
+        f"FAQ version {published.version} ({stage}, language {ranking.lang}): decision = {ranking.decision.kind}"
+    )
+    for rank, hit in enumerate(ranking.hits, start=1):
         click.echo(f"{rank}. {hit.score:.3f}  {hit.entry.id}  {hit.entry.question}")
 
 
@@ -141,15 +163,31 @@ def versions_cmd() -> None:
 
 @faq_cli.command("rollback")
 @click.argument("version", type=int)
-def rollback_cmd(version: int) -> None:
-    """Publish an earlier version again.
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--by", "by", default="cli", show_default=True, help="Who rolls back (kept in the audit log).")
+def rollback_cmd(version: int, yes: bool, by: str) -> None:
+    """Publish an earlier version again, after showing what changes and asking.
 
     Example: flask --app webhook faq rollback 3
     """
+    db = _runtime().store.db
+    current = core_store.published_faq_version(db)
     try:
-        core_store.publish_faq_version(_runtime().store.db, version)
+        target = core_store.faq_version_entries(db, version)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
+    if version == current:
+        click.echo(f"version {version} is already published")
+        return
+    diff = faq_diff(core_store.faq_version_entries(db, current) if current else [], target)
+    click.echo(f"v{current} -> v{version}:")
+    for label, items in (("added", diff["added"]), ("changed", diff["changed"]), ("removed", diff["removed"])):
+        ids = ", ".join(e["id"] for e in items[:20]) + (" …" if len(items) > 20 else "")
+        click.echo(f"  {label:8} {len(items):4d}  {ids}")
+    if not yes:
+        click.confirm(f"Publish version {version} again?", abort=True)
+    core_store.publish_faq_version(db, version)
+    audit.record(db, by, "faq.rollback", f"faq:v{version}", {"previous": current})
     click.echo(f"published version {version}")
 
 

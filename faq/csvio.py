@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,19 +21,39 @@ REQUIRED = ("id", "question", "answer")
 OPTIONAL = ("category", "alternates", "url", "contact")
 TRANSLATION_COLUMNS = tuple(f"{kind}_{lang}" for lang in LANGS for kind in ("question", "answer"))
 MAX_ANSWER_UTF16 = 5000  # LINE text message limit, in UTF-16 code units
+# An FAQ bigger than this is a mistake (a data dump, a wrong file), not a ward's FAQ: ward FAQ
+# sites list hundreds to ~2,000 questions, and every row costs index memory and ~0.1 s of
+# embedding CPU per phrasing. Checked while reading, so a 200,000-row file is refused at once.
+MAX_FAQ_ROWS = 3000
 _TRANSLATION_RE = re.compile(r"^(question|answer)_(.+)$")
 _ALTERNATE_SPLIT_RE = re.compile(r"[|｜\n]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The product's own formula escape (dump_faq_csv): one apostrophe before a formula start.
+_ESCAPED_FORMULA_RE = re.compile(r"^'(?=[=+\-@\t\r])")
+_URL_RE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$", re.IGNORECASE)
+# Translations whose script CP932 cannot hold: an Excel "CSV (コンマ区切り)" save turns
+# their letters into "?". A "?" inside a word, or two in a row, is that damage (a real
+# question mark ends a sentence), and so is a "?" standing alone as a word (Portuguese "é").
+_LOSSY_LANGS = ("zh", "ko", "vi", "pt")
+_LOSSY_RE = re.compile(r"\?\?|(?<=\w)\?(?=\w)|(?:^|(?<=\s))\?(?=\s)")
+SAVE_AS_UTF8 = (
+    "Excelの「名前を付けて保存」で、ファイルの種類「CSV UTF-8 (コンマ区切り) (*.csv)」を選んで保存し直してください。"
+)
 
 
 class FaqCsvError(Exception):
-    """One problem in a FAQ CSV, located by physical line and column name."""
+    """One problem in a FAQ CSV: the row as Excel numbers it (header = 1), the column name, why.
 
-    def __init__(self, line: int, column: str, reason: str) -> None:
+    ``reason`` is English (the CLI's ``line N, column C: reason``); ``ja`` says the same in
+    Japanese for the console.
+    """
+
+    def __init__(self, line: int, column: str, reason: str, ja: str | None = None) -> None:
         super().__init__(line, column, reason)
         self.line = line
         self.column = column
         self.reason = reason
+        self.ja = ja or reason
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.reason}"
@@ -54,71 +75,199 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _line_of_offset(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+def _row_of_offset(data: bytes, offset: int, encoding: str) -> int:
+    """The Excel row of the record that byte ``offset`` belongs to (quoted line breaks stay in one row)."""
+    prefix = data[:offset].decode(encoding, errors="replace") + "x"  # "x": the record the byte starts or continues
+    rows = 0
+    try:
+        for _ in csv.reader(io.StringIO(prefix, newline="")):
+            rows += 1
+    except csv.Error:
+        rows += 1
+    return max(rows, 1)
 
 
-def _decode(data: bytes) -> str:
-    """Decode UTF-8 (BOM optional) or CP932; raise FaqCsvInvalid on undecodable bytes."""
+def _decode(data: bytes) -> tuple[str, str]:
+    """(text, "utf-8" | "cp932"); raise FaqCsvInvalid on undecodable bytes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data[:200].count(b"\x00") > 10:
+        raise FaqCsvInvalid(
+            [
+                FaqCsvError(
+                    1,
+                    "-",
+                    "the file is UTF-16 (Excel's 'Unicode text'); save it as CSV UTF-8",
+                    "このファイルは UTF-16（Excelの「Unicode テキスト」）で保存されています。" + SAVE_AS_UTF8,
+                )
+            ]
+        )
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8) :]
         try:
-            return body.decode("utf-8")
+            return body.decode("utf-8"), "utf-8"
         except UnicodeDecodeError as exc:
-            line = _line_of_offset(body, exc.start)
-            raise FaqCsvInvalid(
-                [FaqCsvError(line, "-", f"invalid UTF-8 byte 0x{body[exc.start]:02x} at byte {exc.start + 3}")]
-            ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as utf8_exc:
-        try:
-            return data.decode("cp932")
-        except UnicodeDecodeError as cp_exc:
-            # Report the decoder that got further: that is the encoding the file was meant to be in.
-            exc, name = (utf8_exc, "UTF-8") if utf8_exc.start >= cp_exc.start else (cp_exc, "CP932")
-            line = _line_of_offset(data, exc.start)
+            row = _row_of_offset(body, exc.start, "utf-8")
             raise FaqCsvInvalid(
                 [
                     FaqCsvError(
-                        line,
+                        row,
+                        "-",
+                        f"invalid UTF-8 byte 0x{body[exc.start]:02x} at byte {exc.start + 3}",
+                        f"UTF-8 として読めない文字があります（{exc.start + 3}バイト目 0x{body[exc.start]:02x}）。"
+                        + SAVE_AS_UTF8,
+                    )
+                ]
+            ) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_exc:
+        try:
+            return data.decode("cp932"), "cp932"
+        except UnicodeDecodeError as cp_exc:
+            # Report the decoder that got further: that is the encoding the file was meant to be in.
+            exc, name = (utf8_exc, "UTF-8") if utf8_exc.start >= cp_exc.start else (cp_exc, "CP932")
+            row = _row_of_offset(data, exc.start, "utf-8" if name == "UTF-8" else "cp932")
+            raise FaqCsvInvalid(
+                [
+                    FaqCsvError(
+                        row,
                         "-",
                         f"undecodable byte 0x{data[exc.start]:02x} at byte {exc.start} "
                         f"(neither UTF-8 nor CP932; read as {name} up to there)",
+                        f"文字コードが UTF-8 でも Shift_JIS（CP932）でもない文字があります"
+                        f"（{exc.start}バイト目 0x{data[exc.start]:02x}）。" + SAVE_AS_UTF8,
                     )
                 ]
             ) from None
 
 
 def _records(text: str) -> Iterable[tuple[int, list[str]]]:
-    """Yield (first physical line, fields) for each record."""
+    """Yield (Excel row number, fields) for each record, blank rows included."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    end = 0
+    row_no = 0
     while True:
-        start = end + 1
+        row_no += 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise FaqCsvError(start, "-", f"CSV syntax error: {exc}") from None
-        end = reader.line_num
+            raise FaqCsvError(
+                row_no,
+                "-",
+                f"CSV syntax error: {exc}",
+                f'CSVの書式が正しくありません（引用符「"」の閉じ忘れなど）: {exc}',
+            ) from None
         # Excel writes LF inside quoted cells, other tools CRLF or CR: keep only LF.
-        yield start, [c.replace("\r\n", "\n").replace("\r", "\n") if "\r" in c else c for c in row]
+        yield row_no, [c.replace("\r\n", "\n").replace("\r", "\n") if "\r" in c else c for c in row]
 
 
 def _column_at(header: list[str], index: int) -> str:
     return header[index] if index < len(header) and header[index] else f"#{index + 1}"
 
 
-def parse_faq_csv(data: bytes) -> list[FaqEntry]:
-    """Parse and validate a FAQ CSV; raise :class:`FaqCsvInvalid` listing every error."""
+def unescape_formula(value: str) -> str:
+    """Undo dump_faq_csv's formula escape ("'=…" → "=…"); any other apostrophe is kept."""
+    return _ESCAPED_FORMULA_RE.sub("", value, count=1)
+
+
+def check_url(url: str) -> bool:
+    """True for one absolute http(s) URL without spaces (what LINE can open from an answer)."""
+    return not url or bool(_URL_RE.match(url))
+
+
+def _too_long(line: int, column: str, text: str) -> FaqCsvError | None:
+    n = utf16_len(text)
+    if n <= MAX_ANSWER_UTF16:
+        return None
+    return FaqCsvError(
+        line,
+        column,
+        f"answer too long: {n} > {MAX_ANSWER_UTF16} UTF-16 code units",
+        f"回答が長すぎます（{n}文字、LINEの上限は{MAX_ANSWER_UTF16}文字）。",
+    )
+
+
+def entry_errors(entry: FaqEntry, line: int = 0) -> list[FaqCsvError]:
+    """The rules every FAQ entry follows, whether it comes from a CSV row or the console's form."""
+    errors: list[FaqCsvError] = []
+    texts = [("id", entry.id), ("question", entry.question), ("answer", entry.answer), ("url", entry.url)]
+    texts += [("alternates", a) for a in entry.alternates]
+    texts += [(f"{k}_{lang}", v) for lang, fields in entry.translations.items() for k, v in fields.items()]
+    for column, text in texts:
+        if "\x00" in text:
+            errors.append(
+                FaqCsvError(
+                    line,
+                    column,
+                    "contains a NUL character (0x00)",
+                    "見えない制御文字（NUL, 0x00）が入っています。その文字を消してください。",
+                )
+            )
+    err = _too_long(line, "answer", entry.answer)
+    if err:
+        errors.append(err)
+    for lang, fields in entry.translations.items():
+        err = _too_long(line, f"answer_{lang}", fields.get("answer", ""))
+        if err:
+            errors.append(err)
+    if not check_url(entry.url):
+        errors.append(
+            FaqCsvError(
+                line,
+                "url",
+                f"not a web address: {entry.url[:60]!r} (one URL starting with http:// or https://, no spaces)",
+                f"URLが正しくありません（{entry.url[:60]}）。http:// か https:// で始まるURLを1つ、空白なしで書いてください。",
+            )
+        )
+    return errors
+
+
+def _lossy_of(new: str, old: str) -> bool:
+    """True when ``new`` is ``old`` after a CP932 save replaced what CP932 cannot hold."""
+    if new == old or len(new) != len(old):
+        return False
+    for n, o in zip(new, old, strict=True):
+        if n == o:
+            continue
+        try:
+            o.encode("cp932")
+        except UnicodeEncodeError:
+            if n == "?" or n == unicodedata.normalize("NFKD", o)[:1]:
+                continue  # "?" or Windows' best-fit letter (é → e)
+        return False
+    return True
+
+
+def _lossy_cells(
+    fid: str, translations: dict[str, dict[str, str]], published: dict[str, FaqEntry], pattern: bool
+) -> list[tuple[str, str]]:
+    """Translation cells (column, text) that lost characters to a CP932 save.
+
+    Compared with the published text when there is one; by the "?"-inside-a-word pattern
+    (``pattern``) when the file itself was CP932.
+    """
+    out = []
+    old = published.get(fid)
+    for lang in _LOSSY_LANGS:
+        for kind, text in translations.get(lang, {}).items():
+            before = old.translations.get(lang, {}).get(kind, "") if old else ""
+            if _lossy_of(text, before) or (pattern and _LOSSY_RE.search(text)):
+                out.append((f"{kind}_{lang}", text))
+    return out
+
+
+def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEntry]:
+    """Parse and validate a FAQ CSV; raise :class:`FaqCsvInvalid` listing every error.
+
+    ``published`` (the FAQ being served) lets a CP932 file be compared with it: translations
+    that came back with "?" where the published text had letters CP932 cannot hold are refused.
+    """
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError("parse_faq_csv() expects bytes")
     data = bytes(data)
-    text = _decode(data)
+    text, encoding = _decode(data)
     if not text.strip():
-        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file")])
+        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。")])
 
     errors: list[FaqCsvError] = []
     entries: list[FaqEntry] = []
@@ -133,7 +282,7 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
     except FaqCsvError as exc:
         raise FaqCsvInvalid([exc]) from None
     if header_raw is None:
-        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file")])
+        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。")])
 
     header = [h.strip().lstrip("\ufeff").lower() for h in header_raw]
     seen_cols: dict[str, int] = {}
@@ -141,7 +290,14 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
         if not name:
             continue
         if name in seen_cols:
-            errors.append(FaqCsvError(header_line, name, f"duplicate column (also column {seen_cols[name] + 1})"))
+            errors.append(
+                FaqCsvError(
+                    header_line,
+                    name,
+                    f"duplicate column (also column {seen_cols[name] + 1})",
+                    f"同じ名前の列が2つあります（{seen_cols[name] + 1}列目にもあります）。",
+                )
+            )
         else:
             seen_cols[name] = i
         m = _TRANSLATION_RE.match(name)
@@ -151,27 +307,53 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
                     header_line,
                     name,
                     f"unknown translation language {m.group(2)!r} (known: {', '.join(LANGS)})",
+                    f"翻訳の言語「{m.group(2)}」は使えません（使えるのは {', '.join(LANGS)}）。",
                 )
             )
     for name in REQUIRED:
         if name not in seen_cols:
-            errors.append(FaqCsvError(header_line, name, "missing required column"))
+            errors.append(
+                FaqCsvError(header_line, name, "missing required column", f"必須の列「{name}」が見出し行にありません。")
+            )
     if any(name not in seen_cols for name in REQUIRED):
         raise FaqCsvInvalid(errors)
 
     col = seen_cols
     first_line_of_id: dict[str, int] = {}
     n_fields = len(header)
+    published_by_id = {e.id: e for e in published}
+    lossy: list[FaqCsvError] = []
+    n_rows = 0
     try:
         for line, row in records:
             if not any(cell.strip() for cell in row):
                 continue  # blank lines between records are harmless
+            n_rows += 1
+            if n_rows > MAX_FAQ_ROWS:
+                errors.append(
+                    FaqCsvError(
+                        line,
+                        "-",
+                        f"too many FAQ rows: more than {MAX_FAQ_ROWS} (this is row {MAX_FAQ_ROWS + 1}); "
+                        "split or trim the file",
+                        f"FAQは{MAX_FAQ_ROWS:,}件までです（この行が{MAX_FAQ_ROWS + 1:,}件目）。"
+                        "別の表が混ざっていないか確かめ、件数を減らしてください。",
+                    )
+                )
+                break
             if len(row) > n_fields and any(c.strip() for c in row[n_fields:]):
-                errors.append(FaqCsvError(line, "-", f"expected {n_fields} fields, found {len(row)}"))
+                errors.append(
+                    FaqCsvError(
+                        line,
+                        "-",
+                        f"expected {n_fields} fields, found {len(row)}",
+                        f'列の数が見出し行（{n_fields}列）より多い {len(row)} 列です。セル内の「,」は "…" で囲んでください。',
+                    )
+                )
                 continue
             # Rows cut short (hand-edited files, some exporters) read as empty trailing cells;
             # a missing id/question/answer is then reported as empty.
-            row = row[:n_fields] + [""] * (n_fields - len(row))
+            row = [unescape_formula(c) for c in row[:n_fields]] + [""] * (n_fields - len(row))
 
             def cell(name: str, row: list[str] = row) -> str:
                 i = col.get(name)
@@ -179,60 +361,74 @@ def parse_faq_csv(data: bytes) -> list[FaqEntry]:
 
             row_errors: list[FaqCsvError] = []
             fid, question, answer = cell("id"), cell("question"), cell("answer")
+            labels = {"id": "ID", "question": "質問", "answer": "回答"}
             for name, value in (("id", fid), ("question", question), ("answer", answer)):
                 if not value:
-                    row_errors.append(FaqCsvError(line, name, f"empty {name}"))
+                    row_errors.append(FaqCsvError(line, name, f"empty {name}", f"{labels[name]}が空です。"))
             if fid:
                 if fid in first_line_of_id:
                     row_errors.append(
-                        FaqCsvError(line, "id", f"duplicate id {fid!r} (first on line {first_line_of_id[fid]})")
+                        FaqCsvError(
+                            line,
+                            "id",
+                            f"duplicate id {fid!r} (first on line {first_line_of_id[fid]})",
+                            f"ID「{fid}」が重複しています（最初は{first_line_of_id[fid]}行目）。",
+                        )
                     )
                 else:
                     first_line_of_id[fid] = line
-            if utf16_len(answer) > MAX_ANSWER_UTF16:
-                row_errors.append(
-                    FaqCsvError(
-                        line,
-                        "answer",
-                        f"answer too long: {utf16_len(answer)} > {MAX_ANSWER_UTF16} UTF-16 code units",
-                    )
-                )
             translations: dict[str, dict[str, str]] = {}
             for lang in LANGS:
                 q_t, a_t = cell(f"question_{lang}"), cell(f"answer_{lang}")
-                if utf16_len(a_t) > MAX_ANSWER_UTF16:
-                    row_errors.append(
-                        FaqCsvError(
-                            line,
-                            f"answer_{lang}",
-                            f"answer too long: {utf16_len(a_t)} > {MAX_ANSWER_UTF16} UTF-16 code units",
-                        )
-                    )
                 fields = {k: v for k, v in (("question", q_t), ("answer", a_t)) if v}
                 if fields:
                     translations[lang] = fields
-            if row_errors:
-                errors.extend(row_errors)
-                continue
-            alternates = tuple(a.strip() for a in _ALTERNATE_SPLIT_RE.split(cell("alternates")) if a.strip())
-            entries.append(
-                FaqEntry(
+            for column, value in _lossy_cells(fid, translations, published_by_id, encoding == "cp932"):
+                lossy.append(
+                    FaqCsvError(
+                        line,
+                        column,
+                        f"characters replaced by '?' (saved as CP932/Shift_JIS): {value[:40]!r}",
+                        f"文字が「?」に置き換わっています（Shift_JIS で保存されたため）: {value[:40]}",
+                    )
+                )
+            if fid and question and answer:
+                entry = FaqEntry(
                     id=fid,
                     question=question,
                     answer=row[col["answer"]].strip("\r\n").strip(),
                     category=cell("category"),
-                    alternates=alternates,
+                    alternates=tuple(a.strip() for a in _ALTERNATE_SPLIT_RE.split(cell("alternates")) if a.strip()),
                     url=cell("url"),
                     contact=cell("contact"),
                     translations=translations,
                 )
-            )
+                row_errors += entry_errors(entry, line)
+            if row_errors:
+                errors.extend(row_errors)
+                continue
+            entries.append(entry)
     except FaqCsvError as exc:
         errors.append(exc)
+    if lossy:
+        langs = sorted({e.column.split("_", 1)[1] for e in lossy}, key=_LOSSY_LANGS.index)
+        errors.insert(
+            0,
+            FaqCsvError(
+                header_line,
+                "-",
+                f"{len(lossy)} translation cell(s) ({', '.join(langs)}) lost their letters to '?': the file was "
+                "saved by Excel as 'CSV (Comma delimited)' (CP932); save it as 'CSV UTF-8 (Comma delimited)'",
+                f"中国語・韓国語・ベトナム語・ポルトガル語の訳 {len(lossy)} か所で、文字が「?」に置き換わっています。"
+                "Excel で「CSV (コンマ区切り)」として保存すると、日本語以外の文字が失われます。" + SAVE_AS_UTF8,
+            ),
+        )
+        errors.extend(lossy)
+        errors.sort(key=lambda e: e.line)
     if errors:
         raise FaqCsvInvalid(errors)
     if not entries:
-        raise FaqCsvInvalid([FaqCsvError(header_line, "-", "no FAQ rows")])
+        raise FaqCsvInvalid([FaqCsvError(header_line, "-", "no FAQ rows", "FAQの行がありません（見出し行だけです）。")])
     return entries
 
 

@@ -9,6 +9,7 @@ thresholds in ``faq.decide`` carry over from a 50-entry ward FAQ to thousands of
 from __future__ import annotations
 
 import copy
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -310,9 +311,12 @@ class FaqIndex:
         if top >= gate and top - second >= gate_margin:
             return lexical, False
         try:
-            # A kana question rewritten in the FAQ's spelling embeds closer to it, too.
+            # A kana question rewritten in the FAQ's spelling embeds closer to it, too. Otherwise
+            # the model sees the NFKC form, as the lexical stage does (normalize()): half-width
+            # ﾏｲﾅﾝﾊﾞｰ must embed like マイナンバー.
             form = self.query_form(query)
-            qvec = embed_query(form if form != self._norm(query[:MAX_QUERY_CHARS]) else query)
+            nfkc = unicodedata.normalize("NFKC", query)
+            qvec = embed_query(form if form != self._norm(query[:MAX_QUERY_CHARS]) else nfkc)
         except SemanticUnavailable:
             return lexical, False
         self.semantic_queries += 1

@@ -22,8 +22,9 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,6 +51,10 @@ _engine_failed = False
 
 class SemanticUnavailable(RuntimeError):
     """The embedding engine cannot be used in this process."""
+
+
+class EmbeddingCancelled(SemanticUnavailable):
+    """An embedding job was stopped by its caller (its FAQ version was superseded)."""
 
 
 def enabled() -> bool:
@@ -163,11 +168,25 @@ SAVE_EVERY = 256  # passages between saves of a long embedding job (a killed wor
 
 
 @contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """Exclusive lock shared by every process using ``directory`` (released if the holder dies)."""
+def _directory_lock(directory: Path, wait: float | None = None) -> Iterator[None]:
+    """Exclusive lock shared by every process using ``directory`` (released if the holder dies).
+
+    ``wait``: give up after this many seconds (SemanticUnavailable) instead of waiting.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / LOCK_FILE, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        if wait is None:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise SemanticUnavailable("another process is embedding") from None
+                    time.sleep(0.02)
         try:
             yield
         finally:
@@ -227,11 +246,27 @@ class EmbeddingCache:
         with _MEMORY_LOCK:
             return sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in _MEMORY})
 
-    def _embed_missing(self, missing: list[tuple[str, str]], batch: int, save_every: int = 0) -> None:
+    def missing(self, texts: Sequence[str]) -> int:
+        """How many of ``texts`` would have to be embedded."""
+        return len(self._missing([_key("passage", t) for t in texts], texts))
+
+    def _embed_missing(
+        self,
+        missing: list[tuple[str, str]],
+        batch: int,
+        save_every: int = 0,
+        should_stop: Callable[[], bool] | None = None,
+        wait: float | None = None,
+    ) -> None:
         since_save = 0
         for i in range(0, len(missing), batch):
+            if should_stop is not None and should_stop():
+                # Keep what is done (a re-publish of that version reuses it), stop the rest.
+                self._dirty = self._dirty or i > 0
+                self.save()
+                raise EmbeddingCancelled(f"stopped after {i} of {len(missing)} texts")
             chunk = missing[i : i + batch]
-            vecs = _embed([t for _, t in chunk], False)
+            vecs = _embed([t for _, t in chunk], False, wait=-1 if wait is None else wait)
             with _MEMORY_LOCK:
                 for (k, _), v in zip(chunk, vecs, strict=True):
                     _MEMORY[k] = v
@@ -244,8 +279,19 @@ class EmbeddingCache:
         if missing:
             self._dirty = True
 
-    def passages(self, texts: Sequence[str], batch: int = PASSAGE_BATCH) -> np.ndarray:
-        """Vectors for ``texts`` (n, 384), embedding only those not cached."""
+    def passages(
+        self,
+        texts: Sequence[str],
+        batch: int = PASSAGE_BATCH,
+        should_stop: Callable[[], bool] | None = None,
+        wait: float | None = None,
+    ) -> np.ndarray:
+        """Vectors for ``texts`` (n, 384), embedding only those not cached.
+
+        ``should_stop`` is asked between engine calls; when it says True the job raises
+        :class:`EmbeddingCancelled` (what was embedded so far stays cached). ``wait``: seconds
+        to wait for the engine or another embedding job before SemanticUnavailable (None: no limit).
+        """
         keys = [_key("passage", t) for t in texts]
         with self._lock:
             if not set(keys) <= self._keys:
@@ -255,15 +301,21 @@ class EmbeddingCache:
         # app, a CLI eval) waits and then finds the vectors instead of computing them again.
         # Across processes (gunicorn workers starting together) a file lock does the same:
         # one worker embeds and saves, the others wait, re-read the file and embed nothing.
-        with _BUILD_LOCK:
+        if not _BUILD_LOCK.acquire(timeout=-1 if wait is None else wait):
+            raise SemanticUnavailable("another embedding job is running")
+        try:
             missing = self._missing(keys, texts)
             if missing and self.directory is not None:
-                with _directory_lock(self.directory):
+                with _directory_lock(self.directory, wait):
                     self._load()  # what another process saved while this one waited
-                    self._embed_missing(self._missing(keys, texts), batch, save_every=SAVE_EVERY)
+                    self._embed_missing(
+                        self._missing(keys, texts), batch, SAVE_EVERY, should_stop=should_stop, wait=wait
+                    )
                     self.save()
             else:
-                self._embed_missing(missing, batch)
+                self._embed_missing(missing, batch, should_stop=should_stop, wait=wait)
+        finally:
+            _BUILD_LOCK.release()
         with _MEMORY_LOCK:
             out = np.stack([_MEMORY[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
         return out.astype(np.float32, copy=False)
@@ -287,10 +339,8 @@ class SemanticIndex:
         self.row_starts = row_starts
         self.row_offset = row_offset
 
-    @classmethod
-    def build(cls, entries: Sequence[FaqEntry], cache: EmbeddingCache | None = None) -> SemanticIndex:
-        """Embed every entry's passages (through ``cache``); raises SemanticUnavailable."""
-        cache = cache if cache is not None else EmbeddingCache()
+    @staticmethod
+    def _passages(entries: Sequence[FaqEntry]) -> tuple[list[str], list[int], list[float]]:
         texts: list[str] = []
         starts: list[int] = []
         offsets: list[float] = []
@@ -303,7 +353,26 @@ class SemanticIndex:
             if USE_ANSWER and answer:
                 texts.append(answer)
                 offsets.append(ANSWER_OFFSET)
-        matrix = cache.passages(texts)
+        return texts, starts, offsets
+
+    @classmethod
+    def texts(cls, entries: Sequence[FaqEntry]) -> list[str]:
+        """Every passage text :meth:`build` embeds for ``entries``."""
+        return cls._passages(entries)[0]
+
+    @classmethod
+    def build(
+        cls,
+        entries: Sequence[FaqEntry],
+        cache: EmbeddingCache | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        wait: float | None = None,
+    ) -> SemanticIndex:
+        """Embed every entry's passages (through ``cache``); raises SemanticUnavailable
+        (EmbeddingCancelled when ``should_stop`` said so between engine calls)."""
+        cache = cache if cache is not None else EmbeddingCache()
+        texts, starts, offsets = cls._passages(entries)
+        matrix = cache.passages(texts, should_stop=should_stop, wait=wait)
         cache.save()
         return cls(matrix, np.asarray(starts, dtype=np.int64), np.asarray(offsets, dtype=np.float32))
 

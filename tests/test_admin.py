@@ -328,7 +328,7 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
         content_type="multipart/form-data",
     )
     assert r.status_code == 422
-    assert "line 2, column question" in r.text and "line 3, column id" in r.text
+    assert "2行目</b>・列「question」: 質問が空です。" in r.text and "3行目</b>・列「id」" in r.text
     assert core_store.published_faq_version(db) == first
     r = c.post(
         "/admin/faq/upload",
@@ -348,6 +348,9 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
     assert csv_body.data.startswith(b"\xef\xbb\xbf") and b"a-2" in csv_body.data
     assert "attachment" in csv_body.headers["Content-Disposition"]
     r = c.post(f"/admin/faq/versions/{first}/rollback", data={"csrf_token": tok})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/admin/faq/versions/{first}")
+    assert core_store.published_faq_version(db) == new_version  # not without the confirmation
+    r = c.post(f"/admin/faq/versions/{first}/rollback", data={"csrf_token": tok, "confirm": str(first)})
     assert core_store.published_faq_version(db) == first
     actions = [e["action"] for e in audit_store.entries(db, action_prefix="faq.")]
     assert {"faq.upload_rejected", "faq.upload", "faq.publish", "faq.rollback"} <= set(actions)

@@ -59,7 +59,7 @@ def test_publish_swaps_the_index_without_restart(app, client, emulator, runner, 
     post_events(client, [text_event(USER, "ユニコーンを飼いたいんですが", emulator.mint_token(USER))])
     assert "幻獣係" in emulator.messages(to=USER)[-1]["message"]["text"]
     # and rolling back brings the old answers back
-    assert runner.invoke(args=["faq", "rollback", str(first)]).exit_code == 0
+    assert runner.invoke(args=["faq", "rollback", str(first)], input="y\n").exit_code == 0
     assert rt.faq.wait_for(first, timeout=30)
 
 

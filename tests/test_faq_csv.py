@@ -57,21 +57,21 @@ def test_missing_required_columns() -> None:
 def test_all_row_errors_collected_with_lines() -> None:
     data = (
         "id,question,answer\n"
-        '1,ごみ,"複数行の\n回答"\n'  # lines 2-3
-        "2,,回答\n"  # line 4
-        "3,質問,\n"  # line 5
-        ",質問,回答\n"  # line 6
-        '1,重複,"回答"\n'  # line 7
-        "4,質問,回答,余分\n"  # line 8
-        "5,長い,{}\n".format("あ" * 5001)  # line 9
+        '1,ごみ,"複数行の\n回答"\n'  # Excel row 2 (file lines 2-3: one row in Excel)
+        "2,,回答\n"  # row 3
+        "3,質問,\n"  # row 4
+        ",質問,回答\n"  # row 5
+        '1,重複,"回答"\n'  # row 6
+        "4,質問,回答,余分\n"  # row 7
+        "5,長い,{}\n".format("あ" * 5001)  # row 8
     ).encode("utf-8")
     assert _errors(data) == [
-        "line 4, column question: empty question",
-        "line 5, column answer: empty answer",
-        "line 6, column id: empty id",
-        "line 7, column id: duplicate id '1' (first on line 2)",
-        "line 8, column -: expected 3 fields, found 4",
-        "line 9, column answer: answer too long: 5001 > 5000 UTF-16 code units",
+        "line 3, column question: empty question",
+        "line 4, column answer: empty answer",
+        "line 5, column id: empty id",
+        "line 6, column id: duplicate id '1' (first on line 2)",
+        "line 7, column -: expected 3 fields, found 4",
+        "line 8, column answer: answer too long: 5001 > 5000 UTF-16 code units",
     ]
 
 
@@ -147,12 +147,14 @@ def test_dump_round_trip_bom_crlf_and_formula_escape(tmp_path) -> None:
     assert data.split(b"\r\n")[0].endswith(b"answer_en") and data.endswith(b"\r\n")
     path = tmp_path / "faq.csv"
     path.write_bytes(data)
+    # In the file (what Excel opens) formula cells are text: a leading apostrophe ...
+    assert b"'=HYPERLINK()" in data and b"\"'-\xe5\x8d\xb1" in data and b"'+A" in data
+    assert b"'@x" not in data  # the cell starts with 別: not a formula
+    # ... and reading the product's own export back gives the stored text, not "'-…".
     back = load_faq_csv(path)
-    assert back[0].question == "'=HYPERLINK()"
-    assert back[0].answer == "'-危険\n2行目"
-    assert back[0].alternates == ("別の言い方", "@x")  # the cell starts with 別: not a formula
-    assert back[0].translations["en"]["answer"] == "'+A"
-    assert back[1] == entries[1]
+    assert back == entries
+    assert back[0].question == "=HYPERLINK()" and back[0].answer == "-危険\n2行目"
+    assert back[0].translations["en"]["answer"] == "+A"
 
 
 def test_model_dict_round_trip() -> None:

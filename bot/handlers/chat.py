@@ -14,9 +14,8 @@ from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from bot.i18n import t
 from bot.urgent import UrgentTopic, find_urgent, load_urgent
-from faq.decide import Decision, decide
+from faq.decide import Decision
 from faq.model import FaqEntry
-from faq.multilang import MultilingualSearch
 from nlp.normalize import normalize
 from store import core as core_store
 
@@ -299,8 +298,9 @@ def _search(ctx: Ctx, text: str) -> tuple[Any, list[Any], Decision]:
     # answer in ctx.lang, which may differ.
     search_lang = ctx.extra.get("message_lang") or ctx.lang
     # A backlog in the answer pool (a disaster-time burst): fewer query embeddings.
-    hits = published.search(text, k=5, lang=search_lang, thorough=not ctx.extra.get("busy", False))
-    return published, hits, decide(hits, **MultilingualSearch.thresholds(search_lang))
+    # The same ranking as the staff tool `faq ask` (Published.rank).
+    ranking = published.rank(text, k=5, lang=search_lang, thorough=not ctx.extra.get("busy", False))
+    return published, ranking.hits, ranking.decision
 
 
 def faq_messages(ctx: Ctx, text: str, normalized: str) -> list[Message]:
