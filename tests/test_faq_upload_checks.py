@@ -101,9 +101,7 @@ def test_cp932_files_with_japanese_english_and_real_question_marks_pass() -> Non
 
 def test_product_escape_is_stripped_only_where_it_is_the_products() -> None:
     data = (
-        "id,question,answer,contact\n"
-        "a,質問,'- 平日 8:30〜17:15,'+81-3-0000-0000\n"
-        "b,'それ' とは,'本当' です,'@desk\n"
+        "id,question,answer,contact\na,質問,'- 平日 8:30〜17:15,'+81-3-0000-0000\nb,'それ' とは,'本当' です,'@desk\n"
     ).encode()
     a, b = parse_faq_csv(data)
     assert a.answer == "- 平日 8:30〜17:15" and a.contact == "+81-3-0000-0000"
