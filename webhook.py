@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "SYNONYMS_CSV": str(ROOT / "data" / "synonyms.csv"),
     "AREAS_CSV": str(ROOT / "data" / "areas.csv"),
     "RICHMENU_CSV": str(ROOT / "data" / "richmenu.csv"),
+    "OPINION_TOPICS_CSV": str(ROOT / "data" / "opinion_topics.csv"),
     "URGENT_CSV": str(ROOT / "data" / "urgent.csv"),
     "URGENT_HAS_7119": True,
     "SECRET_KEY": None,

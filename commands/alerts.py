@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
+from opinions import service as opinion_service
 from outbox import sender as outbox_sender
 from reports import service as report_service
 from reports.notify import deliver_due, run_notifier
@@ -430,9 +431,11 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
     menus = threading.Thread(target=switcher.run, args=(rt.store, rt.line, stop), name="richmenu", daemon=True)
     menus.start()
 
-    # The shared outbox (survey invitations, replies to opinions); it also closes surveys at their deadline.
+    # The shared outbox (survey invitations, replies to opinions); when idle it closes surveys at
+    # their deadline and drops opinion drafts older than a day.
     def close_surveys() -> None:
         survey_service.close_due(rt.store.db)
+        opinion_service.expire_drafts(rt.store.db)
 
     if once:
         outbox_sender.deliver_due(rt.store, rt.line)

@@ -39,6 +39,7 @@ MIGRATION_MODULES = (
     "store.richmenu",
     "store.outbox",
     "store.surveys",
+    "store.opinions",
 )
 
 

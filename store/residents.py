@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from store import garbage as garbage_store
+from store import opinions as opinion_store
 from store import outbox as outbox_store
 from store import reports as report_store
 from store import surveys as survey_store
@@ -139,6 +140,7 @@ def delete_resident(db: Database, user_id: str) -> None:
         garbage_store.forget_user(db, user_id)
         outbox_store.forget_user(db, user_id)
         survey_store.forget_user(db, user_id)
+        opinion_store.forget_user(db, user_id)
         if deleted:
             _bump(db, "unfollows")
 

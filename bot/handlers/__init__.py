@@ -1,3 +1,3 @@
 """Event handlers; importing this package registers them with bot.events."""
 
-from bot.handlers import bulky, chat, garbage, menu, reports, residents, shelters, surveys  # noqa: F401
+from bot.handlers import bulky, chat, garbage, menu, opinions, reports, residents, shelters, surveys  # noqa: F401

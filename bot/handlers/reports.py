@@ -146,10 +146,20 @@ def fetch_content(ctx: Ctx, message_id: str) -> tuple[bytes | None, str | None]:
     return None, "report_photo_fetch_failed"
 
 
+# Other dialogues that take a photo while they are waiting for one (an opinion's optional
+# photo); each returns None when this resident is not at that step. Otherwise a photo starts
+# or continues a report.
+IMAGE_FIRST: list = []
+
+
 @on("message:image")
 def image(ctx: Ctx, event: Any) -> Sequence[Message] | None:
     if not ctx.user_id:
         return None
+    for hook in IMAGE_FIRST:
+        taken = hook(ctx, event)
+        if taken is not None:
+            return taken
     msg = event.message
     s = settings(ctx)
     provider = getattr(getattr(msg, "content_provider", None), "type", "line")
