@@ -42,12 +42,20 @@ class Photo:
     height: int
 
 
-def _encode(img: Image.Image, side: int, quality: int) -> bytes:
+def _shrink(img: Image.Image, side: int) -> Image.Image:
+    if max(img.size) <= side:
+        return img
     copy = img.copy()
-    copy.thumbnail((side, side), Image.Resampling.LANCZOS)
+    # reducing_gap: a cheap integer downscale first, then Lanczos (halves the time on phone photos).
+    copy.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return copy
+
+
+def _encode(img: Image.Image, quality: int) -> bytes:
     buf = io.BytesIO()
-    # No exif=, icc_profile= or comment=: Pillow writes none of them unless asked.
-    copy.save(buf, "JPEG", quality=quality, optimize=True)
+    # No exif=, icc_profile= or comment=: Pillow writes none of them unless asked. No optimize=:
+    # it costs a second pass (+0.2 s on a 3 MB photo) to save about 4 %.
+    img.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -68,14 +76,16 @@ def process(data: bytes, max_bytes: int = MAX_BYTES) -> Photo:
                 probe.verify()  # structure check; the image must be reopened after verify()
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
-                upright = ImageOps.exif_transpose(img)
-                rgb = upright.convert("RGB")
+                ImageOps.exif_transpose(img, in_place=True)
+                rgb = img if img.mode == "RGB" else img.convert("RGB")
+                full_img = _shrink(rgb, FULL_SIDE)
+                thumb_img = _shrink(full_img, THUMB_SIDE)
+                width, height = rgb.size
+                full, thumb = _encode(full_img, 85), _encode(thumb_img, 78)
     except PhotoError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise NotAnImage(type(exc).__name__) from None
     except Image.DecompressionBombWarning:
         raise PhotoTooLarge("decompression bomb") from None
-    full = _encode(rgb, FULL_SIDE, 85)
-    thumb = _encode(rgb, THUMB_SIDE, 78)
-    return Photo(full=full, thumb=thumb, width=rgb.width, height=rgb.height)
+    return Photo(full=full, thumb=thumb, width=width, height=height)
