@@ -462,5 +462,9 @@ def dump_faq_csv(entries: Iterable[FaqEntry]) -> bytes:
 
 
 # Other Excel-edited lists (the 5374 garbage files, the 粗大ごみ fee list) read CSV the same way.
-decode_csv_bytes = _decode
+def decode_csv_bytes(data: bytes) -> str:
+    """UTF-8 (BOM optional) or CP932 text; FaqCsvInvalid on undecodable bytes."""
+    return _decode(data)[0]
+
+
 csv_records = _records
