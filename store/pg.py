@@ -200,7 +200,7 @@ class PgDatabase:
 
     def close(self) -> None:
         if self._pool is not None and self._pool_pid == os.getpid():
-            self._pool.close()
+            self._pool.close(timeout=1)
         self._pool = None
 
     # --- statements ---------------------------------------------------------------------

@@ -122,9 +122,10 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database of the test's engine."""
+    """A fresh database of the test's engine (on PostgreSQL a copy of one migrated at session start)."""
     if engine == "postgresql":
-        return request.getfixturevalue("pg_cluster").new_database()
+        cluster = request.getfixturevalue("pg_cluster")
+        return cluster.new_database(template=cluster.migrated_template())
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -77,21 +78,35 @@ class PgCluster:
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
-    def restart(self) -> None:
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop (fast: clients are disconnected), stay down for a while, start again."""
         self.stop()
+        time.sleep(down_seconds)
         self._pg_ctl_start()
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
-    def new_database(self, prefix: str = "t") -> str:
-        """Create an empty database and return its URL."""
+    def new_database(self, prefix: str = "t", template: str | None = None) -> str:
+        """Create a database (empty, or a copy of `template`) and return its URL."""
         import psycopg
 
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name)
+
+    def migrated_template(self) -> str:
+        """A database with every migration applied, to copy per test (copying is faster than migrating)."""
+        if getattr(self, "_template", None) is None:
+            from store import Store
+
+            url = self.new_database("template")
+            store = Store(url)
+            store.ensure_ready()
+            store.close()
+            self._template = url.rsplit("/", 1)[1]
+        return self._template
 
     def drop_database(self, url: str) -> None:
         import psycopg

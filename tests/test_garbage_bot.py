@@ -12,6 +12,8 @@ from garbage.service import ward_today
 from store import residents as resident_store
 from tests.conftest import post_events, postback_event, text_event
 
+pytestmark = pytest.mark.both_engines
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "garbage" / "midori"
 USER = "U" + "7" * 32

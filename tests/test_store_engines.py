@@ -197,7 +197,11 @@ def test_reclaim_takes_each_stale_event_once(store):
     assert sorted(got) == sorted(f"E{i}" for i in range(30))
 
 
-def test_migrations_applied_once_when_processes_start_together(database_url):
+def test_migrations_applied_once_when_processes_start_together(engine, tmp_path, request):
+    if engine == "postgresql":
+        database_url = request.getfixturevalue("pg_cluster").new_database()  # empty: nothing migrated yet
+    else:
+        database_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     code = "import sys; from store import Store; s = Store(sys.argv[1]); s.ensure_ready(); s.close()"
     procs = [
         subprocess.Popen([sys.executable, "-c", code, database_url], cwd=ROOT, stderr=subprocess.PIPE, text=True)
