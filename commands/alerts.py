@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import threading
+import time
 
 import click
 from flask import current_app
@@ -17,9 +18,10 @@ from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
 from opinions import service as opinion_service
 from outbox import sender as outbox_sender
 from reports import service as report_service
-from reports.notify import deliver_due, run_notifier
 from richmenu import switcher
 from surveys import service as survey_service
+
+REPORT_SWEEP_SECONDS = 60.0  # expiring a 30-minute draft a minute late is fine; every idle round is not
 
 alert_cli = AppGroup("alert", help="Create, approve, send, follow and cancel emergency alerts.")
 
@@ -412,19 +414,14 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger(__name__).info("delivery worker started")
-    # Report status messages share the worker process (their own outbox table and loop).
+    # Residents' reports: unfinished ones expire (their photos deleted), retention applies.
     report_settings = report_service.Settings.from_config(current_app.config)
+    last_report_sweep = [0.0]
 
-    def sweep() -> None:
-        report_service.sweep(rt.store.db, report_settings)
-
-    if once:
-        deliver_due(rt.store, rt.line)
-        sweep()
-    else:
-        threading.Thread(
-            target=run_notifier, args=(rt.store, rt.line, stop), kwargs={"sweep": sweep}, daemon=True
-        ).start()
+    def report_sweep() -> None:
+        if time.monotonic() - last_report_sweep[0] >= REPORT_SWEEP_SECONDS:
+            last_report_sweep[0] = time.monotonic()
+            report_service.sweep(rt.store.db, report_settings)
     # Rich menus follow the live alerts (disaster menu on, normal menu back): a reconciler
     # beside the sender, sharing its stop signal.
 
@@ -436,6 +433,7 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
     def close_surveys() -> None:
         survey_service.close_due(rt.store.db)
         opinion_service.expire_drafts(rt.store.db)
+        report_sweep()
 
     if once:
         outbox_sender.deliver_due(rt.store, rt.line)

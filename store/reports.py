@@ -1,5 +1,5 @@
 """SQL for residents' reports: drafts (the dialogue in progress), reports, photos, status history,
-and the outbox of status messages to the reporter.
+and the status messages to the reporter (queued in the shared outbox, store/outbox.py).
 
 Flow state lives here, not in a process: any web or answer process may take the next event.
 A draft is updated with a version check (two photos arriving at once never lose one). The
@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
 from store import audit as audit_store
+from store import outbox as outbox_store
 from store import transaction
-from store.dialect import skip_locked
 
 migrations = Migrations("madoguchi.reports")
 
@@ -117,6 +116,16 @@ def _m0001(db: Database) -> None:
     # Files no longer referenced (cancelled or expired drafts, residents who left): the
     # delivery worker deletes them from MEDIA_DIR (the database never touches files).
     db.execute("CREATE TABLE media_trash (name TEXT PRIMARY KEY, added_at REAL NOT NULL)")
+
+
+@migrations(name="0002_shared_outbox")
+def _m0002(db: Database) -> None:
+    # Status messages to reporters now go through the shared outbox (store/outbox.py,
+    # kind 'report_status', ref = the report_changes row): one sender, one set of retry rules.
+    db.execute("DROP TABLE report_notices")
+
+
+STATUS_KIND = "report_status"
 
 
 # --- drafts -----------------------------------------------------------------------------
@@ -404,9 +413,10 @@ def change_status(
     them — all in one transaction. None when the status changed meanwhile (someone else was first)."""
     now = time.time() if now is None else now
     with transaction(db):
-        row = db.execute("SELECT status, user_id FROM reports WHERE id = ?", [report_id]).fetchone()
+        row = db.execute("SELECT status, user_id, lang FROM reports WHERE id = ?", [report_id]).fetchone()
         if row is None or row[0] != expect_status:
             return None
+        lang = row[2]
         closed = now if new_status in CLOSED else None
         db.execute(
             "UPDATE reports SET status = ?, status_notes = COALESCE(?, status_notes), duplicate_of = ?,"
@@ -429,11 +439,8 @@ def change_status(
         )
         user_id = row[1]
         if user_id and notice:
-            db.execute(
-                "INSERT INTO report_notices (change_id, report_id, user_id, messages_json, retry_key, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [change_id, report_id, user_id, json.dumps(notice, ensure_ascii=False), str(uuid.uuid4()), now],
-            )
+            # In this transaction: the change and its one message commit together, or neither.
+            outbox_store.enqueue_push(db, STATUS_KIND, change_id, user_id, notice, lang or "ja")
     return change_id
 
 
@@ -463,9 +470,8 @@ def update_fields(db: Database, report_id: int, actor: str, action: str, source:
 def forget_user(db: Database, user_id: str, now: float | None = None) -> None:
     """Unfollow: reports stay, anonymous; unsent messages and the draft (photos trashed) go."""
     now = time.time() if now is None else now
+    # (Unsent status messages leave with the resident through store.outbox.forget_user.)
     db.execute("UPDATE reports SET user_id = NULL WHERE user_id = ?", [user_id])
-    db.execute("DELETE FROM report_notices WHERE user_id = ? AND status = 'pending'", [user_id])
-    db.execute("UPDATE report_notices SET user_id = NULL WHERE user_id = ?", [user_id])
     row = db.execute("SELECT state_json FROM report_drafts WHERE user_id = ?", [user_id]).fetchone()
     if row:
         _trash(db, _photo_names(json.loads(row[0])), now)
@@ -475,68 +481,37 @@ def forget_user(db: Database, user_id: str, now: float | None = None) -> None:
 def prune_reporters(db: Database, closed_before: float) -> int:
     """Retention: forget who reported a report closed before `closed_before`."""
     with transaction(db):
-        n = db.execute(
-            "UPDATE reports SET user_id = NULL WHERE user_id IS NOT NULL AND closed_at IS NOT NULL AND closed_at < ?",
-            [closed_before],
-        ).rowcount
-        db.execute(
-            "UPDATE report_notices SET user_id = NULL WHERE status <> 'pending' AND user_id IS NOT NULL"
-            " AND report_id IN (SELECT id FROM reports WHERE user_id IS NULL)"
-        )
-    return n
+        ids = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM reports WHERE user_id IS NOT NULL AND closed_at IS NOT NULL AND closed_at < ?",
+                [closed_before],
+            ).fetchall()
+        ]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            db.execute(f"UPDATE reports SET user_id = NULL WHERE id IN ({marks})", chunk)
+            # The sent status messages' recipient lists name the reporter too.
+            db.execute(
+                "DELETE FROM outbox_recipients WHERE batch_id IN (SELECT b.id FROM outbox_batches b"
+                f" JOIN report_changes c ON b.kind = ? AND b.ref = c.id WHERE c.report_id IN ({marks}))",
+                [STATUS_KIND, *chunk],
+            )
+    return len(ids)
 
 
-# --- the status-message outbox ----------------------------------------------------------------
-
-
-def claim_notice(db: Database, worker_id: str, lease_seconds: float, now: float | None = None) -> dict[str, Any] | None:
-    """Atomically take one due message (one UPDATE … RETURNING, as the alert outbox does)."""
-    now = time.time() if now is None else now
-    rows = db.execute(
-        "UPDATE report_notices SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
-        " WHERE id = (SELECT id FROM report_notices WHERE status = 'pending' AND next_attempt_at <= ?"
-        "   AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT 1"
-        + skip_locked(db)
-        + ") AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)"
-        " RETURNING id, report_id, user_id, messages_json, retry_key, attempts",
-        [worker_id, now + lease_seconds, now, now, now],
-    ).fetchall()
-    if not rows:
-        return None
-    nid, rid, user_id, messages_json, retry_key, attempts = rows[0]
-    return {
-        "id": nid,
-        "report_id": rid,
-        "user_id": user_id,
-        "messages": json.loads(messages_json),
-        "retry_key": retry_key,
-        "attempts": attempts,
-    }
-
-
-def finish_notice(db: Database, notice_id: int, status: str, http_status: int, error: str | None = None) -> None:
-    """sent (200, or 409: an earlier attempt was accepted) or failed (permanent)."""
-    db.execute(
-        "UPDATE report_notices SET status = ?, last_status = ?, last_error = ?, claimed_by = NULL, lease_until = NULL,"
-        " sent_at = ? WHERE id = ? AND status = 'pending'",
-        [status, http_status, (error or "")[:500] or None, time.time() if status == "sent" else None, notice_id],
-    )
-
-
-def retry_notice_later(db: Database, notice_id: int, delay: float, http_status: int, error: str) -> None:
-    db.execute(
-        "UPDATE report_notices SET claimed_by = NULL, lease_until = NULL, next_attempt_at = ?, last_status = ?,"
-        " last_error = ? WHERE id = ? AND status = 'pending'",
-        [time.time() + delay, http_status, error[:500], notice_id],
-    )
+# --- status messages (in the shared outbox) ---------------------------------------------------------
 
 
 def notices_for(db: Database, report_id: int) -> list[dict[str, Any]]:
+    """The status messages of a report's changes: status, attempts, last HTTP status, when."""
     return list(
         db.query(
-            "SELECT id, change_id, status, attempts, last_status, created_at, sent_at FROM report_notices"
-            " WHERE report_id = ? ORDER BY id",
-            [report_id],
+            "SELECT b.id, b.ref AS change_id, b.status, b.attempts, b.last_status, b.created_at, b.sent_at"
+            " FROM outbox_batches b JOIN report_changes c ON b.kind = ? AND b.ref = c.id"
+            " WHERE c.report_id = ? ORDER BY b.id",
+            [STATUS_KIND, report_id],
         )
     )
 
