@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "garbage" / "midori"
 USER = "U" + "7" * 32
 WEEKDAY = "月火水木金土日"
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture

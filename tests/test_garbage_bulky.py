@@ -15,6 +15,7 @@ from store import residents as resident_store
 from tests.test_garbage_bot import SAMPLE, USER, quick_actions, say, tap
 
 OTHER = "U" + "8" * 32
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture

@@ -7,12 +7,15 @@ import io
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from alerts.worker import run_worker
 from store import garbage as garbage_store
 from store import residents as resident_store
 from tests.test_garbage_bot import SAMPLE
 
 JST = ZoneInfo("Asia/Tokyo")
+pytestmark = pytest.mark.both_engines
 
 
 def _db(app):
@@ -33,7 +36,9 @@ def test_reminders_once_per_area_in_each_language_and_never_at_night(app, runner
         resident_store.set_resident(db, "U" + "b" * 32, area="midori-1", lang="en", topics=["garbage"])
         resident_store.set_resident(db, "U" + "c" * 32, area="midori-1", lang="ja", topics=[])  # not opted in
         resident_store.set_resident(db, "U" + "d" * 32, area="wakaba-3", lang="ja", topics=["garbage"])
-        resident_store.set_resident(db, "U" + "e" * 32, area="midori-2", lang="ko", topics=["garbage"], delivery_stopped=True)
+        resident_store.set_resident(
+            db, "U" + "e" * 32, area="midori-2", lang="ko", topics=["garbage"], delivery_stopped=True
+        )
     evening = _evening_before_monday()
     night = runner.invoke(args=["garbage", "remind", "--now", evening.replace(hour=22).isoformat()])
     assert night.exit_code != 0 and "outside 17:00–21:00" in night.output
@@ -99,7 +104,9 @@ def test_fee_import_capacity_and_contractor_csv(app, runner, tmp_path):
             receipt_prefix="S",
         )
     out = tmp_path / "sodai.csv"
-    result = runner.invoke(args=["garbage", "requests", "--from", "2027-01-08", "--to", "2027-01-08", "--csv", str(out)])
+    result = runner.invoke(
+        args=["garbage", "requests", "--from", "2027-01-08", "--to", "2027-01-08", "--csv", str(out)]
+    )
     assert result.exit_code == 0 and "wrote 1 requests" in result.output
     data = out.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
