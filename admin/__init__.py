@@ -20,6 +20,7 @@ from admin import (  # noqa: E402,F401  # noqa: E402,F401
     views_dashboard,
     views_faq,
     views_garbage,
+    views_listening,
     views_reports,
     views_shelters,
     views_unanswered,
