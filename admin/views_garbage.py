@@ -1,21 +1,18 @@
 """粗大ごみ for staff: requests per day and area, capacity, the contractor's CSV, cancel with a reason
-(the resident is told by push in their language)."""
+(the resident is told by push in their language, through the shared outbox)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
-from linebot.v3.messaging import TextMessage
 
 from admin import bp
 from admin.guard import audit, db, roles
 from alerts.service import load_areas
 from bot.handlers.garbage import format_date
 from bot.i18n import t
-from bot.line_api import LineApiError
 from garbage import bulky
 from garbage.service import ward_today
 from store import garbage as garbage_store
@@ -130,21 +127,19 @@ def garbage_cancel(request_id: int):
     if not reason or len(reason) > 200:
         flash("取消の理由を入力してください（住民に伝わります。200文字まで）。")
         return redirect(back)
-    if not garbage_store.cancel_request(db(), request_id, by=g.admin_user, reason=reason):
+    lang = req["lang"] or "ja"
+    day = dt.date.fromisoformat(req["day"])
+    text = t("bulky_staff_cancelled", lang, receipt=req["receipt"], date=format_date(day, lang), reason=reason)
+    notice = [{"type": "text", "text": text}]
+    if not garbage_store.cancel_request(db(), request_id, by=g.admin_user, reason=reason, notice=notice):
         flash(f"{req['receipt']} はすでに取り消されています。")
         return redirect(back)
     audit("garbage.cancel", f"bulky:{req['receipt']}", {"reason": reason})
-    told = "（LINEの連絡先がないため通知していません）"
-    if req["user_id"]:
-        lang = req["lang"] or "ja"
-        day = dt.date.fromisoformat(req["day"])
-        text = t("bulky_staff_cancelled", lang, receipt=req["receipt"], date=format_date(day, lang), reason=reason)
-        # One push per cancellation: a retried request with the same key is not delivered twice.
-        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"madoguchi:bulky-cancel:{req['id']}"))
-        try:
-            current_app.extensions["madoguchi"].line.push(req["user_id"], [TextMessage(text=text)], retry_key=key)
-            told = "（住民にLINEで通知しました）"
-        except LineApiError as err:
-            told = f"（LINEでの通知に失敗しました: {err.status}。電話で連絡してください）"
+    # The delivery worker sends it (with a retry key: never twice, retried while LINE is down).
+    told = (
+        "（住民にLINEで通知します）"
+        if req["user_id"]
+        else "（LINEの連絡先がないため通知していません。電話で連絡してください）"
+    )
     flash(f"{req['receipt']} を取り消しました。{told}")
     return redirect(back)

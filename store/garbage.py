@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from store import outbox as outbox_store
 from store import transaction
 
 migrations = Migrations("madoguchi.garbage")
@@ -352,8 +353,22 @@ def requests_between(db: Database, start: str, end: str, area: str | None = None
     return [_request_row(r) for r in db.query(sql + " ORDER BY day, area, id", params)]
 
 
-def cancel_request(db: Database, request_id: int, by: str, reason: str | None, user_id: str | None = None) -> bool:
-    """Cancel a booked request (only the resident's own when ``user_id`` is given); frees its place."""
+NOTICE_KIND = "bulky_cancel"  # shared outbox kind of the message telling a resident
+
+
+def cancel_request(
+    db: Database,
+    request_id: int,
+    by: str,
+    reason: str | None,
+    user_id: str | None = None,
+    notice: list[dict[str, Any]] | None = None,
+) -> bool:
+    """Cancel a booked request (only the resident's own when ``user_id`` is given); frees its place.
+
+    ``notice``: LINE messages for the resident, queued in the shared outbox in the same
+    transaction (the cancellation and its one message commit together, or neither).
+    """
     sql = (
         "UPDATE bulky_requests SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?, cancel_reason = ?"
         " WHERE id = ? AND status = 'booked'"
@@ -363,13 +378,15 @@ def cancel_request(db: Database, request_id: int, by: str, reason: str | None, u
         sql += " AND user_id = ?"
         params.append(user_id)
     with transaction(db):
-        rows = db.execute(sql + " RETURNING area, day", params).fetchall()
+        rows = db.execute(sql + " RETURNING area, day, user_id, lang", params).fetchall()
         if not rows:
             return False
+        area, day, resident, lang = rows[0]
         db.execute(
-            "UPDATE bulky_day_counts SET booked = booked - 1 WHERE area = ? AND day = ? AND booked > 0",
-            [rows[0][0], rows[0][1]],
+            "UPDATE bulky_day_counts SET booked = booked - 1 WHERE area = ? AND day = ? AND booked > 0", [area, day]
         )
+        if notice and resident:
+            outbox_store.enqueue_push(db, NOTICE_KIND, request_id, resident, notice, lang or "ja")
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from garbage.service import ward_today
+from outbox.sender import deliver_due
 from store import garbage as garbage_store
 from tests.test_admin import admin_app, clock, logged_in, page_csrf  # noqa: F401
 
@@ -60,13 +61,18 @@ def test_staff_see_requests_set_capacity_export_and_cancel(admin_app, emulator):
         data={"csrf_token": token, "reason": "道路工事のため収集できません"},
         follow_redirects=True,
     )
-    assert "取り消しました" in done.text and "通知しました" in done.text
+    assert "取り消しました" in done.text and "通知します" in done.text
+    with admin_app.app_context():
+        rt = admin_app.extensions["madoguchi"]
+        deliver_due(rt.store, rt.line)
     pushed = emulator.texts(USER)
     assert len(pushed) == 1 and req["receipt"] in pushed[0] and "道路工事のため収集できません" in pushed[0]
     assert pushed[0].startswith("[Bulky waste] The ward has cancelled")  # the resident's language
     again = staff.post(
         f"/admin/garbage/requests/{req['id']}/cancel", data={"csrf_token": token, "reason": "x"}, follow_redirects=True
     )
+    with admin_app.app_context():
+        deliver_due(rt.store, rt.line)
     assert "すでに取り消されています" in again.text and len(emulator.texts(USER)) == 1
 
 
