@@ -9,8 +9,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from garbage.service import ward_today
+from store import garbage as garbage_store
 from store import residents as resident_store
-from tests.conftest import post_events, postback_event, text_event
+from tests.conftest import make_event, post_events, postback_event, text_event
 
 pytestmark = pytest.mark.both_engines
 
@@ -151,8 +152,25 @@ def test_without_garbage_data_the_faq_answers_as_before(app, client, emulator):
 
 def test_unfollow_forgets_the_area_and_drafts(gomi, client, emulator):
     register(gomi)
-    from tests.conftest import make_event
-
+    say(client, emulator, "粗大ごみ申込")
+    with gomi.app_context():
+        db = gomi.extensions["madoguchi"].store.db
+        req = garbage_store.book_request(
+            db,
+            user_id=USER,
+            area="midori-1",
+            address="1-1",
+            day="2099-01-05",
+            items=[{"name": "机", "fee": 800}],
+            total_fee=800,
+            lang="ja",
+            capacity=5,
+            receipt_prefix="S",
+        )
     post_events(client, [make_event("unfollow", USER)])
     with gomi.app_context():
-        assert resident_store.get_resident(gomi.extensions["madoguchi"].store.db, USER) is None
+        assert resident_store.get_resident(db, USER) is None
+        assert garbage_store.get_draft(db, USER) is None
+        # The booking stays for the collection, without the LINE id.
+        kept = garbage_store.get_request(db, req["id"])
+        assert kept["status"] == "booked" and kept["user_id"] is None

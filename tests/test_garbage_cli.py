@@ -114,3 +114,16 @@ def test_fee_import_capacity_and_contractor_csv(app, runner, tmp_path):
     assert rows[0][:4] == ["受付番号", "収集日", "地区", "住所"]
     assert rows[1][2] == "みどり一丁目" and rows[1][3].startswith("'=") and rows[1][4].startswith("'=")
     assert "U" + "f" * 32 not in data.decode("utf-8-sig")  # the contractor never sees LINE ids
+
+
+def test_every_garbage_command_has_help_with_an_example(runner):
+    for args in (
+        ["import"],
+        ["days"],
+        ["fees", "import"],
+        ["capacity"],
+        ["requests"],
+        ["remind"],
+    ):
+        out = runner.invoke(args=["garbage", *args, "--help"]).output
+        assert "Example: flask --app webhook garbage " + " ".join(args) in out, args
