@@ -187,3 +187,56 @@ def faq_new():
             return redirect(url_for("admin.faq_version", version=version))
     existing = sorted({e.get("category", "") for e in entries if e.get("category")})
     return render_template("admin/faq_new.html", form=form, errors=errors, categories=existing), 400 if errors else 200
+
+
+MAX_PHRASES = 20
+
+
+@bp.route("/faq/alternate", methods=["GET", "POST"])
+@roles("staff")
+def faq_alternate():
+    """Unanswered questions added as other phrasings (alternates) of an existing entry, staged as a version."""
+    _version, entries = _published()
+    by_id = {e["id"]: e for e in entries}
+    phrases = [p.strip() for p in request.values.getlist("q") if p.strip()][:MAX_PHRASES]
+    chosen = request.values.get("faq_id", "").strip()
+    other = request.values.get("faq_other", "").strip()
+    errors: list[str] = []
+    if request.method == "POST":
+        target = other if chosen == "other" else chosen
+        entry = by_id.get(target)
+        if entry is None:
+            errors.append("言い換えを追加するFAQを選んでください。")
+        if not phrases:
+            errors.append("追加する言い換えを1つ以上選んでください。")
+        if entry is not None and phrases:
+            known = {entry["question"], *entry.get("alternates", [])}
+            new = [p for p in dict.fromkeys(phrases) if p not in known]
+            if not new:
+                errors.append("選んだ言い換えは、このFAQにすでに入っています。")
+            else:
+                updated = FaqEntry.from_dict({**entry, "alternates": [*entry.get("alternates", []), *new]})
+                errors += [f"{COLUMN_LABELS.get(e.column, e.column)}: {e.ja}" for e in entry_errors(updated)]
+                if not errors:
+                    staged = [updated if e["id"] == target else FaqEntry.from_dict(e) for e in entries]
+                    version = _stage(staged, f"console:{target}+alternates")
+                    audit("faq.draft_alternate", f"faq:v{version}", {"id": target, "alternates": new})
+                    return redirect(url_for("admin.faq_version", version=version))
+    # Suggestions: what the bot itself ranks highest for these questions (the same ranking).
+    published = current_app.extensions["madoguchi"].faq.current()
+    scores: dict[str, float] = {}
+    for phrase in phrases[:5]:
+        for hit in published.rank(phrase, k=5).hits:
+            scores[hit.entry.id] = max(scores.get(hit.entry.id, 0.0), hit.score)
+    suggestions = [by_id[i] for i, _ in sorted(scores.items(), key=lambda x: -x[1]) if i in by_id][:5]
+    if not chosen and suggestions:
+        chosen = suggestions[0]["id"]
+    return render_template(
+        "admin/faq_alternate.html",
+        phrases=phrases,
+        chosen=chosen,
+        other=other,
+        suggestions=suggestions,
+        entries=sorted(entries, key=lambda e: e["id"]),
+        errors=errors,
+    ), 400 if errors else 200

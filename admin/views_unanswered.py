@@ -7,7 +7,9 @@ from flask import flash, redirect, render_template, request, url_for
 from admin import bp
 from admin.grouping import group_queries
 from admin.guard import audit, db, now, roles
+from bot.i18n import LANGUAGE_NAMES
 from store import admin as admin_store
+from store import core as core_store
 
 WINDOW_DAYS = 90
 
@@ -18,7 +20,16 @@ def unanswered():
     since = now() - WINDOW_DAYS * 86400
     groups = group_queries(admin_store.unanswered_rows(db(), since))
     feedback = admin_store.unhelpful_feedback(db(), since)
-    return render_template("admin/unanswered.html", groups=groups, feedback=feedback, days=WINDOW_DAYS)
+    version = core_store.published_faq_version(db())
+    titles = {e["id"]: e["question"] for e in core_store.faq_version_entries(db(), version)} if version else {}
+    return render_template(
+        "admin/unanswered.html",
+        groups=groups,
+        feedback=feedback,
+        days=WINDOW_DAYS,
+        faq_titles=titles,
+        lang_names=LANGUAGE_NAMES,
+    )
 
 
 @bp.route("/unanswered/ignore", methods=["POST"])
