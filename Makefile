@@ -2,18 +2,20 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(VENV)/bin/pip
+# -qq: errors only. A site pip configuration listing package indexes that lack a package
+# otherwise prints one "Location … is ignored" warning per package (53 on a fresh venv).
+PIP    := $(VENV)/bin/pip --disable-pip-version-check -qq
 
 .PHONY: run test lint bench venv dev-venv browser postgresql clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements.txt
+	$(PIP) install --upgrade pip
+	$(PIP) install -r requirements.txt
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.runtime

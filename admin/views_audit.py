@@ -15,4 +15,7 @@ from store import audit as audit_store
 def audit_log():
     prefix = request.args.get("action", "").strip() or None
     rows = audit_store.entries(db(), limit=500, action_prefix=prefix)
-    return render_template("admin/audit.html", rows=rows, prefix=prefix or "", groups=GROUPS, text=AuditText())
+    failures = audit_store.login_failures(db(), limit=100)
+    return render_template(
+        "admin/audit.html", rows=rows, prefix=prefix or "", failures=failures, groups=GROUPS, text=AuditText()
+    )

@@ -28,6 +28,17 @@ def procfile() -> dict[str, str]:
     return dict(re.match(r"^(\w+):\s*(.*)$", line).groups() for line in lines if re.match(r"^\w+:", line))
 
 
+def cli_lines() -> list[str]:
+    """The shell lines that point `flask --app webhook …` at what `make run` started."""
+    rel = os.path.relpath(BIN, ROOT)
+    return [
+        f". {rel}/activate",
+        f"export MADOGUCHI_DEV=1 LINE_API_BASE_URL=http://127.0.0.1:{SIM_PORT}",
+        "flask --app webhook users create admin --role admin",
+        'flask --app webhook faq ask "粗大ごみを出したい"',
+    ]
+
+
 def wait_http(url: str, seconds: float = 30) -> bool:
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -80,6 +91,10 @@ def main() -> int:
     if ok:
         print(f"  madoguchi is running. Open the chat simulator:\n\n    http://127.0.0.1:{WEB_PORT}/simulator\n")
         print(f"  (LINE emulator: http://127.0.0.1:{SIM_PORT}/ , bot: http://127.0.0.1:{WEB_PORT}/healthz)")
+        print(f"  Console: http://127.0.0.1:{WEB_PORT}/admin/ (first create an account, below)")
+        print("\n  Commands against this instance, in another terminal in this directory:")
+        for line in cli_lines():
+            print(f"    {line}")
     else:
         print("  something did not start; see the log above")
     print("  Ctrl-C stops everything.\n" + "=" * 64 + "\n", flush=True)
