@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
+from commands import garbage as garbage_commands
 from opinions import service as opinion_service
 from outbox import sender as outbox_sender
 from reports import service as report_service
@@ -422,6 +423,18 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
         if time.monotonic() - last_report_sweep[0] >= REPORT_SWEEP_SECONDS:
             last_report_sweep[0] = time.monotonic()
             report_service.sweep(rt.store.db, report_settings)
+
+    last_garbage_sweep = [0.0]
+
+    def garbage_sweep() -> None:
+        # Tomorrow's ごみ reminders from 18:00 (once per area and day) and stale 粗大ごみ drafts.
+        if time.monotonic() - last_garbage_sweep[0] >= REPORT_SWEEP_SECONDS:
+            last_garbage_sweep[0] = time.monotonic()
+            try:
+                garbage_commands.worker_sweep(rt.store.db)
+            except Exception:  # noqa: BLE001 - a garbage data problem must not stop deliveries
+                logging.getLogger(__name__).exception("garbage sweep failed")
+
     # Rich menus follow the live alerts (disaster menu on, normal menu back): a reconciler
     # beside the sender, sharing its stop signal.
 
@@ -434,6 +447,7 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
         survey_service.close_due(rt.store.db)
         opinion_service.expire_drafts(rt.store.db)
         report_sweep()
+        garbage_sweep()
 
     if once:
         outbox_sender.deliver_due(rt.store, rt.line)

@@ -9,18 +9,22 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlite_utils import Database
 
+import wardtime
 from alerts.service import load_areas
 from bot.i18n import LANGUAGES, t
 from garbage import service
 from garbage.bulky import FeeListInvalid, export_csv
 from garbage.calendar import calendar
 from garbage.format5374 import GarbageDataInvalid
-from garbage.reminders import NotEvening, make_reminders
+from garbage.reminders import EVENING_END, NotEvening, make_reminders
 from store import garbage as garbage_store
 
 garbage_cli = AppGroup("garbage", help="Garbage collection data (5374 format) and 粗大ごみ requests.")
 ERRORS_SHOWN = 200
+REMINDER_HOUR = 18  # the delivery worker queues tomorrow's reminders from this hour (ward time)
+DRAFT_TTL_SECONDS = 24 * 3600  # a 粗大ごみ request left unfinished this long is forgotten
 
 
 def _db():
@@ -186,15 +190,38 @@ def requests_cmd(start: date, end: date, area: str | None, as_csv: Path | None) 
         )
 
 
+def _compose(lang: str, area: str, day: str, labels: list[str]) -> tuple[str, str]:
+    """The reminder's headline and text in ``lang``."""
+    d = date.fromisoformat(day)
+    weekdays = t("garbage_weekdays", lang).split(",")
+    shown = t("garbage_date", lang, m=d.month, d=d.day, wd=weekdays[d.weekday()])
+    return (
+        t("garbage_remind_headline", lang, area=area),
+        t("garbage_remind_text", lang, date=shown, categories="・".join(labels), area=area),
+    )
+
+
+def worker_sweep(db: Database, now: datetime | None = None) -> None:
+    """The delivery worker calls this about once a minute: 粗大ごみ drafts older than a day are
+    dropped, and from REMINDER_HOUR tomorrow's reminders are queued (once per area and day)."""
+    local = (now or datetime.now(wardtime.ward_zone())).astimezone(wardtime.ward_zone())
+    garbage_store.expire_drafts(db, DRAFT_TTL_SECONDS, now=local.timestamp())
+    if not REMINDER_HOUR <= local.hour < EVENING_END:
+        return
+    loaded = service.current(db)
+    if loaded is not None:
+        make_reminders(db, loaded.gset, _area_names(), list(LANGUAGES), _compose, now=local)
+
+
 @garbage_cli.command("remind")
 @click.option(
     "--now", "now", default=None, help="Pretend it is this moment (ISO 8601 with offset), for a dry run or a test."
 )
 def remind_cmd(now: str | None) -> None:
-    """Queue tomorrow's ごみ reminders (one per area, in each resident's language) in the outbox;
-    the delivery worker sends them. Run it every evening (cron 18:00 ward time); it refuses to
-    run outside 17:00–21:00 and its messages expire at 21:00, so nobody is woken at night.
-    Running it twice does not remind anyone twice.
+    """Queue tomorrow's ごみ reminders now (one per area, in each resident's language) in the
+    outbox. The delivery worker does this by itself from 18:00 ward time; this runs it at once.
+    It refuses to run outside 17:00–21:00 and its messages expire at 21:00, so nobody is woken
+    at night. Running it twice (or with the worker) does not remind anyone twice.
 
     Example: flask --app webhook garbage remind
     """
@@ -205,17 +232,8 @@ def remind_cmd(now: str | None) -> None:
     if moment is not None and moment.tzinfo is None:
         raise click.BadParameter("give an offset, e.g. 2027-01-03T18:00:00+09:00", param_hint="--now")
 
-    def compose(lang: str, area: str, day: str, labels: list[str]) -> tuple[str, str]:
-        d = date.fromisoformat(day)
-        weekdays = t("garbage_weekdays", lang).split(",")
-        shown = t("garbage_date", lang, m=d.month, d=d.day, wd=weekdays[d.weekday()])
-        return (
-            t("garbage_remind_headline", lang, area=area),
-            t("garbage_remind_text", lang, date=shown, categories="・".join(labels), area=area),
-        )
-
     try:
-        made = make_reminders(_db(), loaded.gset, _area_names(), list(LANGUAGES), compose, now=moment)
+        made = make_reminders(_db(), loaded.gset, _area_names(), list(LANGUAGES), _compose, now=moment)
     except NotEvening as exc:
         raise click.ClickException(f"not now: {exc}") from exc
     for m in made:

@@ -410,6 +410,12 @@ def drop_draft(db: Database, user_id: str) -> None:
     db.execute("DELETE FROM bulky_drafts WHERE user_id = ?", [user_id])
 
 
+def expire_drafts(db: Database, older_than_seconds: float, now: float | None = None) -> int:
+    """Forget 粗大ごみ requests left unfinished (they hold an address being typed)."""
+    cutoff = (time.time() if now is None else now) - older_than_seconds
+    return db.execute("DELETE FROM bulky_drafts WHERE updated_at < ?", [cutoff]).rowcount
+
+
 def forget_user(db: Database, user_id: str) -> None:
     """Unfollow: the draft goes; bookings stay for the collection but lose the LINE id."""
     db.execute("DELETE FROM bulky_drafts WHERE user_id = ?", [user_id])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -127,3 +127,26 @@ def test_every_garbage_command_has_help_with_an_example(runner):
     ):
         out = runner.invoke(args=["garbage", *args, "--help"]).output
         assert "Example: flask --app webhook garbage " + " ".join(args) in out, args
+
+
+def test_the_worker_queues_reminders_from_six_and_forgets_stale_drafts(app, runner):
+    from commands.garbage import worker_sweep
+
+    assert runner.invoke(args=["garbage", "import", str(SAMPLE)]).exit_code == 0
+    evening = _evening_before_monday()
+    with app.app_context():
+        db = _db(app)
+        resident_store.set_resident(db, "U" + "a" * 32, area="midori-1", lang="ja", topics=["garbage"])
+        worker_sweep(db, now=evening.replace(hour=15))
+        assert db.execute("SELECT COUNT(*) FROM garbage_reminders").fetchone()[0] == 0  # not before 18:00
+        worker_sweep(db, now=evening.replace(hour=18, minute=1))
+        worker_sweep(db, now=evening.replace(hour=18, minute=2))
+        assert db.execute("SELECT COUNT(*) FROM garbage_reminders WHERE area = 'midori-1'").fetchone()[0] == 1
+
+        garbage_store.save_draft(db, "U" + "a" * 32, {"step": "address", "items": [], "area": "midori-1"})
+        afternoon = datetime.now(JST).replace(hour=15)
+        worker_sweep(db, now=afternoon)
+        assert garbage_store.get_draft(db, "U" + "a" * 32) is not None
+        # Two days later the unfinished request (an address being typed) is gone.
+        worker_sweep(db, now=afternoon + timedelta(days=2))
+        assert garbage_store.get_draft(db, "U" + "a" * 32) is None
