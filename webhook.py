@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
-from linebot.v3 import WebhookParser
+from linebot.v3.webhook import SignatureValidator
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import wardtime
+from bot import bodylimit
+from bot.answer_worker import AnswerWorker
 from bot.faq_runtime import FaqRuntime
-from bot.inbox import EventProcessor
 from bot.line_api import LineApi
 from store import Store, StoreUnavailable
 
@@ -44,10 +45,21 @@ DEFAULTS: dict[str, Any] = {
     "CONTACT_HOURS": "平日 8:30〜17:15",
     "CONTACT_URL": "https://www.city.midori.example.jp/",
     "FAQ_RELOAD_SECONDS": 0.0,
-    # Acknowledge webhooks at once and answer from a thread pool (False: answer in the request).
+    # Every request body: LINE's webhooks are a few kB (upload routes declare their own limit).
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # The web process acknowledges and answer workers answer (False: answer inside the
+    # request, for tests and dev only).
     "WEBHOOK_ASYNC": True,
-    "WEBHOOK_THREADS": 4,
-    "WEBHOOK_RECLAIM_SECONDS": 30,
+    "ANSWER_THREADS": 8,
+    # An answer worker's heartbeat older than this: its events are taken over.
+    "ANSWER_LEASE_SECONDS": 10.0,
+    "ANSWER_POLL_SECONDS": 0.05,
+    # A question still unanswered after this gets a short apology instead of an answer.
+    "ANSWER_MAX_AGE_SECONDS": 3600.0,
+    # Answers later than this start with 「お待たせしました」.
+    "ANSWER_LATE_SECONDS": 20.0,
+    # Past this age the reply token is taken as expired: the answer is pushed.
+    "REPLY_TOKEN_SECONDS": 50.0,
     "EVENT_ID_RETENTION_DAYS": 7,
     "QUERY_LOG_RETENTION_DAYS": 365,
     "ALERT_STALE_MINUTES": 30,
@@ -87,8 +99,8 @@ class Runtime:
     store: Store
     line: LineApi
     faq: FaqRuntime
-    parser: WebhookParser
-    processor: EventProcessor
+    signatures: SignatureValidator
+    answers: AnswerWorker
 
 
 def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -104,9 +116,16 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     for key in ("WEBHOOK_ASYNC", "URGENT_HAS_7119"):
         if isinstance(cfg[key], str):
             cfg[key] = cfg[key].lower() in ("1", "true", "yes")
-    for key in ("FAQ_RELOAD_SECONDS", "WEBHOOK_RECLAIM_SECONDS"):
+    for key in (
+        "FAQ_RELOAD_SECONDS",
+        "ANSWER_LEASE_SECONDS",
+        "ANSWER_POLL_SECONDS",
+        "ANSWER_MAX_AGE_SECONDS",
+        "ANSWER_LATE_SECONDS",
+        "REPLY_TOKEN_SECONDS",
+    ):
         cfg[key] = float(cfg[key])
-    for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS", "WEBHOOK_THREADS"):
+    for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS", "ANSWER_THREADS", "MAX_CONTENT_LENGTH"):
         cfg[key] = int(cfg[key])
     try:
         wardtime.load_zone(cfg["WARD_TIMEZONE"])
@@ -156,9 +175,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             check_interval=cfg["FAQ_RELOAD_SECONDS"],
             embeddings_dir=store.cache_dir / "embeddings",
         ),
-        parser=WebhookParser(cfg["LINE_CHANNEL_SECRET"]),
-        processor=EventProcessor(app, cfg["WEBHOOK_THREADS"]),
+        signatures=SignatureValidator(cfg["LINE_CHANNEL_SECRET"]),
+        answers=AnswerWorker(app),
     )
+    bodylimit.install(app)
 
     from admin import bp as admin_bp
     from bot.routes import bp as bot_bp

@@ -8,6 +8,7 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 
 from admin import bp
 from admin.guard import audit, db, roles
+from bot.bodylimit import body_limit
 from faq.csvio import MAX_FAQ_ROWS, FaqCsvError, FaqCsvInvalid, dump_faq_csv, entry_errors, parse_faq_csv
 from faq.diff import FIELD_LABELS, faq_diff
 from faq.index import FaqIndex
@@ -48,6 +49,7 @@ def faq():
 
 
 @bp.route("/faq/upload", methods=["POST"])
+@body_limit(MAX_UPLOAD_BYTES + 64 * 1024)  # the file plus the multipart envelope
 @roles("staff")
 def faq_upload():
     upload = request.files.get("file")

@@ -251,3 +251,21 @@ class FaqRuntime:
                 return True
             time.sleep(0.05)
         return False
+
+    # --- what /healthz reports (through the answer workers' heartbeat) ----------------------
+
+    def serving_version(self) -> int | None:
+        cur = self._current
+        return cur.version if cur is not None else None
+
+    def semantic_state(self) -> str:
+        """`off` (switched off), `embedding` (answers are lexical until it ends), `ready`,
+        `lexical_only` (the model could not be loaded) or `not_loaded` (no FAQ built yet)."""
+        if not self.semantic:
+            return "off"
+        if any(t.is_alive() for t in self._semantic_threads):
+            return "embedding"
+        cur = self._current
+        if cur is None:
+            return "not_loaded"
+        return "ready" if cur.index.semantic is not None else "lexical_only"

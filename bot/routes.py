@@ -1,85 +1,117 @@
-"""HTTP surface of the bot: the LINE webhook and the health check."""
+"""HTTP surface of the bot: the LINE webhook and the health check.
+
+The webhook only acknowledges: size check, signature, JSON shape, dedup + inbox, 200.
+Answer workers (bot/answer_worker.py) do everything else.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
+import re
 import time
+import uuid
+from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
-from linebot.v3.exceptions import InvalidSignatureError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 import bot.handlers  # noqa: F401 - registers the event handlers
-from bot import events
-from bot.context import Ctx
-from bot.language import ProfileLanguageCache, language_for_event
+from bot.answer_worker import user_key
+from bot.bodylimit import limit_for_request
 from store import core as core_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("bot", __name__)
+
+# A JSON \ud800-\udfff escape: only then can json.loads produce a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _runtime():
     return current_app.extensions["madoguchi"]
 
 
+def _read_body() -> bytes:
+    """The raw body, never more than the limit (413 before reading when it says it is larger)."""
+    limit = limit_for_request()
+    length = request.content_length
+    if limit is None:
+        return request.get_data(cache=False)
+    if length is not None and length > limit:
+        abort(413, f"body larger than {limit} bytes")
+    # Without a length (chunked) read in pieces and stop one byte past the limit: Werkzeug's
+    # own read would silently cut such a body at the limit.
+    stream = request.stream
+    chunks, size = [], 0
+    try:
+        while size <= limit:
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except RequestEntityTooLarge:
+        size = limit + 1
+    if size > limit:
+        abort(413, f"body larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Replace lone UTF-16 surrogates (valid JSON escapes, invalid text) with U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 @bp.post("/callback")
 def callback():
-    """LINE webhook: verify the signature on the raw body, drop redeliveries, handle events."""
+    """LINE webhook: verify the signature on the raw body, drop redeliveries, queue the events."""
     signature = request.headers.get("X-Line-Signature")
     if not signature:
         abort(400, "missing X-Line-Signature")
-    body = request.get_data(as_text=True)
-    rt = _runtime()
+    raw_body = _read_body()
     try:
-        parsed = rt.parser.parse(body, signature)
+        body = raw_body.decode("utf-8")
+    except UnicodeDecodeError:
+        abort(400, "body is not UTF-8")
+    rt = _runtime()
+    if not rt.signatures.validate(body, signature):
+        log.warning("webhook with an invalid signature rejected")
+        abort(400, "invalid signature")
+    try:
         raw_events = json.loads(body)["events"]
         if not isinstance(raw_events, list):
             raise TypeError("events is not a list")
-    except InvalidSignatureError:
-        log.warning("webhook with an invalid signature rejected")
-        abort(400, "invalid signature")
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError):
         abort(400, "body is not a LINE webhook JSON object")
+    if _SURROGATE_ESCAPE.search(raw_body):
+        raw_events = _without_lone_surrogates(raw_events)
 
-    db = rt.store.db
-    use_inbox = current_app.config["WEBHOOK_ASYNC"]
+    secret = str(current_app.config["SECRET_KEY"])
     items = []
-    for raw, event in zip(raw_events, parsed, strict=True):
-        event_id = raw.get("webhookEventId") if isinstance(raw, dict) else None
-        payload = json.dumps(raw, ensure_ascii=False) if use_inbox and event_id else None
-        if event_id and not core_store.claim_event(db, str(event_id), payload=payload):
-            log.info("redelivered event dropped")
+    for raw in raw_events:
+        if not isinstance(raw, dict):
             continue
-        items.append((str(event_id) if event_id else None, raw, event))
-    if use_inbox:
-        rt.processor.submit(items)
-        rt.processor.maybe_recover()
-    else:
-        rt.processor.run(items)
-    _maybe_prune(rt)
+        event_id = raw.get("webhookEventId")
+        # LINE always sends an id; without one the event cannot be deduplicated, only queued.
+        event_id = str(event_id) if isinstance(event_id, (str, int)) and event_id else f"noid-{uuid.uuid4().hex}"
+        source = raw.get("source")
+        uid = source.get("userId") if isinstance(source, dict) else None
+        key = user_key(uid if isinstance(uid, str) else None, secret)
+        items.append((event_id, json.dumps(raw, ensure_ascii=False), key))
+    fresh = core_store.record_events(rt.store.db, items) if items else []
+    queued = [item[0] for item, new in zip(items, fresh, strict=True) if new]
+    if len(queued) < len(items):
+        log.info("%d redelivered events dropped", len(items) - len(queued))
+    if queued and not current_app.config["WEBHOOK_ASYNC"]:
+        rt.answers.answer_now(queued)  # tests and dev only: answered before the 200
     return "OK"
-
-
-def resolve_language(ctx: Ctx, event) -> str:
-    """The reply language for this event (issue F); Japanese if anything goes wrong."""
-    if events.event_kind(event) == "unfollow" or not ctx.user_id:
-        return ctx.lang
-    cache = current_app.extensions.setdefault("madoguchi.profile_langs", ProfileLanguageCache())
-    try:
-        return language_for_event(ctx, event, cache)
-    except Exception:  # noqa: BLE001 - the resident still gets an answer, in Japanese
-        log.exception("resolving the language failed (user %s)", ctx.user_hash)
-        return ctx.lang
-
-
-def _maybe_prune(rt) -> None:
-    """Apply retention windows now and then (cheap, off the common path)."""
-    if random.random() < 0.002:
-        cfg = current_app.config
-        core_store.prune_events(rt.store.db, cfg["EVENT_ID_RETENTION_DAYS"] * 86400)
-        core_store.prune_query_log(rt.store.db, cfg["QUERY_LOG_RETENTION_DAYS"] * 86400)
 
 
 @bp.get("/healthz")
@@ -88,9 +120,26 @@ def healthz():
     db = rt.store.db
     ok = core_store.database_ok(db)
     version = core_store.published_faq_version(db) if ok else None
-    return jsonify(
-        status="ok" if ok else "degraded",
-        faq_version=version,
-        database=ok,
-        time=int(time.time()),
-    ), (200 if ok else 503)
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "faq_version": version, "database": ok}
+    if ok:
+        stats = core_store.inbox_stats(db, current_app.config["ANSWER_LEASE_SECONDS"])
+        workers = stats.pop("workers")
+        states = [w.get("semantic") for w in workers if not w.get("inline")]
+        body["answer_workers"] = len(states)
+        body["semantic"] = _semantic_summary(states)
+        body["inbox"] = stats
+    body["time"] = int(time.time())
+    return jsonify(body), (200 if ok else 503)
+
+
+def _semantic_summary(states: list[str | None]) -> str:
+    """One word for every live answer worker's semantic stage."""
+    if not states:
+        return "no_workers"
+    if any(s == "embedding" for s in states):
+        return "embedding"
+    if all(s == "ready" for s in states):
+        return "ready"
+    if all(s == "off" for s in states):
+        return "off"
+    return "lexical_only"

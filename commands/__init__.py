@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "commands.reports",
     "commands.richmenu",
     "commands.surveys",
+    "commands.answer",
 )
 
 

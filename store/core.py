@@ -74,57 +74,255 @@ def _m0002(db: Database) -> None:
     db.execute("CREATE INDEX processed_events_queued ON processed_events(state, claimed_at)")
 
 
+@migrations(name="0003_inbox_owners")
+def _m0003(db: Database) -> None:
+    # Answer workers claim events under their owner id; a process proves it is alive with a
+    # heartbeat row, so only the events of an owner whose heartbeat stopped are taken over.
+    # user_key (a salted hash) keeps one resident's events in order across processes;
+    # stage/send_via record that a reply or push was under way when a process died, so the
+    # next owner repeats that same call (a used reply token or a retry key stops a double).
+    db.execute("ALTER TABLE processed_events ADD COLUMN owner TEXT")
+    db.execute("ALTER TABLE processed_events ADD COLUMN user_key TEXT")
+    db.execute("ALTER TABLE processed_events ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE processed_events ADD COLUMN send_via TEXT")
+    db.execute("CREATE INDEX processed_events_state_received ON processed_events(state, received_at)")
+    db.execute("CREATE INDEX processed_events_user_state ON processed_events(user_key, state)")
+    db.execute(
+        """CREATE TABLE answer_workers (
+            owner TEXT PRIMARY KEY,
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL,
+            status TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX answer_workers_heartbeat ON answer_workers(heartbeat_at)")
+    # Residents who unfollowed (salted hash, no LINE id): a late or redelivered event of
+    # theirs must not bring the resident back; only a follow clears the mark.
+    db.execute("CREATE TABLE departed_users (user_key TEXT PRIMARY KEY, at REAL NOT NULL)")
+    db.execute("CREATE INDEX departed_users_at ON departed_users(at)")
+
+
 # --- webhook dedup and inbox -------------------------------------------------------------
+#
+# processed_events is both the dedup set of webhookEventIds and the inbox of the answer
+# workers: queued (payload kept) → working (owner set) → done | expired | failed (payload
+# and user key erased). Every claim and release is one atomic UPDATE … RETURNING.
+
+INBOX_OPEN_STATES = ("queued", "working")
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    event_id: str
+    payload: str | None
+    received_at: float
+    attempts: int
+    user_key: str | None
+    send_via: str | None
+
+
+def record_events(db: Database, items: list[tuple[str, str, str | None]], now: float | None = None) -> list[bool]:
+    """Queue (event_id, payload, user_key) items; per item, False when the id was already seen.
+
+    Items of one webhook keep their order: each gets a received_at a microsecond later.
+    """
+    at = now if now is not None else time.time()
+    fresh = []
+    with transaction(db):
+        for i, (event_id, payload, user_key) in enumerate(items):
+            cur = db.execute(
+                "INSERT INTO processed_events (event_id, received_at, state, payload, claimed_at, user_key)"
+                " VALUES (?, ?, 'queued', ?, NULL, ?) ON CONFLICT(event_id) DO NOTHING",
+                [event_id, at + i * 1e-6, payload, user_key],
+            )
+            fresh.append(cur.rowcount == 1)
+    return fresh
 
 
 def claim_event(db: Database, event_id: str, payload: str | None = None, now: float | None = None) -> bool:
-    """Record a webhookEventId; False when it was already seen (a redelivery).
-
-    With a payload the event is kept 'queued' until `finish_event`, so a crash between the
-    acknowledgement and the reply can be recovered by `reclaim_stale_events`.
-    """
+    """Record one webhookEventId (queued when it has a payload); False for a redelivery."""
+    if payload is not None:
+        return record_events(db, [(event_id, payload, None)], now)[0]
     at = now if now is not None else time.time()
     cur = db.execute(
-        "INSERT OR IGNORE INTO processed_events (event_id, received_at, state, payload, claimed_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [event_id, at, "queued" if payload is not None else "done", payload, at],
+        "INSERT INTO processed_events (event_id, received_at, state) VALUES (?, ?, 'done')"
+        " ON CONFLICT(event_id) DO NOTHING",
+        [event_id, at],
     )
     return cur.rowcount == 1
 
 
-def finish_event(db: Database, event_id: str) -> None:
-    """Mark a queued event handled and erase its payload (it holds a user id and text)."""
-    db.execute("UPDATE processed_events SET state = 'done', payload = NULL WHERE event_id = ?", [event_id])
+def inbox_has_work(db: Database) -> bool:
+    """A cheap read first, so idle workers polling never take the write lock."""
+    return db.execute("SELECT 1 FROM processed_events WHERE state = 'queued' LIMIT 1").fetchone() is not None
 
 
-def reclaim_stale_events(
-    db: Database, older_than_seconds: float, limit: int = 20, max_age_seconds: float = 600, now: float | None = None
-) -> list[tuple[str, str, float]]:
-    """Take over queued events whose handler vanished (crash); returns (id, payload, received_at).
+_RETURNING = " RETURNING event_id, payload, received_at, attempts, user_key, send_via"
 
-    The UPDATE … WHERE event_id IN (SELECT … LIMIT n) RETURNING claim is atomic, so two
-    processes never take the same event (the same pattern as FOR UPDATE SKIP LOCKED).
+
+def _inbox_rows(rows: Iterable[Any]) -> list[InboxEvent]:
+    events = [InboxEvent(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return sorted(events, key=lambda e: e.received_at)
+
+
+def claim_events(db: Database, owner: str, limit: int, now: float | None = None) -> list[InboxEvent]:
+    """Take up to `limit` queued events, oldest first, for `owner`.
+
+    A resident with an event in progress anywhere is skipped, so one resident's events are
+    answered in order even across processes. One atomic UPDATE … WHERE … IN (SELECT … LIMIT)
+    RETURNING: two processes never take the same event (FOR UPDATE SKIP LOCKED on PostgreSQL).
     """
     at = now if now is not None else time.time()
-    # Past max_age an answer no longer helps (and a poison event must not loop forever).
-    db.execute(
-        "UPDATE processed_events SET state = 'abandoned', payload = NULL WHERE state = 'queued' AND received_at < ?",
-        [at - max_age_seconds],
-    )
     rows = db.execute(
-        "UPDATE processed_events SET claimed_at = ? WHERE event_id IN ("
-        " SELECT event_id FROM processed_events WHERE state = 'queued' AND claimed_at < ?"
-        " ORDER BY received_at LIMIT ?" + skip_locked(db) + ") AND state = 'queued' AND claimed_at < ?"
-        " RETURNING event_id, payload, received_at",
-        [at, at - older_than_seconds, limit, at - older_than_seconds],
+        "UPDATE processed_events SET state = 'working', owner = ?, claimed_at = ?, attempts = attempts + 1"
+        " WHERE event_id IN ("
+        "  SELECT e.event_id FROM processed_events e WHERE e.state = 'queued'"
+        "  AND NOT EXISTS (SELECT 1 FROM processed_events w"
+        "   WHERE w.user_key = e.user_key AND w.state = 'working')"
+        "  ORDER BY e.received_at LIMIT ?" + skip_locked(db, of="e") + ") AND state = 'queued'" + _RETURNING,
+        [owner, at, limit],
     ).fetchall()
-    return [(r[0], r[1], r[2]) for r in rows]
+    return _inbox_rows(rows)
+
+
+def claim_events_by_id(db: Database, owner: str, event_ids: list[str], now: float | None = None) -> list[InboxEvent]:
+    """Take these queued events (answering inside the request, tests and dev only)."""
+    if not event_ids:
+        return []
+    at = now if now is not None else time.time()
+    marks = ", ".join("?" for _ in event_ids)
+    rows = db.execute(
+        "UPDATE processed_events SET state = 'working', owner = ?, claimed_at = ?, attempts = attempts + 1"
+        f" WHERE state = 'queued' AND event_id IN ({marks})" + _RETURNING,
+        [owner, at, *event_ids],
+    ).fetchall()
+    return _inbox_rows(rows)
+
+
+def mark_sending(db: Database, event_id: str, owner: str, via: str) -> bool:
+    """Note that `owner` is about to reply/push; False when it no longer owns the event."""
+    cur = db.execute(
+        "UPDATE processed_events SET send_via = ? WHERE event_id = ? AND owner = ? AND state = 'working'",
+        [via, event_id, owner],
+    )
+    return cur.rowcount == 1
+
+
+def finish_event(db: Database, event_id: str, owner: str | None = None, state: str = "done") -> bool:
+    """Close an event and erase its payload (it holds a user id and text).
+
+    With `owner`, only while that owner still holds it: a process that was presumed dead
+    and whose event was taken over must not close the new owner's work.
+    """
+    sql = "UPDATE processed_events SET state = ?, payload = NULL, user_key = NULL, owner = NULL WHERE event_id = ?"
+    params: list[Any] = [state, event_id]
+    if owner is not None:
+        sql += " AND owner = ? AND state = 'working'"
+        params.append(owner)
+    return db.execute(sql, params).rowcount == 1
+
+
+def register_worker(db: Database, owner: str, status: dict[str, Any] | None = None, now: float | None = None) -> None:
+    at = now if now is not None else time.time()
+    db.execute(
+        "INSERT INTO answer_workers (owner, started_at, heartbeat_at, status) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, status = excluded.status",
+        [owner, at, at, json.dumps(status or {})],
+    )
+
+
+def heartbeat(db: Database, owner: str, status: dict[str, Any] | None = None, now: float | None = None) -> bool:
+    """Renew `owner`'s lease on everything it holds; False when it was presumed dead meanwhile."""
+    at = now if now is not None else time.time()
+    cur = db.execute(
+        "UPDATE answer_workers SET heartbeat_at = ?, status = ? WHERE owner = ?", [at, json.dumps(status or {}), owner]
+    )
+    return cur.rowcount == 1
+
+
+def deregister_worker(db: Database, owner: str) -> int:
+    """A worker stopping: put back what it still holds (none after a clean drain), drop its row."""
+    with transaction(db):
+        n = db.execute(
+            "UPDATE processed_events SET state = 'queued', owner = NULL WHERE owner = ? AND state = 'working'", [owner]
+        ).rowcount
+        db.execute("DELETE FROM answer_workers WHERE owner = ?", [owner])
+    return n
+
+
+def release_dead_owners(db: Database, lease_seconds: float, now: float | None = None) -> int:
+    """Queue again the events held by owners whose heartbeat stopped `lease_seconds` ago.
+
+    Never touches an event of a live owner, however long it has been working on it.
+    """
+    cutoff = (now if now is not None else time.time()) - lease_seconds
+    if (
+        db.execute(
+            "SELECT 1 FROM processed_events WHERE state = 'working' AND owner NOT IN"
+            " (SELECT owner FROM answer_workers WHERE heartbeat_at >= ?) LIMIT 1",
+            [cutoff],
+        ).fetchone()
+        is None
+    ):
+        db.execute("DELETE FROM answer_workers WHERE heartbeat_at < ?", [cutoff])
+        return 0
+    with transaction(db):
+        n = db.execute(
+            "UPDATE processed_events SET state = 'queued', owner = NULL WHERE state = 'working' AND owner NOT IN"
+            " (SELECT owner FROM answer_workers WHERE heartbeat_at >= ?)",
+            [cutoff],
+        ).rowcount
+        db.execute("DELETE FROM answer_workers WHERE heartbeat_at < ?", [cutoff])
+    return n
+
+
+def inbox_stats(db: Database, lease_seconds: float, now: float | None = None) -> dict[str, Any]:
+    """Backlog and live answer workers, for /healthz."""
+    at = now if now is not None else time.time()
+    counts = {"queued": 0, "working": 0}
+    oldest = None
+    for state, n, first in db.execute(
+        "SELECT state, COUNT(*), MIN(received_at) FROM processed_events WHERE state IN ('queued', 'working')"
+        " GROUP BY state"
+    ).fetchall():
+        counts[state] = n
+        oldest = first if oldest is None else min(oldest, first)
+    workers = [
+        json.loads(r[0] or "{}")
+        for r in db.execute(
+            "SELECT status FROM answer_workers WHERE heartbeat_at >= ? ORDER BY owner", [at - lease_seconds]
+        ).fetchall()
+    ]
+    return {
+        "queued": counts["queued"],
+        "in_progress": counts["working"],
+        "oldest_seconds": round(at - oldest, 1) if oldest is not None else 0.0,
+        "workers": workers,
+    }
+
+
+def mark_departed(db: Database, user_key: str, now: float | None = None) -> None:
+    db.execute(
+        "INSERT INTO departed_users (user_key, at) VALUES (?, ?) ON CONFLICT(user_key) DO UPDATE SET at = excluded.at",
+        [user_key, now if now is not None else time.time()],
+    )
+
+
+def clear_departed(db: Database, user_key: str) -> None:
+    db.execute("DELETE FROM departed_users WHERE user_key = ?", [user_key])
+
+
+def is_departed(db: Database, user_key: str) -> bool:
+    return db.execute("SELECT 1 FROM departed_users WHERE user_key = ?", [user_key]).fetchone() is not None
 
 
 def prune_events(db: Database, older_than_seconds: float, now: float | None = None) -> int:
-    """Forget processed event ids past the retention window."""
+    """Forget closed event ids (and unfollow marks) past the retention window."""
     cutoff = (now if now is not None else time.time()) - older_than_seconds
-    return db.execute("DELETE FROM processed_events WHERE received_at < ?", [cutoff]).rowcount
+    db.execute("DELETE FROM departed_users WHERE at < ?", [cutoff])
+    return db.execute(
+        "DELETE FROM processed_events WHERE received_at < ? AND state NOT IN ('queued', 'working')", [cutoff]
+    ).rowcount
 
 
 # --- FAQ versions ------------------------------------------------------------------------
@@ -230,7 +428,7 @@ def log_query(
 def record_feedback(db: Database, query_log_id: int | None, faq_id: str | None, helpful: bool) -> bool:
     """Store 解決した/解決しない once per answered question; False if already given."""
     cur = db.execute(
-        "INSERT OR IGNORE INTO feedback (at, query_log_id, faq_id, helpful) VALUES (?, ?, ?, ?)",
+        "INSERT INTO feedback (at, query_log_id, faq_id, helpful) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [time.time(), query_log_id, faq_id, 1 if helpful else 0],
     )
     return cur.rowcount == 1

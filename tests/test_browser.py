@@ -76,7 +76,9 @@ def stack(tmp_path_factory):
     }
     web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
     worker = start_procfile("worker", env, tmp / "worker.log")
+    answer = start_procfile("answer", env, tmp / "answer.log")
     yield {"web": f"http://localhost:{web_port}", "sim": f"http://127.0.0.1:{sim_port}", "tmp": tmp}
+    stop(answer)
     stop(worker)
     stop(web)
     stop(sim)

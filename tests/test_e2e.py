@@ -28,11 +28,14 @@ def stack(tmp_path_factory):
         "WEB_CONCURRENCY": "2",
     }
     web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
+    answer = start_procfile("answer", env, tmp / "answer.log")
     yield {"sim": f"http://127.0.0.1:{sim_port}", "web": f"http://127.0.0.1:{web_port}", "tmp": tmp}
+    stop(answer)
     stop(web)
     stop(sim)
-    log = (tmp / "web.log").read_text()
-    assert SECRET not in log and TOKEN not in log
+    for name in ("web.log", "answer.log"):
+        log = (tmp / name).read_text()
+        assert SECRET not in log and TOKEN not in log
 
 
 def send(stack, user, event, **extra):

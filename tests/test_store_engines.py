@@ -175,26 +175,45 @@ def test_concurrent_claims_never_share_a_batch(store):
     assert alert_store.get_alert(db, aid)["state"] == "sent"  # finished once, by whoever sent the last batch
 
 
-def test_reclaim_takes_each_stale_event_once(store):
+def test_inbox_claims_take_each_event_once(store):
     db = store.db
-    for i in range(30):
-        assert core_store.claim_event(db, f"E{i}", payload="{}", now=time.time() - 60)
+    assert all(core_store.record_events(db, [(f"E{i}", "{}", None) for i in range(30)]))
+    assert core_store.record_events(db, [("E0", "{}", None)]) == [False]  # a redelivery
     got: list[str] = []
     lock = threading.Lock()
 
-    def reclaimer() -> None:
+    def claimer(owner: str) -> None:
         for _ in range(5):
-            rows = core_store.reclaim_stale_events(store.db, older_than_seconds=30, limit=4)
+            rows = core_store.claim_events(store.db, owner, 4)
             with lock:
-                got.extend(r[0] for r in rows)
+                got.extend(r.event_id for r in rows)
+            for r in rows:
+                assert core_store.finish_event(store.db, r.event_id, owner)
         store.close_thread_connection()
 
-    threads = [threading.Thread(target=reclaimer) for _ in range(4)]
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     assert sorted(got) == sorted(f"E{i}" for i in range(30))
+
+
+def test_inbox_release_and_takeover(store):
+    db = store.db
+    now = time.time()
+    core_store.record_events(db, [("A", "{}", "k1"), ("B", "{}", "k1"), ("C", "{}", "k2")], now=now)
+    core_store.register_worker(db, "dead", now=now - 60)
+    core_store.register_worker(db, "live", now=now)
+    assert [e.event_id for e in core_store.claim_events(db, "dead", 1)] == ["A"]
+    # k1's next event waits while A is in progress; k2's does not.
+    assert [e.event_id for e in core_store.claim_events(db, "live", 5)] == ["C"]
+    assert core_store.release_dead_owners(db, lease_seconds=10, now=now) == 1
+    assert [e.event_id for e in core_store.claim_events(db, "live", 5)] == ["A"]
+    assert not core_store.finish_event(db, "A", "dead")
+    assert core_store.finish_event(db, "A", "live")
+    stats = core_store.inbox_stats(db, 10, now=now)
+    assert stats["queued"] == 1 and stats["in_progress"] == 1 and len(stats["workers"]) == 1
 
 
 def test_migrations_applied_once_when_processes_start_together(engine, tmp_path, request):

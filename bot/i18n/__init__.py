@@ -34,6 +34,7 @@ CATALOG_MODULES = (
     "bot.i18n.bulky",
     "bot.i18n.richmenu",
     "bot.i18n.listening",
+    "bot.i18n.inbox",
 )
 
 
