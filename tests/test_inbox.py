@@ -43,9 +43,11 @@ def queue(app, event, age: float = 0.0):
 
 
 def state(app, event_id):
-    return db_of(app).execute(
-        "select state, payload, owner from processed_events where event_id = ?", [event_id]
-    ).fetchone()
+    return (
+        db_of(app)
+        .execute("select state, payload, owner from processed_events where event_id = ?", [event_id])
+        .fetchone()
+    )
 
 
 def drain(app, owner="test-owner"):
