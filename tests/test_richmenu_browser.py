@@ -90,6 +90,7 @@ def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path)
     }
     web = start_procfile("web", env, tmp_path / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
     worker = start_procfile("worker", env, tmp_path / "worker.log")
+    answer = start_procfile("answer", env, tmp_path / "answer.log")
     try:
         for user, lang in ((A, "en"), (B, "ja")):
             requests.post(f"{sim}/_emulator/users", json={"userId": user, "language": lang}, timeout=5)
@@ -141,6 +142,7 @@ def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path)
             _flask(env, "alert", "send", cancel_id)
         _wait_menu(sim, A, "Menu")
     finally:
+        stop(answer)
         stop(worker)
         stop(web)
         stop(linesim_proc)
