@@ -49,7 +49,7 @@ from store.core import InboxEvent
 log = logging.getLogger(__name__)
 
 TEXT_MAX_UTF16 = 5000  # LINE never sends more; anything longer is not from LINE
-MAX_ATTEMPTS = 3  # an event whose handling killed its process this often is given up
+MAX_ATTEMPTS = 5  # an event whose handling killed its process this often is given up
 # Kinds that are a resident's request: past the maximum age they get an apology instead.
 EXPIRING_KINDS = ("message", "postback")
 
@@ -144,39 +144,49 @@ class AnswerWorker:
             self.rt.faq.current()
         log.info("answer worker %s started with %d threads", self.owner, self.threads)
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="answer")
-        next_release = 0.0
-        next_prune = time.monotonic() + 60 * random.random()
+        self._next_release = 0.0
+        self._next_prune = time.monotonic() + 60 * random.random()
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                if now >= next_release:
-                    self._release_dead(db)
-                    next_release = now + max(0.2, self.lease / 4)
-                if now >= next_prune:
-                    self._prune(db)
-                    next_prune = now + 600
-                free = self.threads - self._inflight
-                if free <= 0:
-                    with self._cond:
-                        self._cond.wait(self.poll)
-                    continue
-                claimed = core_store.claim_events(db, self.owner, free) if core_store.inbox_has_work(db) else []
-                if not claimed:
-                    if until_idle and self._inflight == 0 and not core_store.inbox_has_work(db):
+                try:
+                    if not self._turn(db, pool, until_idle):
                         break
-                    self._stop.wait(self.poll)
-                    continue
-                busy = len(claimed) >= free and free < self.threads
-                for group in _group_by_user(claimed):
-                    with self._cond:
-                        self._inflight += len(group)
-                    pool.submit(self._run_group, group, busy)
+                except Exception:  # noqa: BLE001 - e.g. the database restarting: wait, then go on
+                    log.exception("answer loop failed; retrying in a second")
+                    self._stop.wait(1.0)
         finally:
             pool.shutdown(wait=True)
             self._stop.set()
             beat.join(timeout=5)
             put_back = core_store.deregister_worker(db, self.owner)
             log.info("answer worker %s stopped (%d put back) %s", self.owner, put_back, dict(self.counts))
+
+    def _turn(self, db: Any, pool: ThreadPoolExecutor, until_idle: bool) -> bool:
+        """One pass of the loop; False when an until_idle run is done."""
+        now = time.monotonic()
+        if now >= self._next_release:
+            self._release_dead(db)
+            self._next_release = now + max(0.2, self.lease / 4)
+        if now >= self._next_prune:
+            self._prune(db)
+            self._next_prune = now + 600
+        free = self.threads - self._inflight
+        if free <= 0:
+            with self._cond:
+                self._cond.wait(self.poll)
+            return True
+        claimed = core_store.claim_events(db, self.owner, free) if core_store.inbox_has_work(db) else []
+        if not claimed:
+            if until_idle and self._inflight == 0 and not core_store.inbox_has_work(db):
+                return False
+            self._stop.wait(self.poll)
+            return True
+        busy = len(claimed) >= free and free < self.threads
+        for group in _group_by_user(claimed):
+            with self._cond:
+                self._inflight += len(group)
+            pool.submit(self._run_group, group, busy)
+        return True
 
     def _heartbeat_loop(self) -> None:
         interval = max(0.1, self.lease / 5)
@@ -212,17 +222,30 @@ class AnswerWorker:
     def _run_group(self, group: list[InboxEvent], busy: bool) -> None:
         try:
             with self.app.app_context():
-                for ev in group:
+                for i, ev in enumerate(group):
                     try:
                         self.answer(ev, busy=busy)
-                    except Exception:  # noqa: BLE001 - the event stays ours; logged, closed as failed
-                        log.exception("answering an event crashed")
-                        core_store.finish_event(self.rt.store.db, ev.event_id, self.owner, state="failed")
-                        self.counts["failed"] += 1
+                    except Exception:  # noqa: BLE001 - e.g. the database went away mid-answer
+                        log.exception("answering an event failed; it goes back to the queue")
+                        # This one and the resident's later ones are answered again (in order);
+                        # what was already sent is recorded (send_via) and not sent twice.
+                        self._put_back(group[i:])
+                        return
         finally:
             with self._cond:
                 self._inflight -= len(group)
                 self._cond.notify_all()
+
+    def _put_back(self, events_left: list[InboxEvent]) -> None:
+        for ev in events_left:
+            for _ in range(120):  # a database restart takes seconds
+                try:
+                    core_store.release_event(self.rt.store.db, ev.event_id, self.owner)
+                    break
+                except Exception:  # noqa: BLE001
+                    if self._stop.wait(0.5):
+                        return  # stopping: deregistering puts it back
+        self.counts["retried"] += len(events_left)
 
     # --- one event ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from linebot.v3.messaging import Message, TextMessage
 from bot.context import Ctx
 from bot.i18n import t
 from bot.line_api import LineApiError
+from store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ def answer(ctx: Ctx, event: Any) -> list[Message] | None:
         return None
     try:
         messages = handler(ctx, event)
+    except StoreUnavailable:
+        raise  # the database is restarting: the event is answered again once it is back
     except Exception:  # noqa: BLE001 - one bad event must not stop the others
         log.exception("handler for %s failed (user %s)", kind, ctx.user_hash)
         return [TextMessage(text=t("error", ctx.lang))] if getattr(event, "reply_token", None) else None

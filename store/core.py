@@ -222,6 +222,15 @@ def finish_event(db: Database, event_id: str, owner: str | None = None, state: s
     return db.execute(sql, params).rowcount == 1
 
 
+def release_event(db: Database, event_id: str, owner: str) -> bool:
+    """Put one of `owner`'s events back in the queue (its answer failed; it is tried again)."""
+    cur = db.execute(
+        "UPDATE processed_events SET state = 'queued', owner = NULL WHERE event_id = ? AND owner = ? AND state = 'working'",
+        [event_id, owner],
+    )
+    return cur.rowcount == 1
+
+
 def register_worker(db: Database, owner: str, status: dict[str, Any] | None = None, now: float | None = None) -> None:
     at = now if now is not None else time.time()
     db.execute(

@@ -43,7 +43,9 @@ def stack(tmp_path_factory):
         "WEB_CONCURRENCY": "2",
     }
     web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
+    answer = start_procfile("answer", env, tmp / "answer.log")
     yield {"web": f"http://localhost:{web_port}", "sim": f"http://127.0.0.1:{sim_port}", "store": Store(db_url)}
+    stop(answer)
     stop(web)
     stop(sim)
 

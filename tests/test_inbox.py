@@ -212,10 +212,10 @@ def test_a_question_too_old_gets_an_apology_is_counted_and_closed(async_app, emu
     assert state(async_app, follow_id)[0] == "done"
 
 
-def test_an_event_that_crashed_its_process_three_times_is_given_up(async_app, emulator):
+def test_an_event_that_crashed_its_process_five_times_is_given_up(async_app, emulator):
     db = db_of(async_app)
     event_id = queue(async_app, text_event(USER, "粗大ごみ", "tok"))
-    db.execute("update processed_events set attempts = 3 where event_id = ?", [event_id])
+    db.execute("update processed_events set attempts = 5 where event_id = ?", [event_id])
     drain(async_app)
     assert state(async_app, event_id)[0] == "failed"
     assert [m["message"]["text"] for m in emulator.messages(to=USER)] == [t("expired_apology", "ja")]

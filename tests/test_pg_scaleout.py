@@ -75,6 +75,9 @@ def stack(cluster, tmp_path_factory):
                     wait_url=f"http://127.0.0.1:{port}/healthz",
                 )
             )
+        # The web processes only acknowledge: two answer workers answer, from the same inbox.
+        for i in range(2):
+            procs.append(start_procfile("answer", env, tmp_path / f"answer{i}.log"))
         yield {
             "sim": f"http://127.0.0.1:{sim_port}",
             "web": [f"http://127.0.0.1:{p}" for p in web_ports],
@@ -88,8 +91,8 @@ def stack(cluster, tmp_path_factory):
             stop(p)
         stop(sim)
         store.close()
-    for i in range(2):
-        log = (tmp_path / f"web{i}.log").read_text()
+    for name in ("web0", "web1", "answer0", "answer1"):
+        log = (tmp_path / f"{name}.log").read_text()
         assert SECRET not in log and TOKEN not in log
 
 

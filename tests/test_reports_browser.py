@@ -72,9 +72,11 @@ def stack(tmp_path_factory):
     }
     web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
     worker = start_procfile("worker", env, tmp / "worker.log")
+    answer = start_procfile("answer", env, tmp / "answer.log")
     photo = tmp / "pothole.jpg"
     photo.write_bytes(jpeg_with_gps(size=(1200, 900)))
     yield {"web": f"http://localhost:{web_port}", "sim": f"http://127.0.0.1:{sim_port}", "tmp": tmp, "photo": photo}
+    stop(answer)
     stop(worker)
     stop(web)
     stop(sim)
