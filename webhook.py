@@ -180,6 +180,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     bodylimit.install(app)
 
+    @app.after_request
+    def no_sniffing(response):
+        # Public JSON/CSV (shelters, Open311) and the webhook's answers are data, never to be
+        # sniffed into HTML or script by a browser; pages set their own headers on top.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
     from admin import bp as admin_bp
     from bot.routes import bp as bot_bp
     from reports.web import bp as open311_bp

@@ -43,12 +43,12 @@ from bot import events
 from bot.context import Ctx
 from bot.i18n import t
 from bot.language import ProfileLanguageCache, language_for_event, resident_languages
+from nlp.language import clip_utf16
 from store import core as core_store
 from store.core import InboxEvent
 
 log = logging.getLogger(__name__)
 
-TEXT_MAX_UTF16 = 5000  # LINE never sends more; anything longer is not from LINE
 MAX_ATTEMPTS = 5  # an event whose handling killed its process this often is given up
 # Kinds that are a resident's request: past the maximum age they get an apology instead.
 EXPIRING_KINDS = ("message", "postback")
@@ -67,18 +67,6 @@ def parse_event(raw: dict[str, Any]) -> Any:
         return Event.from_dict(raw)
     except Exception:  # noqa: BLE001 - whatever the SDK raises, the event is "unknown"
         return UnknownEvent.new_from_json_dict(raw)
-
-
-def clip_utf16(text: str, limit: int = TEXT_MAX_UTF16) -> str:
-    """At most `limit` UTF-16 code units (LINE's own count), never splitting a pair."""
-    if len(text) <= limit // 2:
-        return text
-    used = 0
-    for i, ch in enumerate(text):
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > limit:
-            return text[:i]
-    return text
 
 
 def _raw_user_id(raw: dict[str, Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""`make run`: the LINE emulator with its chat page, the bot (gunicorn) and the worker, together.
+"""`make run`: the LINE emulator with its chat page, the bot (gunicorn), an answer worker and the delivery worker.
 
 Everything runs in dev mode against the local emulator: nothing talks to the real LINE.
 Ctrl-C stops all processes.
@@ -55,6 +55,8 @@ def main() -> int:
     env.update(
         MADOGUCHI_DEV="1",
         PORT=str(WEB_PORT),
+        # The dev secrets are published: reachable from this machine only.
+        BIND=env.get("BIND", "127.0.0.1"),
         LINE_CHANNEL_SECRET=SECRET,
         LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
         LINE_API_BASE_URL=f"http://127.0.0.1:{SIM_PORT}",

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from nlp.pii import mask_personal
 from store import transaction
 from store.dialect import skip_locked
 
@@ -100,6 +101,15 @@ def _m0003(db: Database) -> None:
     # theirs must not bring the resident back; only a follow clears the mark.
     db.execute("CREATE TABLE departed_users (user_key TEXT PRIMARY KEY, at REAL NOT NULL)")
     db.execute("CREATE INDEX departed_users_at ON departed_users(at)")
+
+
+@migrations(name="0004_mask_query_log")
+def _m0004(db: Database) -> None:
+    # Questions logged before masking existed may hold phone numbers or addresses.
+    for row_id, query in db.execute("SELECT id, query FROM query_log").fetchall():
+        masked = mask_personal(query)
+        if masked != query:
+            db.execute("UPDATE query_log SET query = ? WHERE id = ?", [masked, row_id])
 
 
 # --- webhook dedup and inbox -------------------------------------------------------------
@@ -426,10 +436,14 @@ def log_query(
     faq_version: int | None = None,
     lang: str = "ja",
 ) -> int:
-    """Log one resident question (normalized text, never the user id); returns the log id."""
+    """Log one resident question (normalized text, never the user id); returns the log id.
+
+    Phone numbers, マイナンバー-like digits and e-mail addresses are masked first: staff read
+    this log for a year to improve the FAQ, and need none of them.
+    """
     cur = db.execute(
         "INSERT INTO query_log (at, query, lang, outcome, faq_id, score, faq_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [time.time(), query, lang, outcome, faq_id, score, faq_version],
+        [time.time(), mask_personal(query), lang, outcome, faq_id, score, faq_version],
     )
     return cur.lastrowid
 
