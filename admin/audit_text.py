@@ -184,6 +184,8 @@ class AuditText:
             parts.append(f"状態: {_SHELTER_STATUS[data.pop('previous')]} → {self.values['status'](data.pop('status'))}")
         if "from" in data and "to" in data:
             parts.append(f"状態: {data.pop('from')} → {data.pop('to')}")
+        if isinstance(data.get("previous"), int):
+            parts.append(f"それまで公開していた版: v{data.pop('previous')}")
         for key, value in data.items():
             if value is None or value == "" or value == [] or value == {}:
                 continue

@@ -60,7 +60,7 @@ def faq_upload():
     name = upload.filename[-120:]
     errors: list[FaqCsvError] = []
     if len(data) > MAX_UPLOAD_BYTES:
-        errors = [FaqCsvError(1, "-", "file is larger than 5 MB", "ファイルが5MBを超えています。")]
+        errors = [FaqCsvError(1, "-", "file is larger than 5 MB", "ファイルが5MBを超えています。", whole_file=True)]
     else:
         _version, published = _published()
         try:

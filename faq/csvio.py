@@ -48,12 +48,13 @@ class FaqCsvError(Exception):
     Japanese for the console.
     """
 
-    def __init__(self, line: int, column: str, reason: str, ja: str | None = None) -> None:
+    def __init__(self, line: int, column: str, reason: str, ja: str | None = None, whole_file: bool = False) -> None:
         super().__init__(line, column, reason)
         self.line = line
         self.column = column
         self.reason = reason
         self.ja = ja or reason
+        self.whole_file = whole_file  # about the file as a whole (the console shows no row for it)
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.reason}"
@@ -97,6 +98,7 @@ def _decode(data: bytes) -> tuple[str, str]:
                     "-",
                     "the file is UTF-16 (Excel's 'Unicode text'); save it as CSV UTF-8",
                     "このファイルは UTF-16（Excelの「Unicode テキスト」）で保存されています。" + SAVE_AS_UTF8,
+                    whole_file=True,
                 )
             ]
         )
@@ -267,7 +269,7 @@ def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEn
     data = bytes(data)
     text, encoding = _decode(data)
     if not text.strip():
-        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。")])
+        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。", whole_file=True)])
 
     errors: list[FaqCsvError] = []
     entries: list[FaqEntry] = []
@@ -282,7 +284,7 @@ def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEn
     except FaqCsvError as exc:
         raise FaqCsvInvalid([exc]) from None
     if header_raw is None:
-        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。")])
+        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。", whole_file=True)])
 
     header = [h.strip().lstrip("\ufeff").lower() for h in header_raw]
     seen_cols: dict[str, int] = {}
@@ -421,6 +423,7 @@ def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEn
                 "saved by Excel as 'CSV (Comma delimited)' (CP932); save it as 'CSV UTF-8 (Comma delimited)'",
                 f"中国語・韓国語・ベトナム語・ポルトガル語の訳 {len(lossy)} か所で、文字が「?」に置き換わっています。"
                 "Excel で「CSV (コンマ区切り)」として保存すると、日本語以外の文字が失われます。" + SAVE_AS_UTF8,
+                whole_file=True,
             ),
         )
         errors.extend(lossy)
