@@ -69,4 +69,3 @@ def hbars(items: list[tuple[str, int]], color: str = COLORS["bar"], label_width:
         parts.append(f'<text x="{label_width + w + 4:.1f}" y="{y + 15}" font-size="12">{v}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
-
