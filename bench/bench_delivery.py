@@ -1,9 +1,11 @@
 """Alert delivery benchmark: N subscribers through linesim (a separate process) at a set rate limit.
 
-Compares the wall time of `flask --app webhook worker --once` with the bound the rate limit
-allows (batches / rps) and reports the worker's peak RSS.
+Compares the delivery time of `flask --app webhook worker --once` (1 or more worker processes,
+together holding LINE's rate limit) with the bound the rate limit allows (batches / rps), on
+SQLite and on PostgreSQL (a throwaway cluster from Debian's binaries, default durability), and
+reports the worker's peak RSS.
 
-    .venv/bin/python -m bench.bench_delivery --subscribers 100000 --rps 20
+    .venv/bin/python -m bench.bench_delivery --subscribers 100000 --rps 20 --engine both --workers 1 2
 """
 
 from __future__ import annotations
@@ -27,16 +29,43 @@ from tests.procs import free_port, procfile_command, start_linesim, stop  # noqa
 SECRET, TOKEN = "bench-secret", "bench-token"
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--rps", type=float, default=20.0, help="multicast rate limit (linesim's and the worker's)")
+    parser.add_argument(
+        "--rps", type=float, default=20.0, help="multicast rate limit (linesim's; the workers share it)"
+    )
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="worker process counts to run")
     args = parser.parse_args(argv)
 
+    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     tmp = Path(tempfile.mkdtemp(prefix="bench_delivery_"))
+    cluster = None
+    if "postgresql" in engines:
+        from tests.pgcluster import PgCluster, find_bindir
+
+        bindir = find_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL binaries not found: run scripts/ensure-postgresql.sh")
+        cluster = PgCluster(bindir, durable=True).start()
+    results = []
+    try:
+        for engine in engines:
+            for workers in args.workers:
+                url = cluster.new_database("bench") if engine == "postgresql" else f"sqlite:///{tmp / f'{workers}.db'}"
+                results.append(run_once(args, engine, url, workers, tmp))
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+    print(json.dumps(results, ensure_ascii=False, indent=1))
+    return results
+
+
+def run_once(args: argparse.Namespace, engine: str, db_url: str, workers: int, tmp: Path) -> dict:
     port = free_port()
-    sim = start_linesim(port, SECRET, TOKEN, "http://127.0.0.1:1/callback", tmp / "linesim.log")
+    sim = start_linesim(port, SECRET, TOKEN, "http://127.0.0.1:1/callback", tmp / f"linesim-{engine}-{workers}.log")
     base = f"http://127.0.0.1:{port}"
     try:
         import requests
@@ -44,7 +73,6 @@ def main(argv: list[str] | None = None) -> dict:
         requests.post(
             f"{base}/_emulator/faults", json={"multicast_rate_limit_rps": args.rps, "latency_ms": args.latency_ms}
         ).raise_for_status()
-        db_url = f"sqlite:///{tmp / 'bench.db'}"
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
@@ -52,7 +80,9 @@ def main(argv: list[str] | None = None) -> dict:
             "LINE_CHANNEL_SECRET": SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
             "SECRET_KEY": "bench",
-            "LINE_MULTICAST_RPS": str(args.rps),
+            # LINE's limit is per channel: the worker processes share it.
+            "LINE_MULTICAST_RPS": str(args.rps / workers),
+            "MADOGUCHI_CACHE_DIR": str(tmp / "cache"),
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         }
         os.environ.update(
@@ -64,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "LINE_CHANNEL_SECRET",
                     "LINE_CHANNEL_ACCESS_TOKEN",
                     "SECRET_KEY",
+                    "MADOGUCHI_CACHE_DIR",
                 )
             }
         )
@@ -72,8 +103,9 @@ def main(argv: list[str] | None = None) -> dict:
         from webhook import create_app
 
         app = create_app()
+        store = app.extensions["madoguchi"].store
         with app.app_context():
-            db = app.extensions["madoguchi"].store.db
+            db = store.db
             langs = ("ja", "en", "zh", "vi", None)
             t0 = time.perf_counter()
             resident_store.bulk_add_residents(
@@ -84,21 +116,37 @@ def main(argv: list[str] | None = None) -> dict:
                 db, by="bench-a", template="evac_level4", fields={"areas": "みどり区全域", "hazard": "洪水"}
             )
             service.approve(db, alert_id, "bench-b")
+
+        # The workers start first (app start-up is not delivery) and wait for work.
+        cmd = f"exec {procfile_command('worker')}"
+        logs = [tmp / f"worker-{engine}-{workers}-{i}.log" for i in range(workers)]
+        procs = []
+        for log_path in logs:
+            with log_path.open("w") as out:
+                procs.append(
+                    subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                )
+        deadline = time.time() + 180
+        while not all("delivery worker started" in p.read_text() for p in logs):
+            if time.time() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit("\n".join(p.read_text()[-2000:] for p in logs))
+            time.sleep(0.2)
+        time.sleep(1.0)
+        with app.app_context():
             t0 = time.perf_counter()
             service.start_delivery(db, alert_id, "bench-b")
             outbox_s = time.perf_counter() - t0
             batches = service.status(db, alert_id)["batches"]
-
-        cmd = f"exec {procfile_command('worker')} --once"
-        t0 = time.perf_counter()
-        proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise SystemExit(proc.stderr[-2000:])
+            while service.status(db, alert_id)["state"] != "sent":
+                time.sleep(0.1)
+            wall = time.perf_counter() - t0
+        for p in procs:
+            p.terminate()
+            p.wait(30)
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with app.app_context():
             st = service.status(db, alert_id)
-        counts = requests.get(f"{base}/_emulator/delivery-counts").json()
+        store.close()
         log = [
             r
             for r in requests.get(f"{base}/_emulator/requests", params={"limit": 0}).json()["requests"]
@@ -108,6 +156,8 @@ def main(argv: list[str] | None = None) -> dict:
         span = (log[-1]["time"] - log[0]["time"]) / 1000 + 1 / args.rps
         bound = math.ceil(batches) / args.rps
         result = {
+            "engine": engine,
+            "workers": workers,
             "subscribers": args.subscribers,
             "rps": args.rps,
             "batches": batches,
@@ -116,14 +166,13 @@ def main(argv: list[str] | None = None) -> dict:
             "bound_s": round(bound, 2),
             "delivery_s": round(span, 2),
             "ratio_to_bound": round(span / bound, 3),
-            "worker_process_wall_s": round(wall, 2),
+            "outbox_start_to_sent_s": round(wall, 2),
             "statuses": {str(k): sum(1 for r in log if r["status"] == k) for k in sorted({r["status"] for r in log})},
             "worker_peak_rss_mb": round(rss_mb, 1),
             "outbox_build_s": round(outbox_s, 2),
             "subscriber_insert_s": round(fill_s, 2),
-            "emulator_counts": {k: v for k, v in counts.items() if not isinstance(v, (dict, list))},
         }
-        print(json.dumps(result, ensure_ascii=False, indent=1))
+        print(json.dumps(result, ensure_ascii=False), flush=True)
         return result
     finally:
         stop(sim)

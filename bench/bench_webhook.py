@@ -4,7 +4,10 @@ Both servers run with the same gunicorn settings (the Procfile's); the load is N
 webhooks (one event each, a fresh reply token each) sent by C client threads. Prints req/s,
 p50/p99 latency and madoguchi/echo throughput ratio.
 
-Usage: python bench/bench_webhook.py [--requests 2000] [--concurrency 16]
+Usage: python bench/bench_webhook.py [--requests 2000] [--concurrency 16] [--engine sqlite|postgresql|both]
+
+`--engine both` measures madoguchi on SQLite and on PostgreSQL (a throwaway cluster from Debian's
+binaries, default durability) in one run, each against the same echo-bot figure.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tests.procs import free_port, procfile_command, start_linesim, stop, wait_h
 SECRET, TOKEN = "bench-secret", "bench-token"
 SETTLE_SECONDS = 20.0
 EXTRA_ENV: dict[str, str] = {}
+DATABASE_URLS: dict[str, str] = {}  # kind -> DATABASE_URL (default: a SQLite file per kind)
 # Resident-style questions (the ward dev split: ~110 distinct, colloquial, some unanswerable),
 # so the query-embedding cache does not flatter the numbers.
 QUESTIONS = [
@@ -111,10 +115,11 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "DATABASE_URL": f"sqlite:///{tmp / (kind + '.db')}",
+        "DATABASE_URL": DATABASE_URLS.get(kind, f"sqlite:///{tmp / (kind + '.db')}"),
+        "MADOGUCHI_CACHE_DIR": str(tmp),
         "SECRET_KEY": "bench",
         "WEB_CONCURRENCY": "2",
-        **(EXTRA_ENV if kind == "madoguchi" else {}),
+        **(EXTRA_ENV if kind.startswith("madoguchi") else {}),
     }
     cmd = procfile_command("web")
     if kind == "echo":
@@ -135,7 +140,7 @@ def bench(kind: str, n: int, conc: int, tmp: Path) -> dict[str, float]:
         run_load(url, f"http://127.0.0.1:{sim_port}", min(200, n), conc)  # warm-up (index build, pools)
         # Let the background work of a cold start finish (the semantic stage embeds the FAQ once,
         # then serves from its cache file): we measure the steady state a resident meets.
-        time.sleep(SETTLE_SECONDS if kind == "madoguchi" else 0)
+        time.sleep(SETTLE_SECONDS if kind.startswith("madoguchi") else 0)
         return run_load(url, f"http://127.0.0.1:{sim_port}", n, conc)
     finally:
         stop(web)
@@ -152,22 +157,42 @@ def main() -> None:
         action="store_true",
         help="MADOGUCHI_QUERY_CACHE=0: every question pays its embedding (the load repeats 110 questions)",
     )
+    ap.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="sqlite")
     args = ap.parse_args()
     if args.no_query_cache:
         EXTRA_ENV["MADOGUCHI_QUERY_CACHE"] = "0"
     global SETTLE_SECONDS
     SETTLE_SECONDS = args.settle
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        echo = bench("echo", args.requests, args.concurrency, tmp)
-        ours = bench("madoguchi", args.requests, args.concurrency, tmp)
-    for name, r in (("echo bot (SDK example)", echo), ("madoguchi", ours)):
+    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
+    cluster = None
+    if "postgresql" in engines:
+        from tests.pgcluster import PgCluster, find_bindir
+
+        bindir = find_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL binaries not found: run scripts/ensure-postgresql.sh")
+        cluster = PgCluster(bindir, durable=True).start()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            echo = bench("echo", args.requests, args.concurrency, tmp)
+            results = []
+            for engine in engines:
+                kind = "madoguchi" if len(engines) == 1 and engine == "sqlite" else f"madoguchi-{engine}"
+                if engine == "postgresql":
+                    DATABASE_URLS[kind] = cluster.new_database("bench")
+                results.append((kind, bench(kind, args.requests, args.concurrency, tmp)))
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+    for name, r in (("echo bot (SDK example)", echo), *results):
         print(
             f"{name:24} webhook {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
             f"  answered {r['answered_rps']:7.1f}/s  errors {r['errors']}"
         )
-    print(f"webhook throughput ratio madoguchi/echo = {ours['rps'] / echo['rps']:.2f}")
-    print(f"answered-per-second ratio madoguchi/echo = {ours['answered_rps'] / echo['answered_rps']:.2f}")
+    for name, ours in results:
+        print(f"{name}: webhook throughput ratio to echo = {ours['rps'] / echo['rps']:.2f}")
+        print(f"{name}: answered-per-second ratio to echo = {ours['answered_rps'] / echo['answered_rps']:.2f}")
 
 
 if __name__ == "__main__":
