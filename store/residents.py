@@ -238,11 +238,25 @@ def bulk_add_residents(db: Database, rows: Iterable[dict[str, Any]]) -> int:
     """Insert many residents at once (tests, benchmarks, migration from another system)."""
     now = time.time()
     n = 0
-    with transaction(db):
-        for row in rows:
-            db.execute(
+    people: list[list[Any]] = []
+    topics: list[list[Any]] = []
+
+    def flush() -> None:
+        # executemany: one prepared statement per chunk (pipelined on PostgreSQL).
+        if people:
+            db.conn.executemany(
                 "INSERT OR REPLACE INTO residents (user_id, area, lang, lang_source, delivery_stopped, safety_stopped,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                people,
+            )
+        if topics:
+            db.conn.executemany("INSERT OR IGNORE INTO resident_topics (user_id, topic) VALUES (?, ?)", topics)
+        people.clear()
+        topics.clear()
+
+    with transaction(db):
+        for row in rows:
+            people.append(
                 [
                     row["user_id"],
                     row.get("area"),
@@ -252,12 +266,11 @@ def bulk_add_residents(db: Database, rows: Iterable[dict[str, Any]]) -> int:
                     int(bool(row.get("delivery_stopped")) and bool(row.get("safety_stopped"))),
                     now,
                     now,
-                ],
+                ]
             )
-            for topic in row.get("topics") or ():
-                if topic != ALWAYS_TOPIC:
-                    db.execute(
-                        "INSERT OR IGNORE INTO resident_topics (user_id, topic) VALUES (?, ?)", [row["user_id"], topic]
-                    )
+            topics.extend([row["user_id"], t] for t in row.get("topics") or () if t != ALWAYS_TOPIC)
             n += 1
+            if len(people) >= 1000:
+                flush()
+        flush()
     return n
