@@ -21,7 +21,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from linebot.v3.messaging import Message, TextMessage
@@ -69,6 +70,32 @@ def _to_messages(raw: list[dict[str, Any]]) -> list[Message]:
         else:
             out.append(Message.from_dict(m))
     return out
+
+
+@contextmanager
+def keep_lease(renew: Callable[[], Any], lease_seconds: float, store: Store | None = None) -> Iterator[None]:
+    """Call `renew` every third of the lease while the block runs (one batch in flight).
+
+    `store`: its connection of the renewing thread is closed at the end (SQLite opens one per thread).
+    """
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease_seconds / 3):
+            try:
+                renew()
+            except StoreUnavailable as err:  # the lease may lapse; the batch is retried under its key
+                log.warning("could not renew a lease: %s", err)
+        if store is not None:
+            store.close_thread_connection()
+
+    th = threading.Thread(target=beat, name="lease-renewal", daemon=True)
+    th.start()
+    try:
+        yield
+    finally:
+        done.set()
+        th.join()
 
 
 def backoff_delay(attempts: int, base: float, cap: float) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 
 from linebot.v3.messaging import Message, TextMessage
 
-from alerts.worker import RateLimiter, backoff_delay
+from alerts.worker import RateLimiter, backoff_delay, keep_lease
 from bot.line_api import LineApi, LineApiError
 from store import Store
 from store import outbox as store
@@ -28,7 +28,8 @@ from store import outbox as store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 40
-LEASE_SECONDS = 60.0
+# Short and renewed while the batch is in flight: a dead worker's batch is retried within seconds.
+LEASE_SECONDS = 10.0
 QUOTA_MESSAGE = "LINE の今月の送信上限に達したため、送信を止めました。上限が戻ってから送り直してください。"
 
 
@@ -72,7 +73,10 @@ def deliver_due(store_: Store, line: LineApi, worker_id: str | None = None, back
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     handled = 0
     while (batch := store.claim(db, worker_id, LEASE_SECONDS)) is not None:
-        send_one(db, line, batch, backoff_base)
+        with keep_lease(
+            lambda b=batch: store.renew_lease(store_.db, b["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
+        ):
+            send_one(db, line, batch, backoff_base)
         handled += 1
     return handled
 
@@ -100,7 +104,10 @@ def run(
                 stop_event.wait(wait)
                 continue
             limiter.wait(stop_event)
-            send_one(db, line, batch)
+            with keep_lease(
+                lambda b=batch: store.renew_lease(store_.db, b["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
+            ):
+                send_one(db, line, batch)
         except Exception:  # noqa: BLE001 - the delivery worker must keep running (database restart, …)
             log.exception("outbox sender: will retry")
             stop_event.wait(1.0)

@@ -90,6 +90,17 @@ def enqueue_push(db: Database, kind: str, ref: int, user_id: str, messages: list
     return enqueue_multicast(db, kind, ref, {lang: (messages, [user_id])})
 
 
+def renew_lease(db: Database, batch_id: int, worker_id: str, lease_seconds: float) -> bool:
+    """Extend the lease of a batch this worker still holds (False: lost or finished)."""
+    return (
+        db.execute(
+            "UPDATE outbox_batches SET lease_until = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'",
+            [time.time() + lease_seconds, batch_id, worker_id],
+        ).rowcount
+        == 1
+    )
+
+
 def claim(
     db: Database,
     worker_id: str,

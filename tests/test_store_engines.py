@@ -253,3 +253,19 @@ def test_unreachable_postgresql_fails_fast(engine):
         s.db  # noqa: B018 - first use connects and migrates
     assert time.monotonic() - started < 10
     s.close()
+
+
+def test_keep_lease_renews_until_the_block_ends(store):
+    """The shared outbox's lease outlives a slow send while renewed, and lapses once the sender is gone."""
+    from alerts.worker import keep_lease
+    from store import outbox as outbox_store
+
+    db = store.db
+    outbox_store.enqueue_multicast(db, "survey", 1, {"ja": ([{"type": "text", "text": "t"}], ["U1", "U2"])})
+    batch = outbox_store.claim(db, "w1", lease_seconds=0.6)
+    with keep_lease(lambda: outbox_store.renew_lease(store.db, batch["id"], "w1", 0.6), 0.6, store):
+        time.sleep(1.5)  # longer than the lease: renewed meanwhile
+        assert outbox_store.claim(db, "w2", lease_seconds=0.6) is None
+    time.sleep(0.8)  # no more renewals: the lease lapses and another worker takes the batch
+    again = outbox_store.claim(db, "w2", lease_seconds=0.6)
+    assert again is not None and again["id"] == batch["id"] and again["attempts"] == 2
