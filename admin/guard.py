@@ -30,12 +30,7 @@ import wardtime
 from admin import bp, security
 from store import audit as audit_store
 
-ROLE_LABELS = {
-    "admin": "管理者",
-    "staff": "職員（FAQ）",
-    "operator": "運用担当（避難所・配信作成）",
-    "approver": "承認者",
-}
+ROLE_LABELS = security.ROLE_LABELS
 
 
 def roles(*allowed: str) -> Callable:
@@ -84,11 +79,22 @@ def wants_json() -> bool:
     return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site console paths as a post-login destination."""
-    if target and target.startswith("/admin/") and not target.startswith("//") and not urlsplit(target).netloc:
+def safe_next(target: str | None, default: str = "admin.dashboard") -> str:
+    """Only a same-site console path as a redirect target (never another host), else `default`.
+
+    Browsers read `/\\evil.example` and `//evil.example` as other hosts, and drop tabs and
+    newlines inside URLs, so anything but a plain `/admin/…` path is refused.
+    """
+    if (
+        target
+        and target.startswith("/admin/")
+        and "\\" not in target
+        and not any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)
+        and not urlsplit(target).netloc
+        and not urlsplit(target).scheme
+    ):
         return target
-    return url_for("admin.dashboard")
+    return url_for(default)
 
 
 def login_csrf() -> str:
@@ -102,6 +108,8 @@ def login_csrf() -> str:
 
 @bp.before_request
 def check_request():
+    # A fresh nonce per response: the only inline scripts that run are the ones our templates mark.
+    g.csp_nonce = secrets.token_urlsafe(16)
     if request.endpoint in (None, "admin.static"):
         return None
     view = current_app.view_functions.get(request.endpoint)
@@ -132,15 +140,20 @@ def check_request():
     return None
 
 
-@bp.after_request
+@bp.after_app_request
 def security_headers(resp):
+    # After every request under /admin, also those no console route matched (a 404, a 405).
+    if not request.path.startswith("/admin"):
+        return resp
     resp.headers.setdefault("Cache-Control", "no-store")
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
+    nonce = g.get("csp_nonce")
+    scripts = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
     resp.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        f"script-src {scripts}; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     return resp
 
@@ -158,6 +171,7 @@ def inject() -> dict[str, Any]:
         "admin_user": g.get("admin_user"),
         "admin_role": g.get("admin_role"),
         "csrf_token": g.get("csrf_token"),
+        "csp_nonce": g.get("csp_nonce", ""),
         "can": can,
         "ROLE_LABELS": ROLE_LABELS,
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +35,33 @@ COOKIE_NAME = "madoguchi_admin"
 # with the length rule and the common-password list.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
 _DKLEN = 32
+
+
+ROLE_LABELS = {
+    "admin": "管理者",
+    "staff": "職員（FAQ）",
+    "operator": "運用担当（避難所・配信作成）",
+    "approver": "承認者",
+}
+
+# Account names are plain ASCII so that two names that look the same are the same name (a
+# Cyrillic "ор1" once approved "op1"'s alert). Stored lower case; NFKC folds full-width letters.
+USERNAME_RULE = "ユーザー名は半角の英数字と - _ . で64文字まで（英字は小文字になります）にしてください。"
+_USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# Names the CLI writes for "someone at the server" or the system itself; never an account.
+RESERVED_NAMES = frozenset({"cli", "system"})
+
+
+class NameRejected(ValueError):
+    """A user name breaks the ASCII rule (the message is shown to the user, in Japanese)."""
+
+
+def clean_username(name: str) -> str:
+    """The stored form of a user name (NFKC, stripped, lower case); raise NameRejected."""
+    folded = unicodedata.normalize("NFKC", name or "").strip().casefold()
+    if not folded.isascii() or not _USERNAME_RE.fullmatch(folded):
+        raise NameRejected(USERNAME_RULE)
+    return folded
 
 
 class PasswordRejected(ValueError):
@@ -204,6 +233,69 @@ def end_session(db: Database, token: str | None) -> None:
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+# --- who a CLI command acts as (`--by`) ------------------------------------------------------------
+
+# The roles that may do what the CLI does (admin may do everything), as on the console's routes.
+ACTOR_ROLES: dict[str, frozenset[str]] = {
+    "alert.create": frozenset({"operator"}),
+    "alert.lift": frozenset({"operator"}),
+    "alert.cancel": frozenset({"operator", "approver"}),
+    "alert.approve": frozenset({"approver"}),
+    "alert.send": frozenset({"approver"}),
+    "alert.testers": frozenset({"operator", "approver"}),
+    "shelters.status": frozenset({"operator"}),
+    "shelters.import": frozenset({"operator"}),
+    "faq.publish": frozenset({"staff"}),
+    "garbage.import": frozenset({"staff"}),
+    "survey.create": frozenset({"staff", "operator"}),
+    "survey.approve": frozenset({"approver"}),
+    "survey.send": frozenset({"approver"}),
+    "survey.close": frozenset({"staff", "operator"}),
+}
+# The second person of the two-person rule must be a real approver account, always.
+NEEDS_ACCOUNT = frozenset({"alert.approve", "survey.approve"})
+# Commands whose --by defaults to "cli" (someone at the server, named as such).
+UNNAMED_OK = frozenset({"alert.send", "survey.send", "shelters.import", "faq.publish", "garbage.import"})
+CLI_ACTOR = "cli"
+
+
+class ActorRefused(ValueError):
+    """`--by` does not name an account that may do this (the message is shown in Japanese)."""
+
+
+def check_actor(db: Database, by: str, action: str) -> str:
+    """The name a CLI command acts as; raise ActorRefused.
+
+    Once any console account exists, `--by` must name an enabled account whose role may do
+    `action`. Before the first account exists (a fresh, CLI-only install) any name that follows
+    the ASCII rule is accepted as written, except for approval, which always needs an approver
+    account different from the author (the author check is the alert service's).
+    """
+    allowed = ACTOR_ROLES[action]
+    if by == CLI_ACTOR and action in UNNAMED_OK:
+        return by
+    try:
+        name = clean_username(by)
+    except NameRejected:
+        raise ActorRefused(f"--by {by!r}: {USERNAME_RULE}") from None
+    user = admin_store.find_user(db, name)
+    roles = "・".join(ROLE_LABELS[r] for r in sorted(allowed)) + "・管理者"
+    if user is None:
+        if action not in NEEDS_ACCOUNT and not admin_store.has_users(db):
+            return name
+        raise ActorRefused(
+            f"--by {name}: そのアカウントはありません。この操作は{roles}のアカウントで行います"
+            f"（作成: flask --app webhook users create {name} --role {sorted(allowed)[0]}）。"
+        )
+    if user.disabled:
+        raise ActorRefused(f"--by {name}: このアカウントは無効になっています。")
+    if user.role != "admin" and user.role not in allowed:
+        raise ActorRefused(
+            f"--by {name}: {ROLE_LABELS.get(user.role, user.role)}のアカウントではこの操作はできません（{roles}）。"
+        )
+    return user.name
 
 
 def now_fn(config: dict) -> Callable[[], float]:

@@ -109,8 +109,12 @@ def users_create():
     password = request.form.get("password", "")
     error = None
     try:
-        if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise security.PasswordRejected("ユーザー名は英数字と - _ . で64文字までにしてください。")
+        try:
+            name = security.clean_username(name)
+        except security.NameRejected as exc:
+            raise security.PasswordRejected(str(exc)) from None
+        if name in security.RESERVED_NAMES:
+            raise security.PasswordRejected(f"{name} は予約された名前です。別の名前にしてください。")
         if role not in admin_store.ROLES:
             raise security.PasswordRejected("役割を選んでください。")
         security.check_password_policy(password, name)

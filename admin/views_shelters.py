@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+import unicodedata
+
+from flask import abort, current_app, flash, g, redirect, render_template, request
 
 from admin import bp
-from admin.guard import client_ip, db, feature, roles
+from admin.guard import client_ip, db, feature, roles, safe_next
 
 service = feature("shelters.service")
 
 STATUS_LABELS = {"open": "開設", "crowded": "混雑", "full": "満員", "closed": "閉鎖"}
 STATUS_ORDER = ("open", "crowded", "full", "closed")
+
+
+def parse_head_count(raw: str, maximum: int) -> int | None:
+    """The typed head count, None when empty; ValueError unless 0…maximum (full-width digits are fine)."""
+    text = unicodedata.normalize("NFKC", raw or "").strip().replace(",", "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)) or int(text) > maximum:
+        raise ValueError(raw)
+    return int(text)
+
 
 if service is not None:
 
@@ -57,12 +70,11 @@ if service is not None:
     @bp.route("/shelters/<shelter_id>/status", methods=["POST"])
     @roles("operator")
     def shelter_status(shelter_id: str):
-        raw_count = request.form.get("count", "").strip()
         try:
-            count = int(raw_count) if raw_count else None
+            count = parse_head_count(request.form.get("count", ""), service.MAX_HEAD_COUNT)
         except ValueError:
-            flash("人数は数字で入力してください。")
-            return redirect(request.form.get("back") or url_for("admin.shelters"))
+            flash(f"人数は0から{service.MAX_HEAD_COUNT:,}までの数字で入力してください。状態は変えていません。", "error")
+            return redirect(safe_next(request.form.get("back"), "admin.shelters"))
         try:
             shelter = service.set_status(
                 db(),
@@ -75,9 +87,8 @@ if service is not None:
         except service.UnknownShelter:
             abort(404)
         except service.InvalidStatus:
-            flash("状態または人数が正しくありません。")
+            flash("状態または人数が正しくありません。", "error")
         else:
             label = STATUS_LABELS.get(shelter["status"], shelter["status"])
             flash(f"{shelter['name']} を「{label}」にしました。（住民への通知は自動では送られません）")
-        back = request.form.get("back", "")
-        return redirect(back if back.startswith("/admin/shelters") else url_for("admin.shelters"))
+        return redirect(safe_next(request.form.get("back"), "admin.shelters"))

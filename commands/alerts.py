@@ -16,6 +16,7 @@ import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
 from commands import garbage as garbage_commands
+from commands.actors import actor
 from opinions import service as opinion_service
 from outbox import sender as outbox_sender
 from reports import service as report_service
@@ -127,6 +128,7 @@ def create_cmd(
 
     Example: flask --app webhook alert create --headline 配信テスト --body 試験送信です --status test --test-audience --by tanaka
     """
+    by = actor(by, "alert.create")
     seen = [lang for lang, _, _ in translations]
     if len(seen) != len(set(seen)):
         raise click.BadParameter("each language once", param_hint="--translation")
@@ -178,6 +180,7 @@ def approve_cmd(alert_id: int, by: str) -> None:
 
     Example: flask --app webhook alert approve 12 --by suzuki
     """
+    by = actor(by, "alert.approve")
     db = _runtime().store.db
     with _Edge():
         _echo_preview(db, alert_id)
@@ -195,6 +198,7 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
 
     Example: flask --app webhook alert send 12
     """
+    by = actor(by, "alert.send")
     rt = _runtime()
     db = rt.store.db
     with _Edge():
@@ -280,6 +284,7 @@ def cancel_cmd(alert_id: int, by: str, body: str | None, yes: bool) -> None:
 
     Example: flask --app webhook alert cancel 12 --by tanaka --yes
     """
+    by = actor(by, "alert.cancel")
     db = _runtime().store.db
     with _Edge():
         alert = service.get_alert(db, alert_id)
@@ -314,6 +319,7 @@ def lift_cmd(alert_id: int, by: str) -> None:
 
     Example: flask --app webhook alert lift 12 --by tanaka
     """
+    by = actor(by, "alert.lift")
     db = _runtime().store.db
     with _Edge():
         lift_id = service.lift(db, alert_id, by)
@@ -351,6 +357,7 @@ def testers_add_cmd(user_id: str, note: str | None, by: str) -> None:
 
     Example: flask --app webhook alert testers add U0123456789abcdef0123456789abcdef --note 防災課 田中 --by tanaka
     """
+    by = actor(by, "alert.testers")
     db = _runtime().store.db
     with _Edge():
         created = service.add_tester(db, user_id, by, note=note)
@@ -365,6 +372,7 @@ def testers_remove_cmd(user_id: str, by: str) -> None:
 
     Example: flask --app webhook alert testers remove U0123456789abcdef0123456789abcdef --by tanaka
     """
+    by = actor(by, "alert.testers")
     with _Edge():
         removed = service.remove_tester(_runtime().store.db, user_id, by)
     if not removed:

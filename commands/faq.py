@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from commands.actors import actor
 from faq.csvio import FaqCsvInvalid, parse_faq_csv
 from faq.diff import faq_diff
 from faq.eval import evaluate, load_kosodate_json, read_queries
@@ -68,6 +69,7 @@ def publish_cmd(file: Path, by: str) -> None:
 
     Example: flask --app webhook faq publish faq/data/sample_faq.csv --by tanaka
     """
+    by = actor(by, "faq.publish")
     entries = _load_or_fail(file)
     FaqIndex.build(entries)  # an FAQ that cannot be indexed is not published
     version = core_store.create_faq_version(

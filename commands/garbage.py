@@ -14,6 +14,7 @@ from sqlite_utils import Database
 import wardtime
 from alerts.service import load_areas
 from bot.i18n import LANGUAGES, t
+from commands.actors import actor
 from garbage import service
 from garbage.bulky import FeeListInvalid, export_csv
 from garbage.calendar import calendar
@@ -54,6 +55,7 @@ def import_cmd(directory: Path, by: str) -> None:
 
     Example: flask --app webhook garbage import data/garbage/midori --by tanaka
     """
+    by = actor(by, "garbage.import")
     try:
         set_id, gset = service.import_directory(_db(), directory, by=by)
     except GarbageDataInvalid as exc:

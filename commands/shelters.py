@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from commands.actors import actor
 from shelters import service
 from shelters.importer import ShelterFileInvalid
 from store.shelters import STATUSES, MassWithdrawal
@@ -52,6 +53,7 @@ def import_cmd(file: Path, by: str, allow_withdraw: bool) -> None:
 
     Example: flask --app webhook shelters import 131999_evacuation_space.csv --by tanaka
     """
+    by = actor(by, "shelters.import")
     try:
         result = service.import_file(_db(), file, by=by, allow_mass_withdrawal=allow_withdraw)
     except MassWithdrawal as exc:
@@ -94,6 +96,7 @@ def status_cmd(shelter_id: str, status: str, count: int | None, by: str) -> None
 
     Example: flask --app webhook shelters status E13199900101 open --count 120 --by tanaka
     """
+    by = actor(by, "shelters.status")
     _seed()
     try:
         shelter = service.set_status(_db(), shelter_id, status, count=count, by=by)

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from alerts.service import AlertError, resolve_areas
 from bot.handlers.surveys import invitation
+from commands.actors import actor
 from outbox import sender
 from store import outbox as outbox_store
 from surveys import service
@@ -66,6 +67,7 @@ def create_cmd(question, options, title, areas, langs, topics, closes, by) -> No
 
     Example: flask --app webhook survey create --question 区の窓口の対応はいかがでしたか --option 満足 --option ふつう --option 不満 --area みどり一丁目 --by tanaka
     """
+    by = actor(by, "survey.create")
     db = _db()
     with _Edge():
         codes = resolve_areas(areas) if areas else []
@@ -87,6 +89,7 @@ def approve_cmd(survey_id: int, by: str) -> None:
 
     Example: flask --app webhook survey approve 3 --by suzuki
     """
+    by = actor(by, "survey.approve")
     with _Edge():
         service.approve(_db(), survey_id, by)
     click.echo(f"アンケート {survey_id} を承認しました。送信: flask --app webhook survey send {survey_id}")
@@ -100,6 +103,7 @@ def send_cmd(survey_id: int, by: str) -> None:
 
     Example: flask --app webhook survey send 3
     """
+    by = actor(by, "survey.send")
     db = _db()
     rt = current_app.extensions["madoguchi"]
     with _Edge():
@@ -166,6 +170,7 @@ def close_cmd(survey_id: int, by: str) -> None:
 
     Example: flask --app webhook survey close 3 --by tanaka
     """
+    by = actor(by, "survey.close")
     with _Edge():
         service.close(_db(), survey_id, by)
     click.echo(f"アンケート {survey_id} の受付を終了しました。")

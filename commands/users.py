@@ -17,6 +17,18 @@ def _db():
     return current_app.extensions["madoguchi"].store.db
 
 
+def _clean_name(name: str) -> str:
+    try:
+        clean = security.clean_username(name)
+    except security.NameRejected as exc:
+        raise click.ClickException(f"{name!r}: {exc}") from None
+    if clean in security.RESERVED_NAMES:
+        raise click.ClickException(
+            f"{clean} は予約された名前です（コマンドの記録に使います）。別の名前にしてください。"
+        )
+    return clean
+
+
 def _ask_password(name: str) -> str:
     password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat password")
     try:
@@ -32,8 +44,12 @@ def _ask_password(name: str) -> str:
 def create_cmd(name: str, role: str) -> None:
     """Create a console account; asks for the password twice (hidden).
 
+    Names are half-width letters, digits and - _ . (stored lower case), so that two names that
+    look alike are never two accounts.
+
     Example: flask --app webhook users create tanaka --role admin
     """
+    name = _clean_name(name)
     password = _ask_password(name)
     try:
         admin_store.create_user(_db(), name, role, security.hash_password(password))

@@ -46,6 +46,11 @@ STATUS_ALIASES = {
 _STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 
 
+# Far above any shelter's capacity, far below what the database's 64-bit integers hold (a
+# 20-digit count once made the status form answer 500).
+MAX_HEAD_COUNT = 100_000
+
+
 class ShelterServiceError(Exception):
     """Base class of shelter operation errors."""
 
@@ -241,8 +246,10 @@ def set_status(
     value = normalize_status(status)
     if not by or not by.strip():
         raise InvalidStatus("who changes the status must be given (--by)")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise InvalidStatus(f"head count must be a whole number ≥ 0, got {count!r}")
+    if count is not None and (
+        isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_HEAD_COUNT
+    ):
+        raise InvalidStatus(f"head count must be a whole number from 0 to {MAX_HEAD_COUNT}, got {count!r}")
     with transaction(db):
         row = shelter_store.get_shelter(db, source_id)
         if row is not None and row["withdrawn_at"] is not None:

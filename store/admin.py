@@ -141,6 +141,11 @@ def find_user(db: Database, name: str) -> User | None:
         return None
 
 
+def has_users(db: Database) -> bool:
+    """Whether any console account exists (a fresh install has none)."""
+    return db.execute("SELECT 1 FROM admin_users LIMIT 1").fetchone() is not None
+
+
 def list_users(db: Database) -> list[User]:
     return [_user(r) for r in db.query("SELECT * FROM admin_users ORDER BY name")]
 

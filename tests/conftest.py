@@ -202,3 +202,13 @@ def post_events(client, events: list[dict[str, Any]], secret: str = SECRET):
     return client.post(
         "/callback", data=body, headers={"X-Line-Signature": sign(body, secret), "Content-Type": "application/json"}
     )
+
+
+def create_accounts(app, **roles: str) -> None:
+    """Console accounts (name=role) that CLI `--by` names must match once any account exists."""
+    from admin import security
+    from store import admin as admin_store
+
+    db = app.extensions["madoguchi"].store.db
+    for name, role in roles.items():
+        admin_store.create_user(db, name, role, security.hash_password(f"unused-{name}-Pass-2026"))

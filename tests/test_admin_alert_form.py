@@ -35,7 +35,7 @@ def db(admin_app):  # noqa: F811 - the imported fixture
         ],
     )
     out = admin_app.test_cli_runner().invoke(
-        args=["alert", "testers", "add", TESTER, "--note", "防災課 田中", "--by", "tanaka"]
+        args=["alert", "testers", "add", TESTER, "--note", "防災課 田中", "--by", "oper1"]
     )
     assert out.exit_code == 0, out.output
     return db

@@ -17,7 +17,7 @@ from alerts import service
 from alerts.worker import run_worker
 from store import audit
 from store import residents as resident_store
-from tests.conftest import post_events
+from tests.conftest import create_accounts, post_events
 
 pytestmark = pytest.mark.both_engines
 
@@ -49,7 +49,8 @@ def _cli_ok(runner, *args):
     return out.output
 
 
-def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator):
+def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator, app):
+    create_accounts(app, tanaka="operator", suzuki="approver")
     _residents(rt)
     assert "追加しました" in _cli_ok(
         runner, "alert", "testers", "add", TESTER_A, "--note", "防災課 田中", "--by", "tanaka"

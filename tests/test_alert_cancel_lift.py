@@ -12,12 +12,15 @@ from alerts.worker import run_worker
 from bot.i18n import LANGUAGES
 from store import audit
 from store import residents as resident_store
+from tests.conftest import create_accounts
 
 EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください https://evil.example/"
 
 
 @pytest.fixture
 def rt(app):
+    # The approver of the two-person rule is always a real approver account (tanaka may do everything).
+    create_accounts(app, tanaka="admin", suzuki="approver")
     with app.app_context():
         yield app.extensions["madoguchi"]
 
@@ -161,7 +164,7 @@ def test_lift_is_an_approved_update_in_every_language(rt, runner, emulator):
     # Like any actual alert: not by its author, not unapproved.
     assert _cli(runner, "alert", "approve", lift_id, "--by", "tanaka", ok=False).exit_code != 0
     assert _cli(runner, "alert", "send", lift_id, ok=False).exit_code != 0
-    again = _cli(runner, "alert", "lift", alert_id, "--by", "suzuki", ok=False)
+    again = _cli(runner, "alert", "lift", alert_id, "--by", "tanaka", ok=False)
     assert again.exit_code != 0 and f"#{lift_id}" in again.output
     _cli(runner, "alert", "approve", lift_id, "--by", "suzuki")
     _cli(runner, "alert", "send", lift_id)

@@ -11,6 +11,7 @@ from alerts import service
 from alerts.worker import run_worker
 from store import alerts as alert_store
 from store import residents as resident_store
+from tests.conftest import create_accounts
 
 pytestmark = pytest.mark.both_engines
 
@@ -185,6 +186,7 @@ def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
 
 
 def test_monthly_limit_stops_the_alert_plainly(app, runner, emulator):
+    create_accounts(app, tanaka="admin", suzuki="approver")
     with app.app_context():
         add(app.extensions["madoguchi"], *({"user_id": f"U{i}", "lang": "ja"} for i in range(5)))
     emulator.faults(monthly_limit=True)

@@ -11,10 +11,12 @@ import pytest
 import requests
 
 from admin import security
+from shelters import service
 from store import Store
 from store import admin as admin_store
 from store import audit as audit_store
 from tests import test_admin
+from tests.conftest import ROOT, create_accounts
 from tests.procs import free_port, start_procfile, stop
 from tests.test_admin import PASSWORD, csrf_of, login
 
@@ -277,3 +279,142 @@ def test_failed_logins_are_counted_not_appended_and_typed_names_are_not_kept(adm
     assert login(admin, "root1").status_code == 302
     page = admin.get("/admin/audit").text
     assert "ログイン失敗" in page and "不明なアカウント" in page and ">60<" in page
+
+
+# --- look-alike names: ASCII accounts, and --by checked against them ------------------------------
+
+CYRILLIC_OP1 = "\u043e\u04401"  # "ор1": Cyrillic о and р, looks like op1
+
+
+def test_user_names_are_ascii_and_case_folded():
+    assert security.clean_username(" Op1 ") == "op1"
+    assert security.clean_username("ｔａｎａｋａ") == "tanaka"  # full-width is the same name
+    assert security.clean_username("sato.k-2_x") == "sato.k-2_x"
+    for bad in (CYRILLIC_OP1, "田中", "a b", "-lead", "", "x" * 65, "tanaka\u200b", "op\n1"):
+        with pytest.raises(security.NameRejected):
+            security.clean_username(bad)
+
+
+def test_console_and_cli_refuse_look_alike_account_names(admin_app, runner):
+    c = test_admin.logged_in(admin_app, "admin")
+    csrf = test_admin.page_csrf(c, "/admin/users")
+    form = {"role": "approver", "password": PASSWORD, "csrf_token": csrf}
+    r = c.post("/admin/users", data={**form, "name": CYRILLIC_OP1})
+    assert r.status_code == 400 and "半角の英数字" in r.text
+    assert admin_store.find_user(_db(admin_app), CYRILLIC_OP1) is None
+    assert c.post("/admin/users", data={**form, "name": "Suzuki"}).status_code == 302
+    assert admin_store.get_user(_db(admin_app), "suzuki").role == "approver"
+    assert c.post("/admin/users", data={**form, "name": "SUZUKI"}).status_code == 400  # the same name
+    r = runner.invoke(args=["users", "create", CYRILLIC_OP1, "--role", "approver"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert r.exit_code != 0 and "半角の英数字" in r.output
+    r = runner.invoke(args=["users", "create", "cli", "--role", "approver"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert r.exit_code != 0 and "予約" in r.output
+
+
+def _create_alert(runner, by):
+    args = ["alert", "create", "--headline", "断水のお知らせ", "--body", "午後は断水します", "--by", by]
+    return runner.invoke(args=args)
+
+
+def test_by_before_any_account_exists_is_a_name_but_approval_needs_an_approver(app, runner):
+    out = _create_alert(runner, "op-a")  # a fresh CLI-only install: the contract's own call
+    assert out.exit_code == 0, out.output
+    alert_id = out.output.strip().splitlines()[-1]
+    refused = runner.invoke(args=["alert", "approve", alert_id, "--by", "suzuki"])
+    assert refused.exit_code != 0 and "そのアカウントはありません" in refused.output
+    assert "users create suzuki --role approver" in refused.output
+    refused = runner.invoke(args=["alert", "approve", alert_id, "--by", CYRILLIC_OP1])
+    assert refused.exit_code != 0 and "半角の英数字" in refused.output
+    assert _create_alert(runner, CYRILLIC_OP1).exit_code != 0
+    create_accounts(app, suzuki="approver")
+    assert runner.invoke(args=["alert", "approve", alert_id, "--by", "Suzuki"]).exit_code == 0
+
+
+def test_by_must_be_an_account_with_the_role_once_accounts_exist(app, runner):
+    create_accounts(app, op1="operator", ap1="approver", staff1="staff", boss="admin", gone="approver")
+    admin_store.update_user(_db(app), "gone", disabled=True)
+    refused = _create_alert(runner, "op-a")
+    assert refused.exit_code != 0 and "そのアカウントはありません" in refused.output
+    refused = _create_alert(runner, "staff1")
+    assert refused.exit_code != 0 and "職員（FAQ）のアカウントではこの操作はできません" in refused.output
+    out = _create_alert(runner, "OP1")
+    assert out.exit_code == 0, out.output
+    alert_id = out.output.strip().splitlines()[-1]
+    for who, reason in (
+        ("op1", "運用担当"),
+        ("gone", "無効"),
+        (CYRILLIC_OP1, "半角の英数字"),
+        ("nobody", "ありません"),
+    ):
+        refused = runner.invoke(args=["alert", "approve", alert_id, "--by", who])
+        assert refused.exit_code != 0 and reason in refused.output, (who, refused.output)
+    assert runner.invoke(args=["alert", "approve", alert_id, "--by", "ap1"]).exit_code == 0
+    # The same rule for every command that names who acts.
+    refused = runner.invoke(args=["shelters", "status", "E131999002601", "open", "--by", "ap1"])
+    assert refused.exit_code != 0 and "承認者のアカウントではこの操作はできません" in refused.output
+    assert runner.invoke(args=["shelters", "status", "E131999002601", "open", "--by", "boss"]).exit_code == 0
+    faq = str(ROOT / "faq" / "data" / "sample_faq.csv")
+    refused = runner.invoke(args=["faq", "publish", faq, "--by", "op1"])
+    assert refused.exit_code != 0 and "運用担当" in refused.output
+    assert runner.invoke(args=["faq", "publish", faq, "--by", "staff1"]).exit_code == 0
+    assert runner.invoke(args=["faq", "publish", faq]).exit_code == 0  # "cli": someone at the server
+
+
+# --- redirects stay on the site; bad counts are refused with a message ---------------------------
+
+SHELTER = "E131999002601"
+
+
+def _status_post(c, data):
+    base = {"csrf_token": test_admin.page_csrf(c, "/admin/shelters"), "status": "open"}
+    return c.post(f"/admin/shelters/{SHELTER}/status", data={**base, **data})
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "https://evil.example/",
+        "//evil.example/admin/",
+        "/\\evil.example/",
+        "/admin/\\\\evil.example",
+        "/admin/\t/evil",
+        "javascript:alert(1)",
+        "/shelters.json",
+        "",
+    ],
+)
+def test_shelter_form_redirects_only_to_console_paths(admin_app, back):
+    c = test_admin.logged_in(admin_app, "operator")
+    for count in ("x", "12"):  # the error path and the success path
+        r = _status_post(c, {"back": back, "count": count})
+        assert r.status_code == 302 and r.headers["Location"] == "/admin/shelters", (back, r.headers["Location"])
+    r = _status_post(c, {"back": f"/admin/shelters/{SHELTER}", "count": ""})
+    assert r.headers["Location"] == f"/admin/shelters/{SHELTER}"
+
+
+def test_a_twenty_digit_head_count_is_refused_plainly_in_the_form_and_the_cli(admin_app, runner):
+    c = test_admin.logged_in(admin_app, "operator")
+    for bad in ("12345678901234567890", "100001", "-1", "1.5", "1e3", "٣", "NaN"):
+        r = _status_post(c, {"count": bad, "back": "/admin/shelters"})
+        assert r.status_code == 302, bad
+        page = c.get("/admin/shelters").text
+        assert "人数は0から100,000までの数字で入力してください" in page, bad
+    assert service.get_shelter(_db(admin_app), SHELTER)["head_count"] is None  # nothing was recorded
+    for good, stored in (("１２０", 120), ("1,200", 1200), (" 7 ", 7)):
+        _status_post(c, {"count": good})
+        assert service.get_shelter(_db(admin_app), SHELTER)["head_count"] == stored, good
+    out = runner.invoke(
+        args=["shelters", "status", SHELTER, "full", "--count", "12345678901234567890", "--by", "oper1"]
+    )
+    assert out.exit_code != 0 and "100000" in out.output and "Traceback" not in out.output
+
+
+def test_console_responses_say_nosniff_even_when_no_route_matches(admin_app):
+    c = admin_app.test_client()
+    for path in ("/admin/login", "/admin/", "/admin/no-such-page", "/admin/alerts/1/status.json"):
+        r = c.get(path)
+        assert r.headers["X-Content-Type-Options"] == "nosniff", path
+        script_src = r.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+        assert "unsafe-inline" not in script_src, path
+    a, b = c.get("/admin/login"), c.get("/admin/login")
+    assert a.headers["Content-Security-Policy"] != b.headers["Content-Security-Policy"]  # a nonce per response

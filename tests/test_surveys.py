@@ -11,7 +11,7 @@ from outbox import sender
 from store import residents as resident_store
 from store import surveys as survey_store
 from surveys import service
-from tests.conftest import post_events, postback_event, text_event
+from tests.conftest import create_accounts, post_events, postback_event, text_event
 
 pytestmark = pytest.mark.both_engines
 
@@ -44,7 +44,8 @@ def tap(client, emulator, user, data):
     return emulator.texts(user)[-1]
 
 
-def test_cli_contract_create_approve_send_results_close(runner, rt, emulator, client):
+def test_cli_contract_create_approve_send_results_close(runner, rt, emulator, client, app):
+    create_accounts(app, tanaka="admin", suzuki="approver")  # the approver is always a real account
     users = residents(rt, 30) + residents(rt, 10, area="wakaba-1", start=100)
     args = ["survey", "create", "--question", "窓口の対応はいかがでしたか", "--option", "満足", "--option", "ふつう"]
     out = runner.invoke(args=[*args, "--option", "不満", "--area", "みどり一丁目", "--by", "tanaka"])
