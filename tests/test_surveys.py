@@ -169,14 +169,15 @@ def test_every_question_kind_one_at_a_time_with_free_text(rt, emulator, client):
     assert survey_store.get_pending(db, user, 3600) is None
 
 
-def test_monthly_limit_stops_the_survey_and_says_so(rt, emulator, runner):
+def test_monthly_limit_stops_the_survey_and_says_so(rt, emulator, runner, app):
+    create_accounts(app, tanaka="staff", suzuki="approver")
     db = rt.store.db
     residents(rt, 3)
     out = runner.invoke(
         args=["survey", "create", "--question", "Q", "--option", "A", "--option", "B", "--by", "tanaka"]
     )
     survey_id = last_id(out.output)
-    runner.invoke(args=["survey", "approve", str(survey_id), "--by", "suzuki"])
+    assert runner.invoke(args=["survey", "approve", str(survey_id), "--by", "suzuki"]).exit_code == 0
     emulator.faults(monthly_limit=True)
     sent = runner.invoke(args=["survey", "send", str(survey_id)])
     assert sent.exit_code == 0 and "停止 3 人" in sent.output and "今月の送信上限" in sent.output
