@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # otherwise prints one "Location … is ignored" warning per package (53 on a fresh venv).
 PIP    := $(VENV)/bin/pip --disable-pip-version-check -qq
 
-.PHONY: run test lint bench venv dev-venv browser postgresql clean
+.PHONY: run test lint bench venv dev-venv browser postgresql nginx clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ dev-venv: $(VENV)/.dev
 run: $(VENV)/.runtime
 	$(PY) scripts/dev.py
 
-## Install what the tests need (venv, Debian's chromium and PostgreSQL) and run the whole suite.
-test: $(VENV)/.dev browser postgresql
+## Install what the tests need (venv, Debian's chromium, PostgreSQL and nginx) and run the whole suite.
+test: $(VENV)/.dev browser postgresql nginx
 	$(PY) -m pytest -q
 
 ## Debian's chromium for the Playwright browser tests (no browser download).
@@ -36,6 +36,10 @@ browser:
 ## Debian's PostgreSQL server binaries: the tests start a throwaway cluster of their own.
 postgresql:
 	@bash scripts/ensure-postgresql.sh
+
+## Debian's nginx: the slow-client test runs deploy/nginx.conf in front of gunicorn.
+nginx:
+	@bash scripts/ensure-nginx.sh
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
