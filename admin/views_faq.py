@@ -35,6 +35,16 @@ def _stage(entries: list[FaqEntry], source_name: str) -> int:
     )
 
 
+def source_label(name: str) -> str:
+    """Where a version came from, as staff say it (「画面で1件追加（pet-001）」, not 「console:pet-001」)."""
+    if not name.startswith("console:"):
+        return name
+    what = name.removeprefix("console:")
+    if what.endswith("+alternates"):
+        return f"画面で言い換えを追加（{what.removesuffix('+alternates')}）"
+    return f"画面で1件追加（{what}）"
+
+
 @bp.route("/faq")
 @roles("staff")
 def faq():
@@ -45,6 +55,7 @@ def faq():
         n_entries=len(entries),
         versions=core_store.list_faq_versions(db()),
         entries=entries,
+        source_label=source_label,
     )
 
 

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+import wardtime
 from commands.actors import actor
 from faq.csvio import FaqCsvInvalid, parse_faq_csv
 from faq.diff import faq_diff
@@ -160,7 +161,8 @@ def versions_cmd() -> None:
     current = core_store.published_faq_version(db)
     for v in core_store.list_faq_versions(db):
         mark = "*" if v.version == current else " "
-        click.echo(f"{mark} v{v.version}  {v.n_entries:5d} entries  {v.source_name}  by {v.created_by}")
+        when = wardtime.format_time(v.created_at)
+        click.echo(f"{mark} v{v.version}  {when}  {v.n_entries:5d} entries  {v.source_name}  by {v.created_by}")
 
 
 @faq_cli.command("rollback")

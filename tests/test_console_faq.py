@@ -50,6 +50,7 @@ def test_adding_one_entry_keeps_every_other_entry_byte_for_byte(admin_app):  # n
     assert entries["calc"]["question"] == "=1+1 とは" and entries["calc"]["answer"] == "+ と - の説明です。"
     diff = c.get(r.headers["Location"]).text
     assert "pet-001" in diff and "変更</span> 0" not in diff and "hours" not in diff  # only the addition
+    assert "画面で1件追加（pet-001）" in c.get("/admin/faq").text
 
 
 def test_the_downloaded_csv_uploads_back_unchanged(admin_app):  # noqa: F811

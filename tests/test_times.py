@@ -148,6 +148,13 @@ def test_dashboard_days_are_the_wards_calendar_days(admin_app, clock):  # noqa: 
     assert rows[-1]["n"] == 1 and rows[-1]["fallback"] == 1 and rows[-2]["n"] == 0
 
 
+def test_cli_faq_versions_print_ward_time(runner, app):
+    app.extensions["madoguchi"].faq.current()
+    (v,) = core_store.list_faq_versions(app.extensions["madoguchi"].store.db)
+    out = runner.invoke(args=["faq", "versions"]).output
+    assert wardtime.format_time(v.created_at, ZoneInfo("Asia/Tokyo")) in out
+
+
 def test_cli_alert_list_prints_ward_time(runner, app):
     service = pytest.importorskip("alerts.service")
     db = app.extensions["madoguchi"].store.db
