@@ -174,6 +174,7 @@ def rollback_cmd(version: int, yes: bool, by: str) -> None:
 
     Example: flask --app webhook faq rollback 3
     """
+    by = actor(by, "faq.publish")  # a rollback publishes: the same people may do it
     db = _runtime().store.db
     current = core_store.published_faq_version(db)
     try:
