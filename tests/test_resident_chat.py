@@ -250,7 +250,7 @@ def test_registration_by_typing(app, client, emulator):
     assert "notices" in msg["text"].lower() and resident(app)["lang"] == "en"
     (msg,) = say(client, emulator, "ごみと子育て")
     assert set(resident(app)["topics"]) >= {"garbage", "childcare"}
-    (msg,) = say(client, emulator, "done")
+    (msg,) = say(client, emulator, "OK")
     r = resident(app)
     assert r["reg_step"] is None and "Midori 1-chome" in msg["text"]
     assert outcomes(app) == []  # no registration answer was logged as a question
@@ -265,6 +265,8 @@ def test_town_without_chome_asks_which_and_unknown_area_says_so(app, client, emu
     assert data[:3] == ["a=area&v=wakaba-1&m=r", "a=area&v=wakaba-2&m=r", "a=area&v=wakaba-3&m=r"]
     (msg,) = say(client, emulator, "渋谷です")
     assert "見つかりませんでした" in msg["text"] and resident(app)["reg_step"] == "area"
+    ack, question = say(client, emulator, "了解です")  # small talk: acknowledged, then asked again
+    assert "ありがとうございます" in ack["text"] and "地域を選んで" in question["text"]
     assert outcomes(app) == []
 
 

@@ -27,7 +27,15 @@ from linebot.v3.messaging import (
 from bot.areas import Area, find_areas, load_areas
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
-from bot.handlers.chat import ANSWER_PREFIXES, REPLY_SUFFIXES, TEXT_HANDLERS, clip_label, command, intent
+from bot.handlers.chat import (
+    ANSWER_PREFIXES,
+    REPLY_SUFFIXES,
+    TEXT_HANDLERS,
+    clip_label,
+    command,
+    intent,
+    small_talk,
+)
 from bot.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
 from bot.line_api import LineApiError
 from nlp.normalize import normalize
@@ -497,7 +505,11 @@ def typed_registration(ctx: Ctx, text: str, normalized: str) -> list[Message] | 
     resident = resident_store.get_resident(ctx.db, ctx.user_id)
     step = (resident or {}).get("reg_step")
     if step is None or len(normalized) > 30 or _QUESTION.search(normalized):
-        return None
+        return None  # a question: chat answers it and asks the pending question after it
+    if step == "topics" and _DONE.match(normalized):  # 「OK」 here means 「これで完了」
+        return _finish(ctx, resident, "r")
+    if small_talk(normalized):
+        return None  # 「了解です」, 「こんにちは」: small talk, then the pending question
     lang = _lang(ctx, resident)
     if step == "area":
         if _SKIP_AREA.match(normalized):
@@ -514,8 +526,6 @@ def typed_registration(ctx: Ctx, text: str, normalized: str) -> list[Message] | 
         chosen = typed_language(normalized)
         return _set_lang(ctx, resident, chosen, "r") if chosen else None
     if step == "topics":
-        if _DONE.match(normalized):
-            return _finish(ctx, resident, "r")
         topics = typed_topics(normalized)
         if not topics:
             return None
