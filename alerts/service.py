@@ -34,6 +34,11 @@ DEFAULT_STALE_MINUTES = 30.0
 DEFAULT_EXPIRY_HOURS = 24.0
 TEXT_MAX = 5000
 FIELD_MAX = 200
+# Free text limits (README): a headline is a line people read in a notification and lists; a body
+# stays well under LINE's 5,000 characters with the status and type lines added, so nothing is
+# clipped on the way to residents.
+HEADLINE_MAX = 100
+BODY_MAX = 4000
 HAZARDS = hazards.LABELS  # key → the label operators and residents read
 INTENSITIES = ("1", "2", "3", "4", "5弱", "5強", "6弱", "6強", "7")
 
@@ -640,6 +645,15 @@ def _texts_for(
     return out
 
 
+def _length_problems(prefix: str, headline: str | None, body: str | None) -> list[str]:
+    out = []
+    for label, text, limit in (("見出し", headline, HEADLINE_MAX), ("本文", body, BODY_MAX)):
+        n = len((text or "").strip())
+        if n > limit:
+            out.append(f"{prefix}{label}は{limit:,}文字までにしてください（いま{n:,}文字）")
+    return out
+
+
 def _clip(text: str) -> str:
     if len(text.encode("utf-16-le")) // 2 <= TEXT_MAX:
         return text
@@ -768,6 +782,7 @@ def create_alert(
             problems.append("本文を入力してください")
     if fields and not template:
         problems.append("項目（fields）はテンプレートと一緒に使います")
+    problems += _length_problems("", headline, body)
     clean_translations: dict[str, list[str]] = {}
     for lang, pair in (translations or {}).items():
         h, b = (str(x or "").strip() for x in pair)
@@ -780,6 +795,8 @@ def create_alert(
             problems.append(f"文面の言語「{lang}」は指定できません（{', '.join(x for x in LANGUAGES if x != 'ja')}）")
         elif not h or not b:
             problems.append(f"{LANG_NAMES.get(lang, lang)}の見出しと本文を両方入力してください")
+        elif too_long := _length_problems(LANG_NAMES.get(lang, lang) + "の", h, b):
+            problems += too_long
         else:
             clean_translations[lang] = [h, b]
     if test_audience and status == "actual":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -217,8 +218,24 @@ def nearest_reply(ctx: Ctx, lat: float, lon: float, hazard: str | None) -> list[
 # --- handlers ----------------------------------------------------------------------------
 
 
+def valid_coordinates(lat: Any, lon: Any) -> bool:
+    """A point on Earth (a crafted event may carry 999, NaN or ∞, which no search can use)."""
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
 @on("message:location")
 def location(ctx: Ctx, event: Any) -> Sequence[Message]:
+    if not valid_coordinates(getattr(event.message, "latitude", None), getattr(event.message, "longitude", None)):
+        log.info("unusable location (user %s)", ctx.user_hash)
+        return [
+            TextMessage(
+                text=t("shelter_location_invalid", ctx.lang), quick_reply=ask_location_messages(ctx.lang)[0].quick_reply
+            )
+        ]
     for hook in LOCATION_FIRST:
         taken = hook(ctx, event)
         if taken is not None:

@@ -30,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "大規模な火事",
         "shelter_hazard_inland_flood": "内水氾濫",
         "shelter_hazard_volcano": "火山",
+        "shelter_location_invalid": "位置情報を読み取れませんでした。下の「現在地を送る」から、もう一度送ってください。",
     },
     "easy": {
         "shelter_ask_location": "下の「いる ところを おくる」を おして ください。ちかくの ひらいている ひなんじょを おしえます。\nちいきの なまえでも さがせます（れい：「みどり一丁目の避難所」）。",
@@ -60,6 +61,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "おおきな かじ",
         "shelter_hazard_inland_flood": "まちの なかの こうずい",
         "shelter_hazard_volcano": "かざん",
+        "shelter_location_invalid": "いる ところが わかりませんでした。下の「いる ところを おくる」を もう いちど おして ください。",
     },
     "en": {
         "shelter_ask_location": "Tap “Send my location” below to send your location. We will show the open evacuation shelters near you.\nYou can also ask by area name (e.g. “Midori 1-chome shelter” or 「みどり一丁目の避難所」).",
@@ -90,6 +92,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "large fire",
         "shelter_hazard_inland_flood": "urban flooding",
         "shelter_hazard_volcano": "volcanic eruption",
+        "shelter_location_invalid": "We could not read that location. Please send it again with “Send my location” below.",
     },
     "zh": {
         "shelter_ask_location": "请点击下方的“发送当前位置”。我们将告诉您附近已开放的避难所。\n也可以按地区名查询（例：「みどり一丁目の避難所」）。",
@@ -120,6 +123,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "大规模火灾",
         "shelter_hazard_inland_flood": "内涝",
         "shelter_hazard_volcano": "火山喷发",
+        "shelter_location_invalid": "无法读取该位置信息。请点击下方的按钮重新发送当前位置。",
     },
     "zh-Hant": {
         "shelter_ask_location": "請點選下方的「傳送目前位置」。我們將告訴您附近已開放的避難所。\n也可以用地區名稱查詢（例：「みどり一丁目の避難所」）。",
@@ -150,6 +154,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "大規模火災",
         "shelter_hazard_inland_flood": "內水氾濫",
         "shelter_hazard_volcano": "火山噴發",
+        "shelter_location_invalid": "無法讀取該位置資訊。請點選下方的按鈕重新傳送目前位置。",
     },
     "ko": {
         "shelter_ask_location": "아래의 ‘현재 위치 보내기’를 눌러 위치 정보를 보내 주세요. 가까운 곳의 개설된 대피소를 알려 드립니다.\n지역 이름으로도 찾을 수 있습니다 (예: 「みどり一丁目の避難所」).",
@@ -180,6 +185,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "대규모 화재",
         "shelter_hazard_inland_flood": "내수 범람",
         "shelter_hazard_volcano": "화산",
+        "shelter_location_invalid": "위치 정보를 읽을 수 없었습니다. 아래 버튼으로 현재 위치를 다시 보내 주세요.",
     },
     "vi": {
         "shelter_ask_location": "Hãy nhấn “Gửi vị trí hiện tại” bên dưới để gửi vị trí của bạn. Chúng tôi sẽ cho biết các nơi lánh nạn đang mở ở gần bạn.\nBạn cũng có thể hỏi theo tên khu vực (ví dụ: 「みどり一丁目の避難所」).",
@@ -210,6 +216,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "hỏa hoạn lớn",
         "shelter_hazard_inland_flood": "ngập úng nội thị",
         "shelter_hazard_volcano": "núi lửa phun trào",
+        "shelter_location_invalid": "Không đọc được vị trí này. Vui lòng gửi lại vị trí hiện tại bằng nút bên dưới.",
     },
     "pt": {
         "shelter_ask_location": "Toque em “Enviar localização” abaixo para enviar sua localização. Mostraremos os abrigos abertos perto de você.\nVocê também pode perguntar pelo nome da área (ex.: 「みどり一丁目の避難所」).",
@@ -240,5 +247,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_hazard_fire": "grande incêndio",
         "shelter_hazard_inland_flood": "alagamento urbano",
         "shelter_hazard_volcano": "erupção vulcânica",
+        "shelter_location_invalid": "Não foi possível ler essa localização. Envie-a novamente pelo botão abaixo.",
     },
 }
