@@ -118,6 +118,36 @@ def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
     }
 
 
+def idle_pickup(url: str, sim: str, n: int = 20) -> dict[str, float]:
+    """Answer latency of lone webhooks on an idle bot: acknowledgement → reply recorded by LINE."""
+    took = []
+    for i in range(n):
+        user = f"Uidle{i:028d}"
+        tok = requests.post(f"{sim}/_emulator/reply-tokens", json={"userId": user}, timeout=10).json()["replyToken"]
+        event = {
+            "type": "message",
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": user},
+            "webhookEventId": uuid.uuid4().hex.upper()[:26],
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": tok,
+            "message": {"id": str(i), "type": "text", "text": QUESTIONS[i % len(QUESTIONS)], "quoteToken": "q"},
+        }
+        body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
+        requests.post(url, data=body, headers={"X-Line-Signature": sign(body, SECRET)}, timeout=30)
+        acked = time.time()
+        while True:
+            msgs = requests.get(f"{sim}/_emulator/messages", params={"to": user}, timeout=10).json()["messages"]
+            if msgs:
+                took.append(msgs[0]["time"] / 1000 - acked)
+                break
+            time.sleep(0.005)
+        time.sleep(0.3)
+    took.sort()
+    return {"p50_ms": statistics.median(took) * 1000, "max_ms": took[-1] * 1000}
+
+
 def bench_echo(n: int, conc: int, tmp: Path) -> dict[str, float]:
     port, sim_port = free_port(), free_port()
     sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{port}/callback", tmp / "echo-sim.log")
@@ -180,6 +210,8 @@ def bench_madoguchi(
             run_load(f"{base}/callback", f"http://127.0.0.1:{sim_port}", min(200, n), conc)  # warm-up
             _wait_ready(base, count)
             r = run_load(f"{base}/callback", f"http://127.0.0.1:{sim_port}", n, conc)
+            _wait_ready(base, count)
+            r["idle"] = idle_pickup(f"{base}/callback", f"http://127.0.0.1:{sim_port}")
             results.append((f"{label}, {web_workers} web, {count} answer", r))
     finally:
         for w in workers:
@@ -225,6 +257,9 @@ def main() -> None:
             f"  {r['ack_rps'] / echo['ack_rps']:8.2f}  {r['answers_rps'] / echo['answers_rps']:11.2f}"
             + (f"  errors {r['errors']}" if r["errors"] else "")
         )
+    for name, r in results:
+        idle = r["idle"]
+        print(f"{name}: idle bot, acknowledgement → reply p50 {idle['p50_ms']:.0f} ms, max {idle['max_ms']:.0f} ms")
 
 
 if __name__ == "__main__":

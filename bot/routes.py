@@ -127,6 +127,13 @@ def healthz():
         states = [w.get("semantic") for w in workers if not w.get("inline")]
         body["answer_workers"] = len(states)
         body["semantic"] = _semantic_summary(states)
+        # Since the live workers started: what went out late, expired, was taken over or failed.
+        totals: dict[str, int] = {}
+        for w in workers:
+            for key, n in (w.get("counts") or {}).items():
+                if key in ("late", "expired", "taken_over", "failed", "after_unfollow", "retried"):
+                    totals[key] = totals.get(key, 0) + int(n)
+        stats["since_start"] = totals
         body["inbox"] = stats
     body["time"] = int(time.time())
     return jsonify(body), (200 if ok else 503)

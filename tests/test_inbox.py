@@ -312,7 +312,8 @@ def test_a_running_worker_picks_up_new_events_at_once_and_reports_itself(async_a
         assert len(msgs) == 1
         # Picked up well within a second (polling every ANSWER_POLL_SECONDS, 50 ms).
         assert msgs[0]["time"] / 1000 - sent < 1.5
-        assert client.get("/healthz").get_json()["inbox"]["queued"] == 0
+        inbox = wait_for(lambda: (i := client.get("/healthz").get_json()["inbox"])["in_progress"] == 0 and i)
+        assert inbox["queued"] == 0 and inbox["since_start"] == {}
     finally:
         worker.stop()
         thread.join(30)
