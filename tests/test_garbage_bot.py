@@ -174,3 +174,12 @@ def test_unfollow_forgets_the_area_and_drafts(gomi, client, emulator):
         # The booking stays for the collection, without the LINE id.
         kept = garbage_store.get_request(db, req["id"])
         assert kept["status"] == "booked" and kept["user_id"] is None
+
+
+def test_area_choices_survive_a_pending_registration_question(gomi, client, emulator):
+    with gomi.app_context():
+        resident_store.set_resident(gomi.extensions["madoguchi"].store.db, USER, area=None, reg_step="lang", topics=[])
+    got = say(client, emulator, "スプレー缶 捨て方")
+    assert "【有害ごみ】" in got[0]["text"]
+    areas = [a for a in quick_actions(got[-1]) if parse_qs(a["data"]).get("a") == ["g_area"]]
+    assert areas and areas[0]["label"] == "みどり一丁目"

@@ -133,6 +133,8 @@ def test_quit_unknown_item_and_no_area(gomi, client, emulator):
         resident_store.set_resident(db_of(gomi), USER, area=None)
     say(client, emulator, "粗大ごみ申込")
     assert "見つかりませんでした" in say(client, emulator, "宇宙船")[0]["text"]
+    # Listing one's requests works in the middle of writing one (and the draft stays).
+    assert "申込はありません" in say(client, emulator, "粗大ごみ確認")[0]["text"]
     got = say(client, emulator, "自転車")[0]
     area_q = tap(client, emulator, action(got, "bulky", "next")["data"])[0]
     assert "地区を選んで" in area_q["text"]

@@ -280,12 +280,17 @@ def _own_request(ctx: Ctx, fields: dict[str, str]) -> dict[str, Any] | None:
 # --- events ------------------------------------------------------------------------------------
 
 
-@command("粗大ごみ申込", "粗大ごみ申し込み", "粗大ごみの申込", "粗大ごみを申し込む", "そだいごみもうしこみ")
+START_WORDS = ("粗大ごみ申込", "粗大ごみ申し込み", "粗大ごみの申込", "粗大ごみを申し込む", "そだいごみもうしこみ")
+LIST_WORDS = ("粗大ごみ確認", "申込確認", "粗大ごみの申込確認", "粗大ごみの確認")
+_OWN_COMMANDS = {normalize(w) for w in START_WORDS + LIST_WORDS}
+
+
+@command(*START_WORDS)
 def start_command(ctx: Ctx, event: Any) -> Sequence[Message]:
     return start(ctx)
 
 
-@command("粗大ごみ確認", "申込確認", "粗大ごみの申込確認", "粗大ごみの確認")
+@command(*LIST_WORDS)
 def list_command(ctx: Ctx, event: Any) -> Sequence[Message]:
     return list_requests(ctx)
 
@@ -295,8 +300,8 @@ def bulky_text(ctx: Ctx, text: str) -> list[Message] | None:
     if not ctx.user_id:
         return None
     state = garbage_store.get_draft(ctx.db, ctx.user_id)
-    if state is None or state.get("step") not in ("items", "address"):
-        return None
+    if state is None or state.get("step") not in ("items", "address") or normalize(text) in _OWN_COMMANDS:
+        return None  # (starting over or listing requests works in the middle of one)
     if normalize(text) in _QUIT:
         garbage_store.drop_draft(ctx.db, ctx.user_id)
         return [_text(t("bulky_quit_done", ctx.lang), ctx.lang)]

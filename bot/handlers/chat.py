@@ -403,12 +403,13 @@ def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
 
 
 def _offers_choices(messages: Sequence[Message]) -> bool:
-    """Whether a reply's buttons are FAQ candidates the resident has to choose from."""
+    """Whether a reply's buttons are choices the resident has to make (FAQ candidates, the
+    garbage area or item asked for)."""
     for message in messages:
         quick = getattr(message, "quick_reply", None)
         for item in quick.items if quick is not None else ():
             data = getattr(item.action, "data", None) or ""
-            if data.startswith(("a=faq", "a=none")):
+            if data.startswith(("a=faq", "a=none", "a=g_area", "a=g_item")):
                 return True
     return False
 
