@@ -135,6 +135,8 @@ def report_detail(report_id: int):
     if report["lat"] is not None:
         area, dist = geo.nearest_area(s.points(), report["lat"], report["lon"])
         place = {
+            # Some clients send the coordinates again as the "address": not worth showing twice.
+            "line_address": None if service.looks_like_coordinates(report["address"]) else report["address"],
             "area": area.name if area else "—",
             "distance": int(dist) if area else None,
             "map_url": geo.map_url(report["lat"], report["lon"]),

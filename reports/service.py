@@ -384,11 +384,15 @@ def submit(db: Database, s: Settings, user_id: str, now: float | None = None) ->
     return out.say("report_receipt", id=report_id)
 
 
+def looks_like_coordinates(text: str | None) -> bool:
+    return bool(text and _COORDS.match(text))
+
+
 def summary_fields(s: Settings, draft: Draft, lang: str) -> dict[str, Any]:
     """What the confirmation shows: kind, place, photo count, description."""
     kind = by_code(s.kinds(), draft.kind or "")
     place = draft.address or ""
-    if place and _COORDS.match(place):  # some clients send the coordinates as the "address"
+    if looks_like_coordinates(place):  # some clients send the coordinates as the "address"
         place = ""
     if draft.lat is not None and draft.lon is not None:
         area = s.area_names.get(draft.area_code or "", "")

@@ -154,6 +154,8 @@ def test_resident_reports_in_the_simulator_and_staff_handle_it_on_a_phone(stack,
     staff.click("button[value=in_progress]")
     staff.locator(".flash", has_text="対応中").wait_for()
     shot(staff, "report_detail_phone")
+    staff.screenshot(path=str(stack["tmp"] / "report_detail_full.png"), full_page=True)
+    print("full page:", stack["tmp"] / "report_detail_full.png")
 
     # The worker tells the resident once; the chat shows it.
     bot_says(page, f"受付番号{number}")
