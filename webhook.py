@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # request, for tests and dev only).
     "WEBHOOK_ASYNC": True,
     "ANSWER_THREADS": 8,
+    # CPU priority of answer workers below the web processes on a shared host (0: same).
+    "ANSWER_NICE": 5,
     # An answer worker's heartbeat older than this: its events are taken over.
     "ANSWER_LEASE_SECONDS": 10.0,
     "ANSWER_POLL_SECONDS": 0.05,
@@ -125,7 +127,13 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "REPLY_TOKEN_SECONDS",
     ):
         cfg[key] = float(cfg[key])
-    for key in ("EVENT_ID_RETENTION_DAYS", "QUERY_LOG_RETENTION_DAYS", "ANSWER_THREADS", "MAX_CONTENT_LENGTH"):
+    for key in (
+        "EVENT_ID_RETENTION_DAYS",
+        "QUERY_LOG_RETENTION_DAYS",
+        "ANSWER_THREADS",
+        "ANSWER_NICE",
+        "MAX_CONTENT_LENGTH",
+    ):
         cfg[key] = int(cfg[key])
     try:
         wardtime.load_zone(cfg["WARD_TIMEZONE"])

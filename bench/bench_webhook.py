@@ -118,11 +118,11 @@ def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
     }
 
 
-def idle_pickup(url: str, sim: str, n: int = 20) -> dict[str, float]:
+def idle_pickup(url: str, sim: str, tag: str, n: int = 20) -> dict[str, float]:
     """Answer latency of lone webhooks on an idle bot: acknowledgement → reply recorded by LINE."""
     took = []
     for i in range(n):
-        user = f"Uidle{i:028d}"
+        user = f"Uidle{tag}{i:020d}"
         tok = requests.post(f"{sim}/_emulator/reply-tokens", json={"userId": user}, timeout=10).json()["replyToken"]
         event = {
             "type": "message",
@@ -148,7 +148,7 @@ def idle_pickup(url: str, sim: str, n: int = 20) -> dict[str, float]:
     return {"p50_ms": statistics.median(took) * 1000, "max_ms": took[-1] * 1000}
 
 
-def bench_echo(n: int, conc: int, tmp: Path) -> dict[str, float]:
+def bench_echo(n: int, conc: int, tmp: Path, procfile_settings: bool = False) -> dict[str, float]:
     port, sim_port = free_port(), free_port()
     sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{port}/callback", tmp / "echo-sim.log")
     env = {
@@ -156,8 +156,13 @@ def bench_echo(n: int, conc: int, tmp: Path) -> dict[str, float]:
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
     }
-    # gunicorn's defaults: one sync worker, nothing but the address given.
-    web = _spawn(f"gunicorn bench.echo_bot:app --bind 127.0.0.1:{port}", env, tmp / "echo-web.log")
+    if procfile_settings:  # the same gunicorn settings as madoguchi's web line
+        env.update(PORT=str(port), BIND="127.0.0.1", WEB_CONCURRENCY="2")
+        cmd = procfile_command("web").replace('"webhook:create_app()"', "bench.echo_bot:app")
+        cmd = cmd.replace("--access-logfile -", "")
+    else:  # gunicorn's defaults: one sync worker, nothing but the address given
+        cmd = f"gunicorn bench.echo_bot:app --bind 127.0.0.1:{port}"
+    web = _spawn(cmd, env, tmp / "echo-web.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 60, web)
         url, simurl = f"http://127.0.0.1:{port}/callback", f"http://127.0.0.1:{sim_port}"
@@ -211,7 +216,7 @@ def bench_madoguchi(
             _wait_ready(base, count)
             r = run_load(f"{base}/callback", f"http://127.0.0.1:{sim_port}", n, conc)
             _wait_ready(base, count)
-            r["idle"] = idle_pickup(f"{base}/callback", f"http://127.0.0.1:{sim_port}")
+            r["idle"] = idle_pickup(f"{base}/callback", f"http://127.0.0.1:{sim_port}", f"{count:08d}")
             results.append((f"{label}, {web_workers} web, {count} answer", r))
     finally:
         for w in workers:
@@ -243,6 +248,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             echo = bench_echo(args.requests, args.concurrency, tmp)
+            echo_gthread = bench_echo(args.requests, args.concurrency, tmp, procfile_settings=True)
             results = []
             for engine in engines:
                 url = cluster.new_database("bench") if engine == "postgresql" else f"sqlite:///{tmp / 'bench.db'}"
@@ -251,7 +257,8 @@ def main() -> None:
         if cluster is not None:
             cluster.destroy()
     print(f"{'configuration':34} {'ack/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'answers/s':>9}  ack÷echo  answers÷echo")
-    for name, r in (("echo bot (gunicorn defaults)", echo), *results):
+    rows = (("echo bot (gunicorn defaults)", echo), ("echo bot (Procfile's gunicorn)", echo_gthread), *results)
+    for name, r in rows:
         print(
             f"{name:34} {r['ack_rps']:7.1f} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} {r['answers_rps']:9.1f}"
             f"  {r['ack_rps'] / echo['ack_rps']:8.2f}  {r['answers_rps'] / echo['answers_rps']:11.2f}"

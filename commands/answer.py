@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import click
@@ -16,7 +17,8 @@ from bot.answer_worker import AnswerWorker
     "--lease-seconds", type=float, help="Take over a silent worker's events after this (ANSWER_LEASE_SECONDS)."
 )
 @click.option("--until-idle", is_flag=True, help="Exit once the inbox is empty (catch up, then stop).")
-def answer_worker_cmd(threads: int | None, lease_seconds: float | None, until_idle: bool) -> None:
+@click.option("--nice", "niceness", type=int, help="Lower the CPU priority by this much (default ANSWER_NICE).")
+def answer_worker_cmd(threads: int | None, lease_seconds: float | None, until_idle: bool, niceness: int | None) -> None:
     """Answer residents' messages from the inbox (the Procfile's answer: line; run as many as needed).
 
     Each worker claims events under its own id and heartbeat; events of a worker that
@@ -27,6 +29,11 @@ def answer_worker_cmd(threads: int | None, lease_seconds: float | None, until_id
     """
     if lease_seconds is not None:
         current_app.config["ANSWER_LEASE_SECONDS"] = lease_seconds
+    niceness = current_app.config["ANSWER_NICE"] if niceness is None else niceness
+    if niceness:
+        # On a host shared with web processes, acknowledging LINE comes first: an answer may
+        # wait a few milliseconds, a webhook that is not acknowledged in time is redelivered.
+        os.nice(niceness)
     worker = AnswerWorker(current_app._get_current_object(), threads=threads)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
