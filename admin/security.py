@@ -157,13 +157,17 @@ def _throttle_key(kind: str, value: str, salt: str) -> str:
     return kind + ":" + hmac.new(salt.encode(), value.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
 
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFKC", name or "").strip().casefold()[:100]
+
+
 def lookup_user(db: Database, name: str) -> admin_store.User | None:
-    """The account a login or `--by` names: exact, else case-folded (names are stored lower case)."""
-    name = name.strip()
+    """The account a login names: exact, else folded like new names (NFKC, lower case)."""
+    name = (name or "").strip()
     if not name or len(name) > 100:
         return None
     return admin_store.find_user(db, name) or (
-        admin_store.find_user(db, name.casefold()) if name != name.casefold() else None
+        admin_store.find_user(db, _folded(name)) if _folded(name) != name else None
     )
 
 
@@ -176,7 +180,7 @@ def authenticate(db: Database, name: str, password: str, ip: str, now: float, sa
     user = lookup_user(db, name)
     actor = user.name if user is not None else audit_store.UNKNOWN_ACCOUNT
     ip_key = _throttle_key("ip", ip, salt)
-    account_key = _throttle_key("account", name.strip().casefold()[:100], salt)
+    account_key = _throttle_key("account", _folded(name), salt)
     wait = admin_store.claim_login_attempt(db, ip_key, now, IP_BACKOFF)
     if wait:
         raise LoginRefused(actor, wait)

@@ -77,9 +77,10 @@ def test_unknown_names_are_throttled_like_accounts_and_case_does_not_matter(admi
     for name in ("ghost", "Ghost", "GHOST", " ghost", "ghost "):
         assert login(c, name, WRONG).status_code == 401
     assert login(c, "gHoSt", WRONG).status_code == 429
-    for name in ("Staff1", "STAFF1", "staff1", "Staff1", "staff1"):
+    for name in ("Staff1", "STAFF1", "staff1", "ｓｔａｆｆ１", "staff1"):  # full-width is the same name
         assert login(c, name, WRONG).status_code == 401
     assert login(c, "STAFF1", PASSWORD).status_code == 429
+    assert login(admin_app.test_client(), "ＯＰＥＲ１", PASSWORD).status_code == 302
 
 
 # --- per address: generous, shared by an office --------------------------------------------------
