@@ -1323,12 +1323,16 @@ def cancel(
       correction: one person alone can never send words of their own.
     """
     alert = get_alert(db, alert_id)
-    _check_cancellable(db, alert)
     by = (by or "").strip()
+    if alert["state"] == "withdrawn":
+        raise Withdrawn()
     if alert["state"] in ("draft", "approved"):
-        alert_store.update_alert(db, alert_id, expect_state=("draft", "approved"), state="withdrawn")
+        # Any unsent draft (a cancellation or lift draft too) is simply withdrawn.
+        if not alert_store.update_alert(db, alert_id, expect_state=("draft", "approved"), state="withdrawn"):
+            raise AlreadySent(get_alert(db, alert_id)["state"])
         audit.record(db, by or "-", "alert.withdraw", f"alert:{alert_id}", None, source)
         return alert_id
+    _check_cancellable(db, alert)
     body = (body or "").strip()
     if body:
         cancel_id = create_alert(

@@ -89,6 +89,10 @@ def test_free_text_cancel_needs_a_second_person(rt, runner, emulator):
     assert not any("evil.example" in m["message"]["text"] for m in emulator.messages())
     # The original is not cancelled by a draft: it still counts as live.
     assert service.status(rt.store.db, int(alert_id))["cancelled_by"] is None
+    # Anyone who may cancel can withdraw such a draft (it never went out).
+    other = service.cancel(rt.store.db, int(alert_id), "sato", body="別の説明")
+    assert service.cancel(rt.store.db, other, "sato") == other
+    assert service.get_alert(rt.store.db, other)["state"] == "withdrawn"
     # A second person who reads it and approves: then it goes, to exactly the original's recipients.
     _cli(runner, "alert", "approve", cancel_id, "--by", "suzuki")
     _cli(runner, "alert", "send", cancel_id)
