@@ -1114,11 +1114,12 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
             ).values()
         )
         stopped = sum(g["count"] for g in groups) - ordinary
-        notes.insert(
-            0,
-            f"命を守る緊急情報のため、「配信停止」中の人（{stopped}人）にも届きます"
-            "（緊急情報も止めた人には届きません）",
-        )
+        if stopped:
+            notes.insert(
+                0,
+                f"命を守る緊急情報のため、「配信停止」中の人（{stopped}人）にも届きます"
+                "（緊急情報も止めた人には届きません）",
+            )
     if with_shelter_guide(alert):
         notes.append(
             "「近くの避難所」（位置情報を送るボタン）が付きます"

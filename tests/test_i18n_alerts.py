@@ -116,7 +116,8 @@ def test_mixed_audience_gets_each_language(rt, emulator):
     groups = {g["resident_lang"]: g for g in preview["groups"]}
     assert set(groups) == set(LANGUAGES) and preview["recipient_count"] == len(LANGUAGES)
     assert all(g["lang"] == lang and g["fallback_from"] is None for lang, g in groups.items())
-    assert preview["fallbacks"] == [] and preview["notes"] == []
+    # No language falls back; the only note is the 「近くの避難所」 guide an evacuation order carries.
+    assert preview["fallbacks"] == [] and len(preview["notes"]) == 1 and "近くの避難所" in preview["notes"][0]
     stored = service.get_alert(db, alert_id)["texts"]
     _deliver(rt, alert_id)
     record = emulator.messages()
