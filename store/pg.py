@@ -61,6 +61,16 @@ def _local_time_zone() -> str:
     return f"<{sign}{offset // 3600:02d}{offset % 3600 // 60:02d}>{'-' if sign == '+' else '+'}{offset // 3600}:{offset % 3600 // 60:02d}"
 
 
+# A connection used within this many seconds is handed out without a test query: checking every
+# checkout would cost one more round trip per statement. One idle for longer (perhaps across a
+# server restart) is tested first and replaced if broken.
+CHECK_IDLE_SECONDS = 2.0
+
+
+def _returned(conn: psycopg.Connection) -> None:
+    conn._madoguchi_returned = time.monotonic()  # noqa: SLF001 - our own mark on the pooled connection
+
+
 def _configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_loader("numeric", _NumericLoader)
     conn.execute("SELECT set_config('TimeZone', %s, false)", [_local_time_zone()])
@@ -120,6 +130,7 @@ class PgDatabase:
         self._pool: ConnectionPool | None = None
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
+        self._sweeping = threading.Lock()
         self._local = threading.local()
         self.schema = Schema()
         self._translated: dict[tuple[str, bool], Translated] = {}
@@ -140,7 +151,8 @@ class PgDatabase:
                         max_size=self.max_size,
                         kwargs={"autocommit": True, "connect_timeout": max(2, int(POOL_TIMEOUT))},
                         configure=_configure,
-                        check=ConnectionPool.check_connection,
+                        check=self._check,
+                        reset=_returned,
                         timeout=POOL_TIMEOUT,
                         reconnect_timeout=24 * 3600,
                         name="madoguchi",
@@ -148,6 +160,29 @@ class PgDatabase:
                     )
                     self._pool_pid = os.getpid()
         return self._pool
+
+    def _check(self, conn: psycopg.Connection) -> None:
+        """Test a connection that sat idle; when it is broken (server restart), test all idle ones.
+
+        The pool retries a failed check after a backoff; without sweeping the others first, each
+        stale connection would cost another backoff and a request would time out behind them.
+        """
+        if time.monotonic() - getattr(conn, "_madoguchi_returned", 0.0) <= CHECK_IDLE_SECONDS:
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            pool = self._pool
+            if pool is not None and self._sweeping.acquire(blocking=False):
+
+                def sweep() -> None:
+                    try:
+                        pool.check()
+                    finally:
+                        self._sweeping.release()
+
+                threading.Thread(target=sweep, name="pg-pool-sweep", daemon=True).start()
+            raise
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
