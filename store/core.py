@@ -138,7 +138,9 @@ def record_events(db: Database, items: list[tuple[str, str, str | None]], now: f
     """
     at = now if now is not None else time.time()
     fresh = []
-    with transaction(db):
+    # Not serialised with other writers (immediate=False): ON CONFLICT settles a race between
+    # two web processes, and on PostgreSQL the webhook must not queue behind the write lock.
+    with transaction(db, immediate=False):
         for i, (event_id, payload, user_key) in enumerate(items):
             cur = db.execute(
                 "INSERT INTO processed_events (event_id, received_at, state, payload, claimed_at, user_key)"
@@ -183,15 +185,18 @@ def claim_events(db: Database, owner: str, limit: int, now: float | None = None)
     RETURNING: two processes never take the same event (FOR UPDATE SKIP LOCKED on PostgreSQL).
     """
     at = now if now is not None else time.time()
-    rows = db.execute(
-        "UPDATE processed_events SET state = 'working', owner = ?, claimed_at = ?, attempts = attempts + 1"
-        " WHERE event_id IN ("
-        "  SELECT e.event_id FROM processed_events e WHERE e.state = 'queued'"
-        "  AND NOT EXISTS (SELECT 1 FROM processed_events w"
-        "   WHERE w.user_key = e.user_key AND w.state = 'working')"
-        "  ORDER BY e.received_at LIMIT ?" + skip_locked(db, of="e") + ") AND state = 'queued'" + _RETURNING,
-        [owner, at, limit],
-    ).fetchall()
+    # In a write transaction: under PostgreSQL's READ COMMITTED two claimers would otherwise both
+    # see no 'working' event of a resident and take two of theirs at once (out of order).
+    with transaction(db):
+        rows = db.execute(
+            "UPDATE processed_events SET state = 'working', owner = ?, claimed_at = ?, attempts = attempts + 1"
+            " WHERE event_id IN ("
+            "  SELECT e.event_id FROM processed_events e WHERE e.state = 'queued'"
+            "  AND NOT EXISTS (SELECT 1 FROM processed_events w"
+            "   WHERE w.user_key = e.user_key AND w.state = 'working')"
+            "  ORDER BY e.received_at LIMIT ?" + skip_locked(db, of="e") + ") AND state = 'queued'" + _RETURNING,
+            [owner, at, limit],
+        ).fetchall()
     return _inbox_rows(rows)
 
 

@@ -1,5 +1,5 @@
-"""Several processes on one PostgreSQL: two web processes (gunicorn from the Procfile) and two
-delivery workers, the LINE emulator as a process of its own.
+"""Several processes on one PostgreSQL: two web processes (gunicorn from the Procfile), two answer
+workers and two delivery workers, the LINE emulator as a process of its own.
 
 - a webhook redelivered to the other web process is answered once;
 - an alert to 2,000 residents under 429/500s with one worker SIGKILLed mid-send reaches every
@@ -75,6 +75,9 @@ def stack(cluster, tmp_path_factory):
                     wait_url=f"http://127.0.0.1:{port}/healthz",
                 )
             )
+        # The web tier only acknowledges; two answer workers (the Procfile's answer: line) answer.
+        for i in range(2):
+            procs.append(start_procfile("answer", env, tmp_path / f"answer{i}.log"))
         # The web processes only acknowledge: two answer workers answer, from the same inbox.
         for i in range(2):
             procs.append(start_procfile("answer", env, tmp_path / f"answer{i}.log"))

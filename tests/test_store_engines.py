@@ -217,6 +217,46 @@ def test_inbox_release_and_takeover(store):
     assert stats["queued"] == 0 and stats["in_progress"] == 2 and len(stats["workers"]) == 1
 
 
+def test_concurrent_inbox_claims_keep_one_event_per_resident_in_progress(store):
+    """Four answer workers claim 40 events of 5 residents at once: never two of one resident together."""
+    db = store.db
+    assert all(core_store.record_events(db, [(f"E{i:02d}", "{}", f"user{i % 5}") for i in range(40)]))
+    claimed: list[str] = []
+    working: dict[str, str] = {}
+    problems: list[str] = []
+    lock = threading.Lock()
+
+    def answer_worker(owner: str) -> None:
+        idle = 0
+        while idle < 20:
+            events = core_store.claim_events(store.db, owner, 3)
+            if not events:
+                idle += 1
+                time.sleep(0.01)
+                continue
+            with lock:
+                for e in events:
+                    if working.get(e.user_key, owner) != owner:
+                        problems.append(f"{e.event_id} while {working[e.user_key]}")
+                    working[e.user_key] = owner
+                    claimed.append(e.event_id)
+            time.sleep(0.005)
+            with lock:
+                for e in events:
+                    working.pop(e.user_key, None)
+            for e in events:
+                assert core_store.finish_event(store.db, e.event_id, owner)
+        store.close_thread_connection()
+
+    threads = [threading.Thread(target=answer_worker, args=(f"w{i}",)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(claimed) == [f"E{i:02d}" for i in range(40)]
+    assert problems == []
+
+
 def test_migrations_applied_once_when_processes_start_together(engine, tmp_path, request):
     if engine == "postgresql":
         database_url = request.getfixturevalue("pg_cluster").new_database()  # empty: nothing migrated yet
