@@ -39,6 +39,10 @@ POLICY = [
     ("admin.alert", {"operator", "approver"}),
     ("admin.report", {"staff"}),
     ("admin.garbage", {"staff"}),
+    ("admin.survey_approve", {"approver"}),
+    ("admin.survey_new", {"staff", "operator"}),
+    ("admin.survey", {"staff", "operator", "approver"}),
+    ("admin.opinion", {"staff", "approver"}),
     ("admin.users", set()),
     ("admin.audit", set()),
 ]
