@@ -67,12 +67,12 @@ def test_a_real_location_still_finds_shelters(client, emulator):
         {"a": "g_item", "i": "9" * 30, "s": "1"},
     ],
 )
-def test_a_forged_postback_with_a_huge_number_is_ignored_without_an_error(client, emulator, caplog, fields):
+def test_a_forged_postback_with_a_huge_number_is_handled_without_an_error(client, emulator, caplog, fields):
     caplog.set_level(logging.INFO)
     event = make_event("postback", USER, emulator.mint_token(USER), postback={"data": urlencode(fields)})
     assert _post_raw(client, json.dumps({"destination": "x", "events": [event]})).status_code == 200
+    # Before: OverflowError (Python int too large for SQLite INTEGER) inside the handler.
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert any("out-of-range number" in r.getMessage() for r in caplog.records)
 
 
 # --- alert free text has documented limits ---------------------------------------------------------

@@ -269,9 +269,12 @@ def list_requests(ctx: Ctx) -> list[Message]:
 
 def _own_request(ctx: Ctx, fields: dict[str, str]) -> dict[str, Any] | None:
     try:
-        request = garbage_store.get_request(ctx.db, int(fields.get("r", "")))
+        request_id = int(fields.get("r", ""))
     except ValueError:
         return None
+    if not 0 < request_id < 2**63:  # a forged number the database cannot hold
+        return None
+    request = garbage_store.get_request(ctx.db, request_id)
     if request is None or request["user_id"] != ctx.user_id:
         return None
     return request

@@ -458,10 +458,12 @@ def other_message(ctx: Ctx, event: Any) -> Sequence[Message]:
 
 
 def _int_or_none(value: str | None) -> int | None:
+    """A query-log id from our own postback; a forged one too big for the database is none."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    return number if number is not None and 0 <= number < 2**63 else None
 
 
 @on_postback("faq")
