@@ -1,1 +1,1 @@
-"""Emergency alerts: drafting, approval, outbox and delivery (issue C)."""
+"""Emergency alerts: drafting, approval, outbox and delivery."""

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from linebot.v3.messaging import Message, TextMessage
 
+from alerts.errors import EXPIRED_MESSAGE, QUOTA_MESSAGE
 from bot.line_api import LineApi, LineApiError
+from common.delivery import Failed, RateLimiter, Retry, Sent, Stop, backoff_delay, decide_retry, keep_lease
 from store import Store, StoreUnavailable
 from store import alerts as alert_store
+
+__all__ = ["DeliveryWorker", "RateLimiter", "backoff_delay", "keep_lease", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +39,6 @@ DEFAULT_RPS = 100.0
 # Short, because it is renewed while a batch is in flight: a dead worker's batch waits at most this.
 DEFAULT_LEASE_SECONDS = 10.0
 MAX_ATTEMPTS = 60
-
-
-class RateLimiter:
-    """Evenly spaced requests: at most `rps` starts in any one-second window."""
-
-    def __init__(self, rps: float | None):
-        self.interval = 1.0 / rps if rps else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self, stop_event: threading.Event | None = None) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        delay = start - time.monotonic()
-        if delay > 0:
-            if stop_event is not None:
-                stop_event.wait(delay)
-            else:
-                time.sleep(delay)
 
 
 def _to_messages(raw: list[dict[str, Any]]) -> list[Message]:
@@ -72,35 +51,168 @@ def _to_messages(raw: list[dict[str, Any]]) -> list[Message]:
     return out
 
 
-@contextmanager
-def keep_lease(renew: Callable[[], Any], lease_seconds: float, store: Store | None = None) -> Iterator[None]:
-    """Call `renew` every third of the lease while the block runs (one batch in flight).
+class DeliveryWorker:
+    """Sends due batches with `concurrency` loops sharing one lease heartbeat and one rate limit."""
 
-    `store`: its connection of the renewing thread is closed at the end (SQLite opens one per thread).
-    """
-    done = threading.Event()
+    def __init__(
+        self,
+        store: Store,
+        line: LineApi,
+        stop_event: threading.Event | None = None,
+        rate_limit_rps: float | None = DEFAULT_RPS,
+        *,
+        alert_id: int | None = None,
+        worker_id: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        idle_sleep: float = 0.5,
+        on_progress: Callable[[int, str], None] | None = None,
+    ) -> None:
+        self.store, self.line = store, line
+        self.stop_event = stop_event or threading.Event()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.alert_id = alert_id
+        self.lease_seconds = lease_seconds
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.idle_sleep = idle_sleep
+        self.on_progress = on_progress
+        self.limiter = RateLimiter(rate_limit_rps)
+        self.stats = {"batches": 0, "sent": 0, "failed": 0, "retries": 0, "stopped": 0}
+        self._lock = threading.Lock()
+        self._texts: dict[int, dict[str, list[Message]]] = {}
+        self._inflight: dict[int, str] = {}  # batch id -> the claiming thread's worker id
+        self._done = threading.Event()
 
-    def beat() -> None:
-        while not done.wait(lease_seconds / 3):
+    def run(self, once: bool = False, concurrency: int = 1) -> dict[str, int]:
+        beat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
+        beat.start()
+        try:
+            if concurrency <= 1:
+                self._guarded_loop("0", once)
+            else:
+                threads = [
+                    threading.Thread(target=self._guarded_loop, args=(str(i), once), daemon=True)
+                    for i in range(concurrency)
+                ]
+                for th in threads:
+                    th.start()
+                for th in threads:
+                    th.join()
+        finally:
+            self._done.set()
+            beat.join()
+        return self.stats
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of the batches in flight until the loops end."""
+        db = self.store.db
+        while not self._done.wait(self.lease_seconds / 3):
+            with self._lock:
+                held = dict(self._inflight)
+            for bid, wid in held.items():
+                try:
+                    alert_store.renew_lease(db, bid, wid, self.lease_seconds)
+                except StoreUnavailable as err:  # the lease may lapse; the batch is retried under its key
+                    log.warning("could not renew the lease of batch %s: %s", bid, err)
+        self.store.close_thread_connection()
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.stats[key] += n
+
+    def _progress(self, n: int, outcome: str) -> None:
+        if self.on_progress is not None:
+            with self._lock:
+                self.on_progress(n, outcome)
+
+    def _messages_for(self, db, aid: int, lang: str) -> list[Message]:
+        cached = self._texts.get(aid)
+        if cached is None:
+            cached = {k: _to_messages(v) for k, v in alert_store.alert_texts(db, aid).items()}
+            self._texts[aid] = cached
+        return cached[lang]
+
+    def send_one(self, db, batch: dict[str, Any]) -> None:
+        bid, aid = batch["id"], batch["alert_id"]
+        recipients = alert_store.batch_recipients(db, bid)
+        if not recipients:  # everyone in it unfollowed meanwhile
+            alert_store.mark_batch_sent(db, bid, aid, None, 204)
+            self._progress(batch["n"], "sent")
+            return
+        self.limiter.wait(self.stop_event)
+        try:
+            # A batch with its own messages (per-area shelters) sends exactly those, on every attempt.
+            messages = (
+                _to_messages(batch["messages"])
+                if batch.get("messages")
+                else self._messages_for(db, aid, batch["text_lang"])
+            )
+            request_id = self.line.multicast(recipients, messages, batch["retry_key"])
+        except LineApiError as err:
+            self._settle(db, batch, len(recipients), err)
+            return
+        alert_store.mark_batch_sent(db, bid, aid, request_id, 409 if request_id is None else 200)
+        self._count("sent", len(recipients))
+        self._count("batches")
+        self._progress(batch["n"], "sent")
+
+    def _settle(self, db, batch: dict[str, Any], n_recipients: int, err: LineApiError) -> None:
+        """Record what LINE's error means for the batch (see `common.delivery.decide_retry`)."""
+        bid, aid = batch["id"], batch["alert_id"]
+        decision = decide_retry(err.status, batch["attempts"], err.message, max_attempts=MAX_ATTEMPTS)
+        if isinstance(decision, Stop):
+            alert_store.stop_alert(db, aid, QUOTA_MESSAGE, bid)
+            log.error("alert %s stopped: monthly message limit reached", aid)
+            self._count("stopped")
+        elif isinstance(decision, Sent):  # key already accepted (without the accepted-id header)
+            alert_store.mark_batch_sent(db, bid, aid, None, decision.status)
+            self._count("sent", n_recipients)
+            self._progress(batch["n"], "sent")
+        elif isinstance(decision, Retry):
+            delay = backoff_delay(batch["attempts"], self.backoff_base, self.backoff_max)
+            alert_store.retry_batch_later(db, bid, delay, err.status, err.message)
+            log.info("alert %s batch %s: %s, retry in %.2fs (same key)", aid, bid, err.status, delay)
+            self._count("retries")
+        elif isinstance(decision, Failed):
+            alert_store.fail_batch(db, bid, aid, err.status, decision.reason)
+            if not decision.gave_up:
+                log.error("alert %s batch %s failed permanently: %s %s", aid, bid, err.status, err.message)
+            self._count("failed", n_recipients)
+            self._progress(batch["n"], "failed")
+
+    def _loop(self, suffix: str, once: bool) -> None:
+        db = self.store.db
+        wid = f"{self.worker_id}/{suffix}"
+        while not self.stop_event.is_set():
+            batch = alert_store.claim_batch(db, wid, self.lease_seconds, alert_id=self.alert_id)
+            if batch is None:
+                for aid in alert_store.expire_overdue(db, EXPIRED_MESSAGE):
+                    log.warning("alert %s expired before every batch was sent: the rest is withdrawn", aid)
+                due = alert_store.next_due(db, self.alert_id)
+                if once and due is None:
+                    return
+                wait = self.idle_sleep if due is None else min(self.idle_sleep, max(0.01, due - time.time()))
+                self.stop_event.wait(wait)
+                continue
+            with self._lock:
+                self._inflight[batch["id"]] = wid
             try:
-                renew()
-            except StoreUnavailable as err:  # the lease may lapse; the batch is retried under its key
-                log.warning("could not renew a lease: %s", err)
-        if store is not None:
-            store.close_thread_connection()
+                self.send_one(db, batch)
+            finally:
+                with self._lock:
+                    self._inflight.pop(batch["id"], None)
+        self.store.close_thread_connection()
 
-    th = threading.Thread(target=beat, name="lease-renewal", daemon=True)
-    th.start()
-    try:
-        yield
-    finally:
-        done.set()
-        th.join()
-
-
-def backoff_delay(attempts: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter (attempt 1 → up to `base` seconds)."""
-    return random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1)))
+    def _guarded_loop(self, suffix: str, once: bool) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self._loop(suffix, once)
+                return
+            except StoreUnavailable as err:
+                # Reconnect after a pause; a batch in flight keeps its key and its lease lapses.
+                log.warning("delivery worker: database unavailable (%s), retrying in 1s", err)
+                self.stop_event.wait(1.0)
 
 
 def run_worker(
@@ -110,157 +222,14 @@ def run_worker(
     once: bool = False,
     rate_limit_rps: float | None = DEFAULT_RPS,
     *,
-    alert_id: int | None = None,
-    worker_id: str | None = None,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-    backoff_base: float = 1.0,
-    backoff_max: float = 30.0,
-    idle_sleep: float = 0.5,
     concurrency: int = 1,
-    on_progress: Callable[[int, str], None] | None = None,
+    **options: Any,
 ) -> dict[str, int]:
     """Send due batches until stopped (or, with `once`, until no work is left).
 
     With `alert_id` only that alert's batches are taken and `once` waits for batches in
     backoff or held under another worker's lease, so `alert send ID` returns when the alert
     is done (or stopped). `on_progress(n_recipients, outcome)` is called per finished batch.
-    Returns counters: batches, sent, failed, retries.
+    Returns counters: batches, sent, failed, retries. Options: those of `DeliveryWorker`.
     """
-    stop_event = stop_event or threading.Event()
-    worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-    limiter = RateLimiter(rate_limit_rps)
-    stats = {"batches": 0, "sent": 0, "failed": 0, "retries": 0, "stopped": 0}
-    lock = threading.Lock()
-    texts_cache: dict[int, dict[str, list[Message]]] = {}
-    inflight: dict[int, str] = {}  # batch id -> the claiming thread's worker id
-    done = threading.Event()
-
-    def heartbeat() -> None:
-        """Renew the leases of the batches in flight until the loops end."""
-        db = store.db
-        while not done.wait(lease_seconds / 3):
-            with lock:
-                held = dict(inflight)
-            for bid, wid in held.items():
-                try:
-                    alert_store.renew_lease(db, bid, wid, lease_seconds)
-                except StoreUnavailable as err:  # the lease may lapse; the batch is retried under its key
-                    log.warning("could not renew the lease of batch %s: %s", bid, err)
-        store.close_thread_connection()
-
-    def count(key: str, n: int = 1) -> None:
-        with lock:
-            stats[key] += n
-
-    def progress(n: int, outcome: str) -> None:
-        if on_progress is not None:
-            with lock:
-                on_progress(n, outcome)
-
-    def messages_for(db, aid: int, lang: str) -> list[Message]:
-        cached = texts_cache.get(aid)
-        if cached is None:
-            cached = {k: _to_messages(v) for k, v in alert_store.alert_texts(db, aid).items()}
-            texts_cache[aid] = cached
-        return cached[lang]
-
-    def send_one(db, batch: dict[str, Any]) -> None:
-        bid, aid = batch["id"], batch["alert_id"]
-        recipients = alert_store.batch_recipients(db, bid)
-        if not recipients:  # everyone in it unfollowed meanwhile
-            alert_store.mark_batch_sent(db, bid, aid, None, 204)
-            progress(batch["n"], "sent")
-            return
-        limiter.wait(stop_event)
-        try:
-            # A batch with its own messages (per-area shelters) sends exactly those, on every attempt.
-            messages = (
-                _to_messages(batch["messages"]) if batch.get("messages") else messages_for(db, aid, batch["text_lang"])
-            )
-            request_id = line.multicast(recipients, messages, batch["retry_key"])
-        except LineApiError as err:
-            if err.is_monthly_limit:
-                from alerts.service import QUOTA_MESSAGE
-
-                alert_store.stop_alert(db, aid, QUOTA_MESSAGE, bid)
-                log.error("alert %s stopped: monthly message limit reached", aid)
-                count("stopped")
-                return
-            if err.status == 409:  # key already accepted (without the accepted-id header)
-                alert_store.mark_batch_sent(db, bid, aid, None, 409)
-                count("sent", len(recipients))
-                progress(batch["n"], "sent")
-                return
-            if err.status in (429, 0) or err.status >= 500:
-                if batch["attempts"] >= MAX_ATTEMPTS:
-                    alert_store.fail_batch(
-                        db, bid, aid, err.status, f"gave up after {batch['attempts']} attempts: {err.message}"
-                    )
-                    count("failed", len(recipients))
-                    progress(batch["n"], "failed")
-                    return
-                delay = backoff_delay(batch["attempts"], backoff_base, backoff_max)
-                alert_store.retry_batch_later(db, bid, delay, err.status, err.message)
-                log.info("alert %s batch %s: %s, retry in %.2fs (same key)", aid, bid, err.status, delay)
-                count("retries")
-                return
-            alert_store.fail_batch(db, bid, aid, err.status, err.message)
-            log.error("alert %s batch %s failed permanently: %s %s", aid, bid, err.status, err.message)
-            count("failed", len(recipients))
-            progress(batch["n"], "failed")
-            return
-        alert_store.mark_batch_sent(db, bid, aid, request_id, 409 if request_id is None else 200)
-        count("sent", len(recipients))
-        count("batches")
-        progress(batch["n"], "sent")
-
-    def loop(suffix: str) -> None:
-        db = store.db
-        wid = f"{worker_id}/{suffix}"
-        while not stop_event.is_set():
-            batch = alert_store.claim_batch(db, wid, lease_seconds, alert_id=alert_id)
-            if batch is None:
-                from alerts.service import EXPIRED_MESSAGE
-
-                for aid in alert_store.expire_overdue(db, EXPIRED_MESSAGE):
-                    log.warning("alert %s expired before every batch was sent: the rest is withdrawn", aid)
-                due = alert_store.next_due(db, alert_id)
-                if once and due is None:
-                    return
-                wait = idle_sleep if due is None else min(idle_sleep, max(0.01, due - time.time()))
-                stop_event.wait(wait)
-                continue
-            with lock:
-                inflight[batch["id"]] = wid
-            try:
-                send_one(db, batch)
-            finally:
-                with lock:
-                    inflight.pop(batch["id"], None)
-        store.close_thread_connection()
-
-    def guarded_loop(suffix: str) -> None:
-        while not stop_event.is_set():
-            try:
-                loop(suffix)
-                return
-            except StoreUnavailable as err:
-                # Reconnect after a pause; a batch in flight keeps its key and its lease lapses.
-                log.warning("delivery worker: database unavailable (%s), retrying in 1s", err)
-                stop_event.wait(1.0)
-
-    beat = threading.Thread(target=heartbeat, name="lease-heartbeat", daemon=True)
-    beat.start()
-    try:
-        if concurrency <= 1:
-            guarded_loop("0")
-        else:
-            threads = [threading.Thread(target=guarded_loop, args=(str(i),), daemon=True) for i in range(concurrency)]
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join()
-    finally:
-        done.set()
-        beat.join()
-    return stats
+    return DeliveryWorker(store, line, stop_event, rate_limit_rps, **options).run(once, concurrency)

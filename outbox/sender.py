@@ -20,8 +20,8 @@ from typing import Any
 
 from linebot.v3.messaging import Message, TextMessage
 
-from alerts.worker import RateLimiter, backoff_delay, keep_lease
 from bot.line_api import LineApi, LineApiError
+from common.delivery import Failed, RateLimiter, Retry, Sent, Stop, backoff_delay, decide_retry, keep_lease
 from store import Store
 from store import outbox as store
 
@@ -49,22 +49,29 @@ def send_one(db, line: LineApi, batch: dict[str, Any], backoff_base: float = 1.0
         else:
             line.multicast(users, _messages(batch["messages"]), batch["retry_key"])
     except LineApiError as err:
-        if err.status == 409:  # an earlier attempt with this key was accepted
-            store.finish(db, batch["id"], store.SENT, 409)
-            return "sent"
-        if err.is_monthly_limit:
-            store.stop_kind(db, batch["kind"], batch["ref"], QUOTA_MESSAGE)
-            log.error("outbox %s %s stopped: monthly message limit", batch["kind"], batch["ref"])
-            return "stopped"
-        if (err.status in (0, 429) or err.status >= 500) and batch["attempts"] < MAX_ATTEMPTS:
-            delay = backoff_delay(batch["attempts"], backoff_base, 60.0)
-            store.retry_later(db, batch["id"], delay, err.status, err.message)
-            return "retry"
-        store.finish(db, batch["id"], store.FAILED, err.status, err.message)
-        log.warning("outbox %s %s batch %s failed: %s", batch["kind"], batch["ref"], batch["id"], err.status)
-        return "failed"
+        return _settle(db, batch, err, backoff_base)
     store.finish(db, batch["id"], store.SENT, 200)
     return "sent"
+
+
+def _settle(db, batch: dict[str, Any], err: LineApiError, backoff_base: float) -> str:
+    """Record what LINE's error means for the batch (see `common.delivery.decide_retry`)."""
+    decision = decide_retry(err.status, batch["attempts"], err.message, max_attempts=MAX_ATTEMPTS)
+    if isinstance(decision, Sent):  # an earlier attempt with this key was accepted
+        store.finish(db, batch["id"], store.SENT, decision.status)
+        return "sent"
+    if isinstance(decision, Stop):
+        store.stop_kind(db, batch["kind"], batch["ref"], QUOTA_MESSAGE)
+        log.error("outbox %s %s stopped: monthly message limit", batch["kind"], batch["ref"])
+        return "stopped"
+    if isinstance(decision, Retry):
+        delay = backoff_delay(batch["attempts"], backoff_base, 60.0)
+        store.retry_later(db, batch["id"], delay, err.status, err.message)
+        return "retry"
+    assert isinstance(decision, Failed)
+    store.finish(db, batch["id"], store.FAILED, err.status, err.message)
+    log.warning("outbox %s %s batch %s failed: %s", batch["kind"], batch["ref"], batch["id"], err.status)
+    return "failed"
 
 
 def deliver_due(store_: Store, line: LineApi, worker_id: str | None = None, backoff_base: float = 1.0) -> int:
@@ -108,7 +115,7 @@ def run(
                 lambda b=batch: store.renew_lease(store_.db, b["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
             ):
                 send_one(db, line, batch)
-        except Exception:  # noqa: BLE001 - the delivery worker must keep running (database restart, …)
+        except Exception:  # the delivery worker must keep running (database restart, …)
             log.exception("outbox sender: will retry")
             stop_event.wait(1.0)
     store_.close_thread_connection()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from alerts import service
+from alerts import render, service
 from alerts.worker import run_worker
 from store import alerts as alert_store
 from store import residents as resident_store
@@ -79,7 +79,7 @@ def test_drill_cannot_go_out_as_actual(rt, emulator):
     test_id = service.create_alert(db, by="tanaka", headline="配信テスト", body="テスト送信です", status="test")
     for lang in ("ja", "en", "vi"):
         assert service.preview(db, test_id)["groups"][0]["messages"][0]["text"].startswith("【テスト】")
-        assert service._compose(lang, "test", "alert", "h", "b", None)[0]["text"].startswith("【テスト】")
+        assert render.compose(lang, "test", "alert", "h", "b", None)[0]["text"].startswith("【テスト】")
 
 
 def test_template_fields_are_validated(rt):
@@ -142,7 +142,12 @@ def test_language_groups_and_targeting(rt, emulator):
     groups = {g["resident_lang"]: g for g in p["groups"]}
     assert groups["en"]["lang"] == "en" and groups["en"]["fallback_from"] is None
     assert groups["vi"]["lang"] == "vi" and groups["vi"]["fallback_from"] is None
-    assert p["fallbacks"] == [] and len(p["notes"]) == 2 and "配信停止" in p["notes"][0] and "近くの避難所" in p["notes"][1]
+    assert (
+        p["fallbacks"] == []
+        and len(p["notes"]) == 2
+        and "配信停止" in p["notes"][0]
+        and "近くの避難所" in p["notes"][1]
+    )
     assert groups["ja"]["count"] == 3  # Uja, Ustop and the resident with no language
     service.start_delivery(db, alert_id, "suzuki")
     deliver(rt, alert_id)

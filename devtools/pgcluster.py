@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.procs import free_port
+from devtools.procs import free_port
 
 
 def find_bindir() -> Path | None:
