@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # otherwise prints one "Location … is ignored" warning per package (53 on a fresh venv).
 PIP    := $(VENV)/bin/pip --disable-pip-version-check -qq
 
-.PHONY: run test lint bench venv dev-venv browser postgresql nginx clean
+.PHONY: run test test-fast lint typecheck bench venv dev-venv browser postgresql nginx clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,15 @@ dev-venv: $(VENV)/.dev
 run: $(VENV)/.runtime
 	$(PY) scripts/dev.py
 
-## Install what the tests need (venv, Debian's chromium, PostgreSQL and nginx) and run the whole suite.
-test: $(VENV)/.dev browser postgresql nginx
+## Install what the tests need (venv, Debian's chromium, PostgreSQL and nginx), check the code
+## (ruff, mypy) and run the whole suite.
+test: lint typecheck $(VENV)/.dev browser postgresql nginx
 	$(PY) -m pytest -q
+
+## The quick loop while coding (well under a minute): no slow, browser or end-to-end tests, and
+## the both-engines tests on SQLite only (their PostgreSQL runs are marked slow).
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -q -m "not slow and not browser and not e2e"
 
 ## Debian's chromium for the Playwright browser tests (no browser download).
 browser:
@@ -44,6 +50,10 @@ nginx:
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Types of the lower layers (configured in pyproject.toml).
+typecheck: $(VENV)/.dev
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.dev
 	$(PY) bench/run_all.py

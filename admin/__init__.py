@@ -1,4 +1,4 @@
-"""Staff and operator console under /admin (issue E): server-rendered, Japanese, works on a phone and offline."""
+"""Staff and operator console under /admin: server-rendered, Japanese, works on a phone and offline."""
 
 from flask import Blueprint
 
@@ -12,8 +12,8 @@ bp = Blueprint(
 )
 
 # Importing the view modules registers their routes on `bp` (guard first: it installs the checks).
-from admin import (  # noqa: E402,F401  # noqa: E402,F401
-    guard,  # noqa: E402,F401
+from admin import (  # noqa: E402,F401
+    guard,
     views_alerts,
     views_audit,
     views_auth,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from admin import bp
 from admin.guard import client_ip, db, feature, roles
@@ -109,7 +109,7 @@ if service is not None:
                 abort(404)
             if shelter.get("withdrawn_at"):
                 abort(404)  # no longer designated: nothing to announce
-            pre = shelters.opening_alert_fields(shelter)
+            pre = shelters.opening_alert_fields(shelter, current_app.config["AREAS_CSV"])
             form.update(
                 template="shelter_open",
                 areas=pre["areas"],

@@ -21,8 +21,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.procs import free_port, start_procfile, stop  # noqa: E402
-from tests.test_big_bodies_gunicorn import MiB, _kib, _worker_pid, send_huge  # noqa: E402
+from devtools.bigbody import MiB, send_huge, status_kib, worker_pid  # noqa: E402
+from devtools.procs import free_port, start_procfile, stop  # noqa: E402
 
 
 def run(limit: int | None) -> None:
@@ -43,23 +43,23 @@ def run(limit: int | None) -> None:
             env["MAX_CONTENT_LENGTH"] = str(limit)
         proc = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{port}/healthz")
         try:
-            worker = _worker_pid(proc.pid)
+            worker = worker_pid(proc.pid)
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
             label = "default 1 MiB limit" if limit is None else f"limit {limit // MiB} MiB"
             for name, chunked in (("500 MiB, Content-Length", False), ("500 MiB, chunked", True)):
-                before = _kib(worker, "VmHWM")
+                before = status_kib(worker, "VmHWM")
                 t0 = time.perf_counter()
                 status, sent = send_huge(port, 500 * MiB, chunked)
                 took = time.perf_counter() - t0
-                grown = (_kib(worker, "VmHWM") - before) / 1024
+                grown = (status_kib(worker, "VmHWM") - before) / 1024
                 print(
                     f"{label:20} {name:24} status {status}  sent {sent / MiB:6.0f} MiB  "
                     f"peak RSS +{grown:7.1f} MiB  {took * 1000:7.0f} ms"
                 )
-            before = _kib(worker, "VmHWM")
+            before = status_kib(worker, "VmHWM")
             with ThreadPoolExecutor(8) as pool:
                 results = list(pool.map(lambda _: send_huge(port, 100 * MiB, False), range(8)))
-            grown = (_kib(worker, "VmHWM") - before) / 1024
+            grown = (status_kib(worker, "VmHWM") - before) / 1024
             print(
                 f"{label:20} {'8 × 100 MiB parallel':24} statuses {sorted({r[0] for r in results})}  "
                 f"peak RSS +{grown:7.1f} MiB"

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.procs import free_port, procfile_command, start_linesim, stop  # noqa: E402
+from devtools.procs import free_port, procfile_command, start_linesim, stop  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="bench_delivery_"))
     cluster = None
     if "postgresql" in engines:
-        from tests.pgcluster import PgCluster, find_bindir
+        from devtools.pgcluster import PgCluster, find_bindir
 
         bindir = find_bindir()
         if bindir is None:

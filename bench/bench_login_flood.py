@@ -21,10 +21,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from admin import security  # noqa: E402
-from store import Store  # noqa: E402
-from store import admin as admin_store  # noqa: E402
-from tests.procs import free_port, start_procfile, stop  # noqa: E402
+from admin import security
+from devtools.procs import free_port, start_procfile, stop
+from store import Store
+from store import admin as admin_store
 
 PASSWORD = "kuyakusho-Midori-2026"
 

@@ -1,4 +1,4 @@
-"""Print retrieval metrics per language on the multilingual query splits (issue F).
+"""Print retrieval metrics per language on the multilingual query splits.
 
 Usage: .venv/bin/python bench/bench_multilang.py [--splits dev,test] [--json] [--failures]
 Each query is searched the way the bot does for a resident whose message language is

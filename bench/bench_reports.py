@@ -26,9 +26,8 @@ from PIL import Image  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import linesim  # noqa: E402
+from devtools.events import image_event, location_event, post_events, postback_event, text_event  # noqa: E402
 from store import reports as report_store  # noqa: E402
-from tests.conftest import post_events, postback_event, text_event  # noqa: E402
-from tests.reports_helpers import image_event, location_event  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 

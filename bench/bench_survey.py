@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import bench_webhook  # noqa: E402
-from tests.conftest import sign  # noqa: E402
-from tests.procs import free_port, start_linesim, start_procfile, stop  # noqa: E402
+from devtools.events import sign  # noqa: E402
+from devtools.procs import free_port, start_linesim, start_procfile, stop  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 
@@ -146,7 +146,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.engine == "postgresql":
-            from tests.pgcluster import PgCluster, find_bindir
+            from devtools.pgcluster import PgCluster, find_bindir
 
             cluster = PgCluster(find_bindir(), durable=True).start()
             db_url = cluster.new_database("survey")

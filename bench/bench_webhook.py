@@ -35,8 +35,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import sign  # noqa: E402
-from tests.procs import free_port, procfile_command, start_linesim, stop, wait_http  # noqa: E402
+from devtools.events import sign  # noqa: E402
+from devtools.procs import free_port, procfile_command, start_linesim, stop, wait_http  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 QUESTIONS = [
@@ -238,7 +238,7 @@ def main() -> None:
     engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     cluster = None
     if "postgresql" in engines:
-        from tests.pgcluster import PgCluster, find_bindir
+        from devtools.pgcluster import PgCluster, find_bindir
 
         bindir = find_bindir()
         if bindir is None:

@@ -139,7 +139,7 @@ class AnswerWorker:
                 try:
                     if not self._turn(db, pool, until_idle):
                         break
-                except Exception:  # noqa: BLE001 - e.g. the database restarting: wait, then go on
+                except Exception:  # e.g. the database restarting: wait, then go on
                     log.exception("answer loop failed; retrying in a second")
                     self._stop.wait(1.0)
         finally:
@@ -186,13 +186,13 @@ class AnswerWorker:
                     # and finish/send checks ownership, so rejoin as a fresh owner.
                     log.warning("answer worker %s was presumed dead; registering again", self.owner)
                     core_store.register_worker(db, self.owner, self.status())
-            except Exception:  # noqa: BLE001 - the next beat tries again
+            except Exception:  # the next beat tries again
                 log.exception("heartbeat failed")
 
     def _release_dead(self, db: Any) -> None:
         try:
             n = core_store.release_dead_owners(db, self.lease)
-        except Exception:  # noqa: BLE001 - retried on the next turn
+        except Exception:  # retried on the next turn
             log.exception("releasing events of dead workers failed")
             return
         if n:
@@ -204,7 +204,7 @@ class AnswerWorker:
         try:
             core_store.prune_events(db, cfg["EVENT_ID_RETENTION_DAYS"] * 86400)
             core_store.prune_query_log(db, cfg["QUERY_LOG_RETENTION_DAYS"] * 86400)
-        except Exception:  # noqa: BLE001 - retention runs again later
+        except Exception:  # retention runs again later
             log.exception("pruning failed")
 
     def _run_group(self, group: list[InboxEvent], busy: bool) -> None:
@@ -213,7 +213,7 @@ class AnswerWorker:
                 for i, ev in enumerate(group):
                     try:
                         self.answer(ev, busy=busy)
-                    except Exception:  # noqa: BLE001 - e.g. the database went away mid-answer
+                    except Exception:  # e.g. the database went away mid-answer
                         log.exception("answering an event failed; it goes back to the queue")
                         # This one and the resident's later ones are answered again (in order);
                         # what was already sent is recorded (send_via) and not sent twice.
@@ -339,7 +339,7 @@ class AnswerWorker:
             return ctx.lang
         try:
             return language_for_event(ctx, event, self._languages)
-        except Exception:  # noqa: BLE001 - the resident still gets an answer, in Japanese
+        except Exception:  # the resident still gets an answer, in Japanese
             log.exception("resolving the language failed (user %s)", ctx.user_hash)
             return ctx.lang
 
@@ -352,6 +352,6 @@ class AnswerWorker:
         for ev in core_store.claim_events_by_id(db, self.owner, event_ids):
             try:
                 self.answer(ev)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("answering an event crashed")
                 core_store.finish_event(db, ev.event_id, self.owner, state="failed")

@@ -22,7 +22,7 @@ class Ctx:
     faq: FaqRuntime
     user_id: str | None = None
     lang: str = "ja"
-    # Filled by handlers that learn more about the resident (issue C/F).
+    # Filled by handlers that learn more about the resident.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -101,7 +101,7 @@ def answer(ctx: Ctx, event: Any) -> list[Message] | None:
         messages = handler(ctx, event)
     except StoreUnavailable:
         raise  # the database is restarting: the event is answered again once it is back
-    except Exception:  # noqa: BLE001 - one bad event must not stop the others
+    except Exception:  # one bad event must not stop the others
         log.exception("handler for %s failed (user %s)", kind, ctx.user_hash)
         return [TextMessage(text=t("error", ctx.lang))] if getattr(event, "reply_token", None) else None
     return list(messages) if messages else None

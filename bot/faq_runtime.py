@@ -60,7 +60,7 @@ class Ranking:
 class Published:
     version: int
     index: FaqIndex
-    # The Japanese index plus the per-language translation indexes (issue F).
+    # The Japanese index plus the per-language translation indexes.
     multi: MultilingualSearch | None = None
 
     def search(self, query: str, k: int = 5, lang: str | None = None, thorough: bool = True):
@@ -188,7 +188,7 @@ class FaqRuntime:
                 log.info("semantic stage for FAQ v%s stopped: another version was published", version)
             except SemanticUnavailable as exc:
                 log.warning("FAQ v%s stays lexical-only: %s", version, exc)
-            except Exception:  # noqa: BLE001 - never take the lexical index down with it
+            except Exception:  # never take the lexical index down with it
                 log.exception("semantic stage for FAQ v%s failed; lexical only", version)
 
         try:
@@ -197,7 +197,7 @@ class FaqRuntime:
                 return
         except SemanticUnavailable:
             pass  # the engine is busy or off: the background job tries (and logs) properly
-        except Exception:  # noqa: BLE001 - same: never fail the lexical index
+        except Exception:  # same: never fail the lexical index
             log.exception("inline semantic stage for FAQ v%s failed; trying in the background", version)
         thread = threading.Thread(target=background, name=f"faq-semantic-v{version}", daemon=True)
         self._semantic_threads = [t for t in self._semantic_threads if t.is_alive()] + [thread]

@@ -112,7 +112,7 @@ class LineApi:
         """The bytes a user sent (image, video, file) and LINE's Content-Type."""
         try:
             resp = self._blob().get_message_content_with_http_info(message_id, _request_timeout=CONTENT_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
         headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
         return bytes(resp.data or b""), headers.get("content-type")
@@ -123,7 +123,7 @@ class LineApi:
                 ReplyMessageRequest(reply_token=reply_token, messages=list(messages)),
                 _request_timeout=self.timeout,
             )
-        except Exception as exc:  # noqa: BLE001 - normalised for callers
+        except Exception as exc:  # normalised for callers
             raise _error_from(exc) from exc
 
     def push(self, to: str, messages: Sequence[Message], retry_key: str | None = None) -> None:
@@ -133,7 +133,7 @@ class LineApi:
                 x_line_retry_key=retry_key,
                 _request_timeout=self.timeout,
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def multicast(self, to: Sequence[str], messages: Sequence[Message], retry_key: str) -> str | None:
@@ -145,7 +145,7 @@ class LineApi:
                 _request_timeout=self.timeout,
             )
             return (resp.headers or {}).get("x-line-request-id")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = _error_from(exc)
             if err.status == 409 and err.accepted_request_id:
                 return None
@@ -155,7 +155,7 @@ class LineApi:
         """The user's profile (displayName, language — which may be absent); None if unknown."""
         try:
             prof = self._api().get_profile(user_id, _request_timeout=self.timeout)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = _error_from(exc)
             if err.status == 404:
                 return None
@@ -168,7 +168,7 @@ class LineApi:
                 ShowLoadingAnimationRequest(chat_id=chat_id, loading_seconds=seconds),
                 _request_timeout=self.timeout,
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     # --- rich menus (no retry keys here: LINE accepts X-Line-Retry-Key on sends only; every
@@ -181,7 +181,7 @@ class LineApi:
                 .create_rich_menu(RichMenuRequest.from_dict(body), _request_timeout=self.timeout)
                 .rich_menu_id
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def set_rich_menu_image(self, rich_menu_id: str, image: bytes, content_type: str = "image/png") -> None:
@@ -189,27 +189,27 @@ class LineApi:
             self._blob().set_rich_menu_image(
                 rich_menu_id, image, _headers={"Content-Type": content_type}, _request_timeout=(3.05, 60)
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def rich_menu_image(self, rich_menu_id: str) -> bytes:
         try:
             return bytes(self._blob().get_rich_menu_image(rich_menu_id, _request_timeout=self.timeout))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def rich_menus(self) -> list[dict[str, Any]]:
         """Every rich menu of the channel as LINE's JSON (richMenuId, name, size, chatBarText, areas)."""
         try:
             resp = self._api().get_rich_menu_list(_request_timeout=self.timeout)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
         return [m.to_dict() for m in resp.richmenus or []]
 
     def delete_rich_menu(self, rich_menu_id: str) -> None:
         try:
             self._api().delete_rich_menu(rich_menu_id, _request_timeout=self.timeout)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = _error_from(exc)
             if err.status != 404:  # already gone
                 raise err from exc
@@ -217,7 +217,7 @@ class LineApi:
     def default_rich_menu(self) -> str | None:
         try:
             return self._api().get_default_rich_menu_id(_request_timeout=self.timeout).rich_menu_id
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = _error_from(exc)
             if err.status == 404:
                 return None
@@ -226,7 +226,7 @@ class LineApi:
     def set_default_rich_menu(self, rich_menu_id: str) -> None:
         try:
             self._api().set_default_rich_menu(rich_menu_id, _request_timeout=self.timeout)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def link_rich_menu(self, user_ids: Sequence[str], rich_menu_id: str) -> None:
@@ -236,7 +236,7 @@ class LineApi:
                 RichMenuBulkLinkRequest(rich_menu_id=rich_menu_id, user_ids=list(user_ids)),
                 _request_timeout=self.timeout,
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def unlink_rich_menu(self, user_ids: Sequence[str]) -> None:
@@ -245,13 +245,13 @@ class LineApi:
             self._api().unlink_rich_menu_id_from_users(
                 RichMenuBulkUnlinkRequest(user_ids=list(user_ids)), _request_timeout=self.timeout
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _error_from(exc) from exc
 
     def rich_menu_of(self, user_id: str) -> str | None:
         try:
             return self._api().get_rich_menu_id_of_user(user_id, _request_timeout=self.timeout).rich_menu_id
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = _error_from(exc)
             if err.status == 404:
                 return None

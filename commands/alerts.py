@@ -440,7 +440,7 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
             last_garbage_sweep[0] = time.monotonic()
             try:
                 garbage_commands.worker_sweep(rt.store.db)
-            except Exception:  # noqa: BLE001 - a garbage data problem must not stop deliveries
+            except Exception:  # a garbage data problem must not stop deliveries
                 logging.getLogger(__name__).exception("garbage sweep failed")
 
     # Rich menus follow the live alerts (disaster menu on, normal menu back): a reconciler

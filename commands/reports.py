@@ -34,7 +34,9 @@ def validate_kinds(path: str) -> None:
 def sweep() -> None:
     """Expire unfinished reports, delete their photos, forget reporters past the retention period.
 
-    The delivery worker does this every minute; this runs it once. Example: flask --app webhook reports sweep
+    The delivery worker does this every minute; this runs it once.
+
+    Example: flask --app webhook reports sweep
     """
     rt = current_app.extensions["madoguchi"]
     result = service.sweep(rt.store.db, service.Settings.from_config(current_app.config))

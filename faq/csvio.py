@@ -126,17 +126,17 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data.decode("cp932"), "cp932"
         except UnicodeDecodeError as cp_exc:
             # Report the decoder that got further: that is the encoding the file was meant to be in.
-            exc, name = (utf8_exc, "UTF-8") if utf8_exc.start >= cp_exc.start else (cp_exc, "CP932")
-            row = _row_of_offset(data, exc.start, "utf-8" if name == "UTF-8" else "cp932")
+            bad, name = (utf8_exc, "UTF-8") if utf8_exc.start >= cp_exc.start else (cp_exc, "CP932")
+            row = _row_of_offset(data, bad.start, "utf-8" if name == "UTF-8" else "cp932")
             raise FaqCsvInvalid(
                 [
                     FaqCsvError(
                         row,
                         "-",
-                        f"undecodable byte 0x{data[exc.start]:02x} at byte {exc.start} "
+                        f"undecodable byte 0x{data[bad.start]:02x} at byte {bad.start} "
                         f"(neither UTF-8 nor CP932; read as {name} up to there)",
                         f"文字コードが UTF-8 でも Shift_JIS（CP932）でもない文字があります"
-                        f"（{exc.start}バイト目 0x{data[exc.start]:02x}）。" + SAVE_AS_UTF8,
+                        f"（{bad.start}バイト目 0x{data[bad.start]:02x}）。" + SAVE_AS_UTF8,
                     )
                 ]
             ) from None

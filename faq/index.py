@@ -29,21 +29,17 @@ W_WORD = 0.6  # Sudachi normalized forms + readings
 W_CHAR = 0.7  # character 1-3-grams of the content words
 W_READ = 0.5  # character 2-3-grams of the katakana reading (kana/kanji spelling meet)
 W_ANSWER = 0.3  # answer text, soft-OR'ed onto the best question/alternate row
-ANSWER_FUSION = "softor"
 ALT_WEIGHT = 0.8  # an alternate row counts this much of a question row
 OOV_IN_NORM = 0.5  # weight (× max idf) of query features the FAQ never uses, in the query norm
 COVERAGE_WORD = 0.3  # blend of query coverage into the word channel's cosine
 COVERAGE_CHAR = 0.3
-COVERAGE_MODE = "geo"  # cos^(1-c) * coverage^c
 CHAR_NGRAMS = (1, 3)
 READ_NGRAMS = (2, 3)
-ANSWER_WITH_CATEGORY = True  # category words join the answer channel
 ANSWER_CHARS = 400  # only the start of an answer says what it is about
 MAX_QUERY_CHARS = 1000
 # Kana-only words of a question are rewritten in the FAQ's spelling (nlp.kana) before
 # matching and embedding: じゅうみんひょう → 住民票. The lexicon holds the words of the
 # questions and alternates (the answers' words added more wrong rewrites than right ones).
-KANA_REWRITE = True
 
 # Semantic stage (faq.semantic, multilingual-e5-small), when attached: the entry's best
 # passage cosine is mapped to 0..1 by a fixed affine map (e5 cosines of related texts sit in
@@ -51,7 +47,6 @@ KANA_REWRITE = True
 W_SEMANTIC = 0.7  # fused = (1 - W) * lexical + W * semantic
 SEM_LOW = 0.75
 SEM_HIGH = 0.95
-FUSION_MODE = "linear"  # "max": the semantic stage may only raise a lexical score
 # Skip the query embedding (~10-20 ms) when the lexical stage is already sure: top score
 # at least SEMANTIC_GATE and ahead of the runner-up by SEMANTIC_GATE_MARGIN. Dev: at
 # 0.45/0.06 (38 % of kosodate queries embedded) hit@1 0.873; at 0.7/0.15 (75 %) 0.892, the
@@ -155,9 +150,8 @@ class _Channel:
         # coverage (share of the query's squared weight found in the row) favours rows
         # that match more of what was asked.
         cov = np.bincount(rows, weights=np.repeat(vals * vals, lens), minlength=self.n)
-        if COVERAGE_MODE == "geo":
-            return cos ** (1.0 - self.coverage) * cov**self.coverage
-        return (1.0 - self.coverage) * cos + self.coverage * cov
+        # Geometric blend: cos^(1-c) * coverage^c.
+        return cos ** (1.0 - self.coverage) * cov**self.coverage
 
 
 def _word_vectorizer() -> TfidfVectorizer:
@@ -174,6 +168,14 @@ def _reading_vectorizer() -> TfidfVectorizer:
 
 class FaqIndex:
     """Search FAQ entries by a resident's free-text question."""
+
+    # Set by build() when there is at least one entry.
+    _row_weight: np.ndarray
+    _n_rows: int
+    _words: _Channel
+    _chars: _Channel
+    _reads: _Channel
+    _answers: _Channel
 
     def __init__(self) -> None:  # use FaqIndex.build()
         self._entries: tuple[FaqEntry, ...] = ()
@@ -217,8 +219,7 @@ class FaqIndex:
                 norm = self._norm(text)
                 row_norms.append(norm)
                 words, chars, reading = analyze(norm)
-                words = list(words)
-                row_words.append(words)
+                row_words.append(list(words))
                 row_chars.append(chars)
                 row_reads.append(reading)
                 row_weight.append(1.0 if j == 0 else ALT_WEIGHT)
@@ -227,14 +228,14 @@ class FaqIndex:
         self._n_rows = len(row_words)
         self._words = _Channel(_word_vectorizer(), row_words, COVERAGE_WORD)
         self._chars = _Channel(_char_vectorizer(), row_chars, COVERAGE_CHAR)
-        self._reads = _Channel(_reading_vectorizer(), row_reads, COVERAGE_CHAR) if W_READ else None
+        self._reads = _Channel(_reading_vectorizer(), row_reads, COVERAGE_CHAR)
         answers = [
-            self._analyze((e.category + " " if ANSWER_WITH_CATEGORY else "") + e.answer[:ANSWER_CHARS])[0]
+            # The category's words join the answer channel.
+            self._analyze(e.category + " " + e.answer[:ANSWER_CHARS])[0]
             for e in self._entries
         ]
         self._answers = _Channel(_word_vectorizer(), answers)
-        if KANA_REWRITE:
-            self._lexicon = ReadingLexicon.from_texts(row_norms)
+        self._lexicon = ReadingLexicon.from_texts(row_norms)
         return self
 
     def _norm(self, text: str) -> str:
@@ -322,7 +323,7 @@ class FaqIndex:
         self.semantic_queries += 1
         sem = np.clip((semantic.cosines(qvec) - SEM_LOW) / (SEM_HIGH - SEM_LOW), 0.0, 1.0)
         fused = (1.0 - W_SEMANTIC) * lexical + W_SEMANTIC * sem
-        return (np.maximum(fused, lexical) if FUSION_MODE == "max" else fused), True
+        return fused, True
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """The lexical stage's 0..1 score for every entry, in ``entries`` order."""
@@ -341,17 +342,13 @@ class FaqIndex:
             return None
         row = W_WORD * self._words.scores(words) + W_CHAR * self._chars.scores(chars)
         norm = W_WORD + W_CHAR
-        if self._reads is not None:
-            row += W_READ * self._reads.scores(reading)
-            norm += W_READ
+        row += W_READ * self._reads.scores(reading)
+        norm += W_READ
         row = row * self._row_weight / norm
         best = np.maximum.reduceat(row, self._row_starts)
         ans = self._answers.scores(words)
-        if ANSWER_FUSION == "linear":
-            total = (best + W_ANSWER * ans) / (1.0 + W_ANSWER)
-        else:
-            # Soft OR: the answer adds evidence but a perfect question match stays at 1.
-            total = best + W_ANSWER * ans * (1.0 - best)
+        # Soft OR: the answer adds evidence but a perfect question match stays at 1.
+        total = best + W_ANSWER * ans * (1.0 - best)
         return np.clip(total, 0.0, 1.0)
 
     def search(self, query: str, k: int = 5, thorough: bool = True) -> list[Hit]:

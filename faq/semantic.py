@@ -91,7 +91,7 @@ def _load_engine() -> object:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1, user_api="blas")
-    except Exception as exc:  # noqa: BLE001 - any failure means: serve lexical-only
+    except Exception as exc:  # any failure means: serve lexical-only
         _engine_failed = True
         log.warning("semantic stage unavailable: %s", exc)
         raise SemanticUnavailable(str(exc)) from exc

@@ -167,7 +167,7 @@ def run(
             last_signature = None
             stop_event.wait(delay)
             continue
-        except Exception:  # noqa: BLE001 - the delivery worker must keep running
+        except Exception:  # the delivery worker must keep running
             log.exception("rich-menu reconcile failed")
             last_signature = None
         stop_event.wait(poll_seconds)

@@ -85,7 +85,7 @@ def main() -> int:
             env=env,
         )
     )
-    # Sample data: shelters are imported on first start when the database has none (issue D).
+    # Sample data: shelters are imported on first start when the database has none.
     for _name, cmd in procfile().items():
         procs.append(subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=env))
     ok = wait_http(f"http://127.0.0.1:{WEB_PORT}/healthz") and wait_http(f"http://127.0.0.1:{SIM_PORT}/")

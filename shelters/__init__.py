@@ -1,1 +1,1 @@
-"""Shelters: open-data import, live status, nearest-shelter search (issue D)."""
+"""Shelters: open-data import, live status, nearest-shelter search."""

@@ -1,7 +1,7 @@
 """Shelter operations other parts call: import, status, nearest search, public records.
 
 Everything here takes a sqlite-utils `Database` (the caller's connection) and returns plain
-dicts, so the CLI, the bot, the public endpoints and the operator console (issue E) share it.
+dicts, so the CLI, the bot, the public endpoints and the operator console share it.
 Changing data or status never notifies anyone: opening a shelter only *offers* a pre-filled
 alert (`opening_alert_fields`) that goes through the alerts feature's two-person approval.
 """
@@ -218,7 +218,7 @@ def ensure_seeded(store: Store, path: Path | str | None) -> int | None:
             return None
         try:
             result = import_file(db, Path(path), by="system", source="seed")
-        except Exception:  # noqa: BLE001 - a broken sample must not break resident replies
+        except Exception:  # a broken sample must not break resident replies
             log.exception("seeding shelters from %s failed", Path(path).name)
             return None
         log.info("seeded %d shelters from %s", result.total, Path(path).name)

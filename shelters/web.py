@@ -1,4 +1,4 @@
-"""Public shelter status: /shelters.json, /shelters.geojson, /shelters.csv (issue D).
+"""Public shelter status: /shelters.json, /shelters.geojson, /shelters.csv.
 
 Open data for anyone (a 避難所開設状況 page, maps, other apps): every shelter's source id,
 name, address, position, hazards, capacity, status, head count and `updated_at`. Who set a

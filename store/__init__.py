@@ -143,9 +143,9 @@ class Store:
 
                 pg.migrate(self._pg, MIGRATION_MODULES)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with _file_lock(self.path):
-                    db = connect(self.path)
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+                with _file_lock(self.path):  # type: ignore[arg-type]
+                    db = connect(self.path)  # type: ignore[arg-type]
                     try:
                         migrate(db)
                     finally:
@@ -160,9 +160,9 @@ class Store:
             from store import pg
 
             with pg.startup_lock(self._pg) as db:
-                yield db
+                yield db  # type: ignore[misc]
             return
-        with _file_lock(self.path):
+        with _file_lock(self.path):  # type: ignore[arg-type]
             yield self.db
 
     @property
@@ -170,14 +170,14 @@ class Store:
         """This thread's connection (created on first use; a forked child gets new ones)."""
         if self._pg is not None:
             self.ensure_ready()
-            return self._pg
+            return self._pg  # type: ignore[return-value]
         if os.getpid() != self._pid:
             self._local = threading.local()
             self._pid = os.getpid()
         db = getattr(self._local, "db", None)
         if db is None:
             self.ensure_ready()
-            db = connect(self.path)
+            db = connect(self.path)  # type: ignore[arg-type]
             self._local.db = db
         return db
 
@@ -205,7 +205,7 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True) -> Iterator[s
     lock on a pinned pool connection (store.pg.PgDatabase.transaction).
     """
     if getattr(db, "engine", "sqlite") == "postgresql":
-        with db.transaction(immediate) as tx:
+        with db.transaction(immediate) as tx:  # type: ignore[attr-defined]
             yield tx
         return
     db.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")

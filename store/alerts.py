@@ -146,7 +146,7 @@ def insert_alert(db: Database, row: dict[str, Any], texts: dict[str, list[dict[s
                 "INSERT INTO alert_texts (alert_id, lang, messages_json) VALUES (?, ?, ?)",
                 [alert_id, lang, json.dumps(messages, ensure_ascii=False)],
             )
-    return alert_id
+    return alert_id  # type: ignore[return-value]
 
 
 def get_alert(db: Database, alert_id: int) -> dict[str, Any] | None:

@@ -90,7 +90,7 @@ def record(
             source,
         ],
     )
-    return cur.lastrowid
+    return cur.lastrowid  # type: ignore[return-value]
 
 
 def entries(

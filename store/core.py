@@ -387,8 +387,8 @@ def create_faq_version(
         )
         version = cur.lastrowid
         if publish:
-            _set_published(db, version)
-    return version
+            _set_published(db, version)  # type: ignore[arg-type]
+    return version  # type: ignore[return-value]
 
 
 def _set_published(db: Database, version: int) -> None:
@@ -450,7 +450,7 @@ def log_query(
         "INSERT INTO query_log (at, query, lang, outcome, faq_id, score, faq_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [time.time(), mask_personal(query), lang, outcome, faq_id, score, faq_version],
     )
-    return cur.lastrowid
+    return cur.lastrowid  # type: ignore[return-value]
 
 
 def record_feedback(db: Database, query_log_id: int | None, faq_id: str | None, helpful: bool) -> bool:

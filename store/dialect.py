@@ -123,7 +123,9 @@ _SQLITE_ONLY = [
 
 
 def _top_level_split(text: str, sep: str = ",") -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    cur: list[str] = []
     for ch in text:
         if ch == "(":
             depth += 1

@@ -68,7 +68,7 @@ CHECK_IDLE_SECONDS = 2.0
 
 
 def _returned(conn: psycopg.Connection) -> None:
-    conn._madoguchi_returned = time.monotonic()  # noqa: SLF001 - our own mark on the pooled connection
+    conn._madoguchi_returned = time.monotonic()  # type: ignore[attr-defined]  # our own mark on the pooled connection
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -350,15 +350,15 @@ def migrate(db: PgDatabase, modules: Sequence[str]) -> list[str]:
             db.load_schema()
             for name in modules:
                 migrations = importlib.import_module(name).migrations
-                for m in migrations._migrations:  # noqa: SLF001 - sqlite-utils keeps the registered list here
+                for m in migrations._migrations:  # sqlite-utils keeps the registered list here
                     if (migrations.name, m.name) in done:
                         continue
                     with conn.transaction():
-                        db._local.in_tx = True  # noqa: SLF001 - statements of the migration join this transaction
+                        db._local.in_tx = True  # statements of the migration join this transaction
                         try:
                             m.fn(db)
                         finally:
-                            db._local.in_tx = False  # noqa: SLF001
+                            db._local.in_tx = False
                         conn.execute(
                             f"INSERT INTO {MIGRATIONS_TABLE} (migration_set, name, applied_at) VALUES (%s, %s, %s)",
                             [migrations.name, m.name, time.time()],

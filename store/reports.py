@@ -440,7 +440,7 @@ def change_status(
         user_id = row[1]
         if user_id and notice:
             # In this transaction: the change and its one message commit together, or neither.
-            outbox_store.enqueue_push(db, STATUS_KIND, change_id, user_id, notice, lang or "ja")
+            outbox_store.enqueue_push(db, STATUS_KIND, change_id, user_id, notice, lang or "ja")  # type: ignore[arg-type]
     return change_id
 
 
@@ -529,7 +529,8 @@ def open311_rows(
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Reports for the public API: only public columns (never user_id), newest first, with photo names."""
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
     if ids:
         where.append(f"id IN ({', '.join('?' for _ in ids)})")
         params += list(ids)

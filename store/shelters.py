@@ -237,7 +237,7 @@ def position_rows(db: Database) -> list[tuple[str, float, float, int, str]]:
 def database_key(db: Database) -> str:
     """Identifies the database a connection reads (key of in-process caches)."""
     if is_postgres(db):
-        return db.url
+        return db.url  # type: ignore[attr-defined]
     row = db.execute("PRAGMA database_list").fetchone()
     return row[2] or f"memory:{id(db)}"
 

@@ -7,12 +7,8 @@ each test in a fresh database.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import threading
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +17,40 @@ import requests
 from werkzeug.serving import make_server
 
 import linesim
+from devtools.events import (
+    SECRET,
+    TOKEN,
+    image_event,
+    location_event,
+    make_event,
+    post_events,
+    postback_event,
+    sign,
+    text_event,
+)
+
+# Test modules import these from here (the event builders live in devtools/, shared with bench/).
+__all__ = [
+    "ROOT",
+    "SECRET",
+    "TOKEN",
+    "Resident",
+    "create_accounts",
+    "follow",
+    "image_event",
+    "location_event",
+    "make_event",
+    "post_events",
+    "postback_event",
+    "say",
+    "send_location",
+    "sign",
+    "tap",
+    "text_event",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-SECRET = "test-channel-secret"
-TOKEN = "test-access-token"
 
 
 class Emulator:
@@ -91,7 +116,8 @@ def emulator(emulator_server: Emulator) -> Emulator:
     return emulator_server
 
 
-ENGINES = ("sqlite", "postgresql")
+# The PostgreSQL runs start a cluster and copy a database per test: `make test-fast` leaves them out.
+ENGINES = ("sqlite", pytest.param("postgresql", marks=pytest.mark.slow))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -102,7 +128,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def pg_cluster(tmp_path_factory: pytest.TempPathFactory):
     """One PostgreSQL cluster for the session (Debian's binaries; `make test` installs them)."""
-    from tests.pgcluster import PgCluster, find_bindir
+    from devtools.pgcluster import PgCluster, find_bindir
 
     bindir = find_bindir()
     if bindir is None:
@@ -165,43 +191,59 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+# --- the resident driver: one event in, the bot's replies to it out --------------------------------
+
+RESIDENT = "U" + "7" * 32
 
 
-def make_event(
-    kind: str, user_id: str, reply_token: str | None = None, event_id: str | None = None, **fields: Any
-) -> dict[str, Any]:
-    """An event with every field LINE sends (the SDK drops events missing required ones)."""
-    event = {
-        "type": kind,
-        "mode": "active",
-        "timestamp": 1700000000000,
-        "source": {"type": "user", "userId": user_id},
-        "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
-        "deliveryContext": {"isRedelivery": False},
-        **fields,
-    }
-    if reply_token:
-        event["replyToken"] = reply_token
-    return event
+def send(client, emulator: Emulator, event_for_token: Callable[[str], dict[str, Any]], user: str) -> list[dict]:
+    """Post one signed event (built for a fresh reply token) and return the replies it got."""
+    before = len(emulator.messages(to=user))
+    assert post_events(client, [event_for_token(emulator.mint_token(user))]).status_code == 200
+    return [m["message"] for m in emulator.messages(to=user)[before:] if m["kind"] == "reply"]
 
 
-def text_event(user_id: str, text: str, reply_token: str, event_id: str | None = None) -> dict[str, Any]:
-    return make_event(
-        "message", user_id, reply_token, event_id, message={"id": "1", "type": "text", "text": text, "quoteToken": "q"}
-    )
+def say(client, emulator: Emulator, text: str, user: str = RESIDENT) -> list[dict]:
+    return send(client, emulator, lambda token: text_event(user, text, token), user)
 
 
-def postback_event(user_id: str, data: str, reply_token: str) -> dict[str, Any]:
-    return make_event("postback", user_id, reply_token, postback={"data": data})
+def tap(client, emulator: Emulator, data: str, user: str = RESIDENT) -> list[dict]:
+    """A postback (a tapped button or quick reply) carrying `data`."""
+    return send(client, emulator, lambda token: postback_event(user, data, token), user)
 
 
-def post_events(client, events: list[dict[str, Any]], secret: str = SECRET):
-    body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
-    return client.post(
-        "/callback", data=body, headers={"X-Line-Signature": sign(body, secret), "Content-Type": "application/json"}
-    )
+def send_location(
+    client, emulator: Emulator, lat: float, lon: float, user: str = RESIDENT, address: str = "東京都みどり区"
+) -> list[dict]:
+    return send(client, emulator, lambda token: location_event(user, token, lat, lon, address), user)
+
+
+def follow(client, emulator: Emulator, user: str = RESIDENT) -> list[dict]:
+    return send(client, emulator, lambda token: make_event("follow", user, token, follow={"isUnblocked": False}), user)
+
+
+class Resident:
+    """One resident chatting with the bot through the test client; each call returns the replies."""
+
+    def __init__(self, client, emulator: Emulator, user: str = RESIDENT):
+        self.client, self.emulator, self.user = client, emulator, user
+
+    def say(self, text: str) -> list[dict]:
+        return say(self.client, self.emulator, text, self.user)
+
+    def tap(self, data: str) -> list[dict]:
+        return tap(self.client, self.emulator, data, self.user)
+
+    def send_location(self, lat: float, lon: float, address: str = "東京都みどり区") -> list[dict]:
+        return send_location(self.client, self.emulator, lat, lon, self.user, address)
+
+    def follow(self) -> list[dict]:
+        return follow(self.client, self.emulator, self.user)
+
+
+@pytest.fixture
+def resident(client, emulator: Emulator) -> Resident:
+    return Resident(client, emulator)
 
 
 def create_accounts(app, **roles: str) -> None:

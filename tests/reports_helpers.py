@@ -8,7 +8,9 @@ from typing import Any
 
 from PIL import Image
 
-from tests.conftest import make_event, post_events
+from devtools.events import image_event, location_event, post_events
+
+__all__ = ["image_event", "location_event"]  # re-exported: older report tests import them from here
 
 GPS_TAG = 0x8825  # GPSInfo IFD
 MAKE_TAG, MODEL_TAG, DATETIME_TAG, ORIENTATION_TAG = 0x010F, 0x0110, 0x0132, 0x0112
@@ -60,33 +62,6 @@ def put_content(emulator, data: bytes, content_type: str = "image/jpeg", fail: s
     )
     r.raise_for_status()
     return mid
-
-
-def image_event(user: str, token: str, message_id: str, kind: str = "image") -> dict[str, Any]:
-    message: dict[str, Any] = {"id": message_id, "type": kind, "contentProvider": {"type": "line"}}
-    if kind in ("image", "video"):
-        message["quoteToken"] = "q"
-    if kind == "video":
-        message["duration"] = 1000
-    if kind == "file":
-        message = {"id": message_id, "type": "file", "fileName": "report.pdf", "fileSize": 1234}
-    return make_event("message", user, token, message=message)
-
-
-def location_event(user: str, token: str, lat: float, lon: float, address: str = "東京都みどり区") -> dict[str, Any]:
-    return make_event(
-        "message",
-        user,
-        token,
-        message={
-            "id": "9",
-            "type": "location",
-            "title": "位置情報",
-            "address": address,
-            "latitude": lat,
-            "longitude": lon,
-        },
-    )
 
 
 class Resident:

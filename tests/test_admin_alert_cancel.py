@@ -8,8 +8,8 @@ from store import residents as resident_store
 from tests.test_admin import admin_app, clock, logged_in, page_csrf  # noqa: F401 - fixtures
 
 pytest.importorskip("alerts.service")
-from alerts import service  # noqa: E402 - only with the alerts feature
-from alerts.worker import run_worker  # noqa: E402
+from alerts import service  # only with the alerts feature
+from alerts.worker import run_worker
 
 EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください https://evil.example/"
 
@@ -36,7 +36,11 @@ def order(admin_app):  # noqa: F811
             ],
         )
         alert_id = service.create_alert(
-            db, by="oper1", template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "洪水"}, areas=["midori-1"]
+            db,
+            by="oper1",
+            template="evac_level4",
+            fields={"areas": "みどり一丁目", "hazard": "洪水"},
+            areas=["midori-1"],
         )
         service.approve(db, alert_id, "appr1")
         service.start_delivery(db, alert_id, "appr1")
@@ -98,7 +102,9 @@ def test_lift_from_the_console_goes_through_approval(admin_app, order, emulator)
     assert r.status_code == 302
     lift_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
     page = op.get(f"/admin/alerts/{lift_id}").text
-    assert f"解除：#{order}" in page and "【解除】警戒レベル4「避難指示」を解除しました" in page and "まちがい" not in page
+    assert (
+        f"解除：#{order}" in page and "【解除】警戒レベル4「避難指示」を解除しました" in page and "まちがい" not in page
+    )
     ap = logged_in(admin_app, "approver")
     assert f"解除：#{order}" in ap.get("/admin/approvals").text
     # An approver cannot create a lift (operators write, approvers approve).

@@ -8,7 +8,7 @@ from store import residents as resident_store
 from tests.test_admin import admin_app, clock, csrf_of, logged_in, page_csrf  # noqa: F401 - fixtures
 
 pytest.importorskip("alerts.service")
-from alerts.worker import run_worker  # noqa: E402 - only with the alerts feature
+from alerts.worker import run_worker  # only with the alerts feature
 
 TESTER = "U" + "a" * 32
 EN_RESIDENT = "U" + "e" * 32

@@ -1,4 +1,4 @@
-"""The staff test audience: exercise/test alerts limited to staff phones (issue C).
+"""The staff test audience: exercise/test alerts limited to staff phones.
 
 Through the CLI and the emulator: a test-audience exercise reaches only the testers, an
 actual alert can never be limited to it, unfollow removes a tester (personal data), and

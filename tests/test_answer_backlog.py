@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from devtools.procs import free_port, start_linesim, start_procfile, stop
 from tests.conftest import make_event, sign
-from tests.procs import free_port, start_linesim, start_procfile, stop
 
 pytestmark = pytest.mark.e2e
 SECRET, TOKEN = "backlog-secret", "backlog-token"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.procs import free_port, start_procfile, stop
+from devtools.procs import free_port, start_procfile, stop
 
 pytestmark = pytest.mark.browser
 

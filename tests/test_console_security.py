@@ -11,13 +11,13 @@ import pytest
 import requests
 
 from admin import security
+from devtools.procs import free_port, start_procfile, stop
 from shelters import service
 from store import Store
 from store import admin as admin_store
 from store import audit as audit_store
 from tests import test_admin
 from tests.conftest import ROOT, create_accounts
-from tests.procs import free_port, start_procfile, stop
 from tests.test_admin import PASSWORD, csrf_of, login
 
 # The console's fixtures: one user of every role, a clock the test moves.

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from alerts import service
+from devtools.procs import ROOT, procfile_command
 from store import Store
 from store import alerts as alert_store
 from store import residents as resident_store
 from tests.conftest import SECRET, TOKEN
-from tests.procs import ROOT, procfile_command
 
 pytestmark = pytest.mark.both_engines
 

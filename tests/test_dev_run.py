@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import dev  # noqa: E402
+import dev
 
 
 def test_printed_cli_lines_reach_the_instance_make_run_starts(tmp_path: Path):

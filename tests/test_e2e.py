@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.procs import free_port, start_linesim, start_procfile, stop
+from devtools.procs import free_port, start_linesim, start_procfile, stop
 
 pytestmark = pytest.mark.e2e
 SECRET, TOKEN = "e2e-secret", "e2e-token"

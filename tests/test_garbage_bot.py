@@ -11,7 +11,7 @@ import pytest
 from garbage.service import ward_today
 from store import garbage as garbage_store
 from store import residents as resident_store
-from tests.conftest import make_event, post_events, postback_event, text_event
+from tests.conftest import make_event, post_events, say, tap
 
 pytestmark = pytest.mark.both_engines
 
@@ -31,18 +31,6 @@ def gomi(app, runner):
 
 def replies(emulator, user=USER):
     return [m["message"] for m in emulator.messages(to=user) if m["kind"] == "reply"]
-
-
-def say(client, emulator, text, user=USER):
-    before = len(replies(emulator, user))
-    assert post_events(client, [text_event(user, text, emulator.mint_token(user))]).status_code == 200
-    return replies(emulator, user)[before:]
-
-
-def tap(client, emulator, data, user=USER):
-    before = len(replies(emulator, user))
-    assert post_events(client, [postback_event(user, data, emulator.mint_token(user))]).status_code == 200
-    return replies(emulator, user)[before:]
 
 
 def quick_actions(message):

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.procs import free_port, start_linesim, start_procfile, stop
+from devtools.procs import free_port, start_linesim, start_procfile, stop
 from tests.test_browser import ARGS, CHROMIUM, PASSWORD, ROOT, login, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]

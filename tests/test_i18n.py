@@ -1,4 +1,4 @@
-"""Residents in their own language: catalog completeness and replies through the webhook (issue F)."""
+"""Residents in their own language: catalog completeness and replies through the webhook."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alerts in each resident's language (issue F × issue C).
+"""Alerts in each resident's language.
 
 Checked per recipient in the emulator's /_emulator/messages record: every template has a text
 in every language, each resident receives their own language's text (with the official term

@@ -1,4 +1,4 @@
-"""Language detection of messages and the resident-language order (issue F)."""
+"""Language detection of messages and the resident-language order."""
 
 from __future__ import annotations
 

@@ -25,10 +25,10 @@ import pytest
 import requests
 
 from alerts import service
+from devtools.procs import ROOT, free_port, procfile_command, start_linesim, start_procfile, stop
 from store import Store
 from store import residents as resident_store
 from tests.conftest import make_event, sign
-from tests.procs import ROOT, free_port, procfile_command, start_linesim, start_procfile, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SECRET, TOKEN = "scale-secret", "scale-token"
@@ -37,7 +37,7 @@ SECRET, TOKEN = "scale-secret", "scale-token"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A cluster of this module's own: one test restarts it."""
-    from tests.pgcluster import PgCluster, find_bindir
+    from devtools.pgcluster import PgCluster, find_bindir
 
     bindir = find_bindir()
     if bindir is None:

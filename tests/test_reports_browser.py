@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.procs import free_port, start_linesim, start_procfile, stop
+from devtools.procs import free_port, start_linesim, start_procfile, stop
 from tests.reports_helpers import has_exif, jpeg_with_gps
 from tests.test_browser import ARGS, CHROMIUM, PASSWORD, shot
 

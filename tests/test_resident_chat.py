@@ -14,30 +14,11 @@ from faq.csvio import load_faq_csv
 from shelters import service as shelter_service
 from store import core as core_store
 from store import residents as resident_store
-from tests.conftest import make_event, post_events, postback_event, text_event
+from tests.conftest import follow, say, tap
 from webhook import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = "U" + "7" * 32
-
-
-def say(client, emulator, text: str, user: str = USER) -> list[dict]:
-    before = len(emulator.messages(to=user))
-    assert post_events(client, [text_event(user, text, emulator.mint_token(user))]).status_code == 200
-    return [m["message"] for m in emulator.messages(to=user)[before:] if m["kind"] == "reply"]
-
-
-def tap(client, emulator, data: str, user: str = USER) -> list[dict]:
-    before = len(emulator.messages(to=user))
-    assert post_events(client, [postback_event(user, data, emulator.mint_token(user))]).status_code == 200
-    return [m["message"] for m in emulator.messages(to=user)[before:] if m["kind"] == "reply"]
-
-
-def follow(client, emulator, user: str = USER) -> list[dict]:
-    before = len(emulator.messages(to=user))
-    event = make_event("follow", user, emulator.mint_token(user), follow={"isUnblocked": False})
-    assert post_events(client, [event]).status_code == 200
-    return [m["message"] for m in emulator.messages(to=user)[before:] if m["kind"] == "reply"]
 
 
 def outcomes(app) -> list[str]:

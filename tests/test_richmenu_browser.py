@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.procs import free_port, start_linesim, start_procfile, stop
+from devtools.procs import free_port, start_linesim, start_procfile, stop
 from tests.test_browser import ARGS, CHROMIUM, SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]

@@ -12,43 +12,12 @@ from bot.handlers import shelters as handler
 from bot.i18n import LANGUAGES
 from bot.i18n.shelters import MESSAGES
 from shelters import service
-from tests.conftest import make_event, post_events, text_event
+from tests.conftest import say, send_location
 from tests.test_shelters_fixtures import SAMPLE
 
 USER = "U" + "5" * 32
 MIDORI_SCHOOL = (35.7012, 139.6488)  # みどり区立みどり小学校 (E131999000101)
 ALT_RE = re.compile(r"^\d+\. (?P<name>.+)（(?P<status>[^ ）]+)(?: ・ [^）]+)?）$")
-
-
-def location_event(user_id: str, lat: float, lon: float, reply_token: str) -> dict:
-    return make_event(
-        "message",
-        user_id,
-        reply_token,
-        message={
-            "id": "7",
-            "type": "location",
-            "title": "現在地",
-            "address": "東京都みどり区",
-            "latitude": lat,
-            "longitude": lon,
-        },
-    )
-
-
-def send(client, emulator, event_for_token) -> list[dict]:
-    before = len(emulator.messages(to=USER))
-    token = emulator.mint_token(USER)
-    assert post_events(client, [event_for_token(token)]).status_code == 200
-    return [m["message"] for m in emulator.messages(to=USER)[before:] if m["kind"] == "reply"]
-
-
-def send_location(client, emulator, lat, lon):
-    return send(client, emulator, lambda token: location_event(USER, lat, lon, token))
-
-
-def send_text(client, emulator, text):
-    return send(client, emulator, lambda token: text_event(USER, text, token))
 
 
 def listed(flex: dict) -> list[tuple[str, str]]:
@@ -85,7 +54,7 @@ def test_end_to_end_import_open_two_and_resident_sends_location(client, emulator
         assert result.exit_code == 0, result.output
     assert emulator.messages() == []  # opening shelters notifies nobody by itself
 
-    text, flex = send_location(client, emulator, *MIDORI_SCHOOL)
+    text, flex = send_location(client, emulator, *MIDORI_SCHOOL, user=USER)
     names = {s["name"]: s for s in ranked}
     check_text(text)
     lines = listed(flex)
@@ -110,7 +79,7 @@ def test_none_open_nearby_says_so_and_marks_designated_ones_closed(client, emula
         service.import_file(db, SAMPLE, by="test")
         ranked = service.nearest(db, *MIDORI_SCHOOL, limit=3, only_open=False)
         service.set_status(db, ranked[1]["source_id"], "full", by="op")
-    text, flex = send_location(client, emulator, *MIDORI_SCHOOL)
+    text, flex = send_location(client, emulator, *MIDORI_SCHOOL, user=USER)
     assert "開設している避難所は、まだありません" in text["text"]
     check_text(text)
     assert listed(flex) == [("未開設", ranked[0]["name"]), ("満", ranked[1]["name"]), ("未開設", ranked[2]["name"])]
@@ -119,13 +88,13 @@ def test_none_open_nearby_says_so_and_marks_designated_ones_closed(client, emula
 
 
 def test_location_far_from_every_shelter(client, emulator):
-    (msg,) = send_location(client, emulator, 43.06, 141.35)  # Sapporo; the sample is seeded lazily
+    (msg,) = send_location(client, emulator, 43.06, 141.35, user=USER)  # Sapporo; the sample is seeded lazily
     assert msg["type"] == "text" and "見つかりませんでした" in msg["text"]
 
 
 @pytest.mark.parametrize("word", ["避難所", "近くの避難所", "ひなんじょ"])
 def test_shelter_word_asks_for_the_location(client, emulator, word):
-    (msg,) = send_text(client, emulator, word)
+    (msg,) = say(client, emulator, word, USER)
     items = msg["quickReply"]["items"]
     assert [i["action"]["type"] for i in items] == ["location"]
     assert items[0]["action"]["label"] == "現在地を送る"
@@ -135,11 +104,11 @@ def test_ask_by_area_name(client, emulator, app):
     with app.app_context():
         service.ensure_seeded(app.extensions["madoguchi"].store, SAMPLE)
         service.set_status(app.extensions["madoguchi"].store.db, "E131999002601", "open", by="op")
-    text, flex = send_text(client, emulator, "みどり二丁目の避難所")
+    text, flex = say(client, emulator, "みどり二丁目の避難所", USER)
     assert "みどり二丁目の指定避難所" in text["text"]
     assert listed(flex) == [("開設", "都立みどりの丘公園"), ("未開設", "みどり区立みどり中学校")]
     check_flex(flex)
-    first, flex = send_text(client, emulator, "泉町 避難所")
+    first, flex = say(client, emulator, "泉町 避難所", USER)
     assert "泉町の指定避難所" in first["text"] and "泉小学校" in flex["altText"]
 
 
@@ -222,7 +191,7 @@ def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
         alerts_service.start_delivery(db, alert_id, "suzuki")
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
         assert [a["hazard"] for a in alerts_service.active_alerts_for(db, "midori-1")] == ["fire"]
-    text, flex = send_location(client, emulator, *MIDORI_SCHOOL)
+    text, flex = send_location(client, emulator, *MIDORI_SCHOOL, user=USER)
     assert text["text"].startswith("大規模な火事に対応した")
     assert listed(flex) and all("fire" in by_name[name]["hazards"] for _, name in listed(flex))
     assert not all("fire" in s["hazards"] for s in by_name.values())  # the filter really removed some

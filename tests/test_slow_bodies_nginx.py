@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.procs import ROOT, free_port, start_procfile, stop, wait_http
 from tests.conftest import make_event, sign
-from tests.procs import ROOT, free_port, start_procfile, stop, wait_http
 
 pytestmark = pytest.mark.e2e
 SECRET = "slow-secret"

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
+from devtools.procs import ROOT, free_port
 from store import Store, StoreUnavailable, audit, transaction
 from store import alerts as alert_store
 from store import core as core_store
 from store import residents as resident_store
 from store.dialect import DialectError, Schema, TableInfo, translate
-from tests.procs import ROOT, free_port
 
 pytestmark = pytest.mark.both_engines
 
@@ -297,7 +297,7 @@ def test_unreachable_postgresql_fails_fast(engine):
 
 def test_keep_lease_renews_until_the_block_ends(store):
     """The shared outbox's lease outlives a slow send while renewed, and lapses once the sender is gone."""
-    from alerts.worker import keep_lease
+    from common.delivery import keep_lease
     from store import outbox as outbox_store
 
     db = store.db

@@ -1,4 +1,4 @@
-"""Location messages and shelter questions (issue D).
+"""Location messages and shelter questions.
 
 A location → the nearest open shelters suitable for the active hazard: a short intro and the
 shelters once, as a Flex carousel (its altText lists them for chat lists and notifications);
@@ -81,7 +81,7 @@ def active_hazard(ctx: Ctx) -> str | None:
         return None
     try:
         alerts = active_alerts_for(ctx.db, _resident_area(ctx))
-    except Exception:  # noqa: BLE001 - shelter guidance must work even if the alert lookup fails
+    except Exception:  # shelter guidance must work even if the alert lookup fails
         log.exception("active hazard lookup failed (user %s)", ctx.user_hash)
         return None
     for alert in alerts or []:
