@@ -10,7 +10,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from admin.guard import ROLE_LABELS, feature
+from admin.guard import ROLE_LABELS
+from alerts import service as alerts
+from shelters import hazards
 
 ACTIONS: dict[str, str] = {
     "login": "ログイン",
@@ -105,16 +107,14 @@ _FORMATS = {"standard": "自治体標準", "gsi_csv": "国土地理院 CSV", "gs
 
 
 def _areas() -> dict[str, str]:
-    service = feature("alerts.service")
     try:
-        return {a["code"]: a["name"] for a in service.load_areas()} if service else {}
+        return {a["code"]: a["name"] for a in alerts.load_areas()}
     except (OSError, ValueError, KeyError):
         return {}
 
 
 def _hazards() -> dict[str, str]:
-    hazards = feature("shelters.hazards")
-    return dict(getattr(hazards, "LABELS", {}))
+    return dict(hazards.LABELS)
 
 
 class AuditText:

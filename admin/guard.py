@@ -27,7 +27,8 @@ from sqlite_utils import Database
 from werkzeug.exceptions import HTTPException
 
 import wardtime
-from admin import bp, security
+from admin import bp
+from common import security
 from store import audit as audit_store
 
 ROLE_LABELS = security.ROLE_LABELS
@@ -190,13 +191,3 @@ def format_dt(value: float | str | None, seconds: bool = False) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(
         moment.isoformat(timespec="seconds"), wardtime.format_time(moment, tz, seconds=seconds)
     )
-
-
-def feature(module: str):
-    """Import an optional module built by another part; None while it does not exist yet."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None

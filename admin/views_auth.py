@@ -6,8 +6,9 @@ import math
 
 from flask import current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from admin import bp, security
+from admin import bp
 from admin.guard import audit, client_ip, db, login_csrf, now, public, roles, safe_next
+from common import security
 from store import admin as admin_store
 from store import audit as audit_store
 

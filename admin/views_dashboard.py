@@ -10,10 +10,12 @@ from flask import current_app, render_template
 import wardtime
 from admin import bp
 from admin.charts import hbars, stacked_bars
-from admin.guard import db, feature, now, roles
+from admin.guard import db, now, roles
+from alerts import service as alerts
 from bot.i18n import LANGUAGE_NAMES
 from store import admin as admin_store
 from store import core as core_store
+from store import residents
 
 log = logging.getLogger(__name__)
 DAYS = 14
@@ -38,34 +40,25 @@ def _faq_titles() -> dict[str, str]:
 
 
 def _residents() -> dict | None:
-    residents = feature("store.residents")
-    fn = getattr(residents, "resident_counts", None)
-    if fn is None:
-        return None
     try:
-        return fn(db())
-    except Exception:  # a part still being built must not take the dashboard down
+        return residents.resident_counts(db())
+    except Exception:  # the dashboard stays up when one of its panels fails
         log.exception("resident_counts failed")
         return None
 
 
 def _area_names() -> dict[str, str]:
-    service = feature("alerts.service")
     try:
-        return {a["code"]: a["name"] for a in service.load_areas()} if service else {}
+        return {a["code"]: a["name"] for a in alerts.load_areas()}
     except OSError:
         return {}
 
 
 def _alerts() -> list[dict] | None:
-    service = feature("alerts.service")
-    if service is None or not hasattr(service, "list_alerts"):
-        return None
     try:
         rows = []
-        for a in list(service.list_alerts(db()))[:10]:
-            a = a if isinstance(a, dict) else vars(a)
-            st = service.status(db(), a["id"])
+        for a in alerts.list_alerts(db())[:10]:
+            st = alerts.status(db(), a["id"])
             rows.append({"alert": a, "status": st})
         return rows
     except Exception:

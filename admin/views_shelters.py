@@ -7,9 +7,8 @@ import unicodedata
 from flask import abort, current_app, flash, g, redirect, render_template, request
 
 from admin import bp
-from admin.guard import client_ip, db, feature, roles, safe_next
-
-service = feature("shelters.service")
+from admin.guard import client_ip, db, roles, safe_next
+from shelters import service
 
 STATUS_LABELS = {"open": "開設", "crowded": "混雑", "full": "満員", "closed": "閉鎖"}
 STATUS_ORDER = ("open", "crowded", "full", "closed")
@@ -25,70 +24,69 @@ def parse_head_count(raw: str, maximum: int) -> int | None:
     return int(text)
 
 
-if service is not None:
+def _seed() -> None:
+    rt = current_app.extensions["madoguchi"]
+    service.ensure_seeded(rt.store, current_app.config.get("SHELTERS_CSV"))
 
-    def _seed() -> None:
-        rt = current_app.extensions["madoguchi"]
-        service.ensure_seeded(rt.store, current_app.config.get("SHELTERS_CSV"))
 
-    @bp.route("/shelters")
-    @roles("operator")
-    def shelters():
-        _seed()
-        q = request.args.get("q", "").strip()
-        rows = service.list_shelters(db())
-        if q:
-            rows = [s for s in rows if q in s["name"] or q in (s["address"] or "") or q in (s["kana"] or "")]
-        only = request.args.get("status", "")
-        if only in STATUS_LABELS:
-            rows = [s for s in rows if s["status"] == only]
-        counts = {k: 0 for k in STATUS_ORDER}
-        for s in service.list_shelters(db()):
-            counts[s["status"]] = counts.get(s["status"], 0) + 1
-        return render_template(
-            "admin/shelters.html",
-            shelters=rows,
-            q=q,
-            only=only,
-            counts=counts,
-            labels=STATUS_LABELS,
-            order=STATUS_ORDER,
-        )
+@bp.route("/shelters")
+@roles("operator")
+def shelters():
+    _seed()
+    q = request.args.get("q", "").strip()
+    rows = service.list_shelters(db())
+    if q:
+        rows = [s for s in rows if q in s["name"] or q in (s["address"] or "") or q in (s["kana"] or "")]
+    only = request.args.get("status", "")
+    if only in STATUS_LABELS:
+        rows = [s for s in rows if s["status"] == only]
+    counts = {k: 0 for k in STATUS_ORDER}
+    for s in service.list_shelters(db()):
+        counts[s["status"]] = counts.get(s["status"], 0) + 1
+    return render_template(
+        "admin/shelters.html",
+        shelters=rows,
+        q=q,
+        only=only,
+        counts=counts,
+        labels=STATUS_LABELS,
+        order=STATUS_ORDER,
+    )
 
-    @bp.route("/shelters/<shelter_id>")
-    @roles("operator")
-    def shelter_detail(shelter_id: str):
-        try:
-            shelter = service.get_shelter(db(), shelter_id)
-            history = service.status_history(db(), shelter_id)
-        except service.UnknownShelter:
-            abort(404)
-        return render_template(
-            "admin/shelter.html", s=shelter, history=history, labels=STATUS_LABELS, order=STATUS_ORDER
-        )
 
-    @bp.route("/shelters/<shelter_id>/status", methods=["POST"])
-    @roles("operator")
-    def shelter_status(shelter_id: str):
-        try:
-            count = parse_head_count(request.form.get("count", ""), service.MAX_HEAD_COUNT)
-        except ValueError:
-            flash(f"人数は0から{service.MAX_HEAD_COUNT:,}までの数字で入力してください。状態は変えていません。", "error")
-            return redirect(safe_next(request.form.get("back"), "admin.shelters"))
-        try:
-            shelter = service.set_status(
-                db(),
-                shelter_id,
-                request.form.get("status", ""),
-                count=count,
-                by=g.admin_user,
-                source=f"web {client_ip()}",
-            )
-        except service.UnknownShelter:
-            abort(404)
-        except service.InvalidStatus:
-            flash("状態または人数が正しくありません。", "error")
-        else:
-            label = STATUS_LABELS.get(shelter["status"], shelter["status"])
-            flash(f"{shelter['name']} を「{label}」にしました。（住民への通知は自動では送られません）")
+@bp.route("/shelters/<shelter_id>")
+@roles("operator")
+def shelter_detail(shelter_id: str):
+    try:
+        shelter = service.get_shelter(db(), shelter_id)
+        history = service.status_history(db(), shelter_id)
+    except service.UnknownShelter:
+        abort(404)
+    return render_template("admin/shelter.html", s=shelter, history=history, labels=STATUS_LABELS, order=STATUS_ORDER)
+
+
+@bp.route("/shelters/<shelter_id>/status", methods=["POST"])
+@roles("operator")
+def shelter_status(shelter_id: str):
+    try:
+        count = parse_head_count(request.form.get("count", ""), service.MAX_HEAD_COUNT)
+    except ValueError:
+        flash(f"人数は0から{service.MAX_HEAD_COUNT:,}までの数字で入力してください。状態は変えていません。", "error")
         return redirect(safe_next(request.form.get("back"), "admin.shelters"))
+    try:
+        shelter = service.set_status(
+            db(),
+            shelter_id,
+            request.form.get("status", ""),
+            count=count,
+            by=g.admin_user,
+            source=f"web {client_ip()}",
+        )
+    except service.UnknownShelter:
+        abort(404)
+    except service.InvalidStatus:
+        flash("状態または人数が正しくありません。", "error")
+    else:
+        label = STATUS_LABELS.get(shelter["status"], shelter["status"])
+        flash(f"{shelter['name']} を「{label}」にしました。（住民への通知は自動では送られません）")
+    return redirect(safe_next(request.form.get("back"), "admin.shelters"))

@@ -35,6 +35,16 @@ def is_life_safety(alert: Mapping[str, Any]) -> bool:
     return alert.get("event") == "evacuation" and (alert.get("level") or 0) >= 4
 
 
+def _targets(alert: Mapping[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """An alert's areas, languages and topics (empty: everyone)."""
+    return alert["areas"], alert["langs"], alert["topics"]
+
+
+def _rules(alert: Mapping[str, Any]) -> dict[str, bool]:
+    """Whom an alert reaches beyond its targets: only the test audience, or also residents who stopped."""
+    return {"testers_only": bool(alert.get("test_audience")), "life_safety": is_life_safety(alert)}
+
+
 def recipient_groups(
     db: Database, alert: Mapping[str, Any], available: Iterable[str]
 ) -> dict[tuple[str, str | None], list[str]]:
@@ -46,10 +56,7 @@ def recipient_groups(
             key = (text_lang_for(orig_lang, available), orig_lang)
             groups.setdefault(key, []).append(uid)
         return groups
-    testers = bool(alert.get("test_audience"))
-    for uid, lang, _area in resident_store.iter_recipients(
-        db, alert["areas"], alert["langs"], alert["topics"], testers_only=testers, life_safety=is_life_safety(alert)
-    ):
+    for uid, lang, _area in resident_store.iter_recipients(db, *_targets(alert), **_rules(alert)):
         groups.setdefault((text_lang_for(lang, available), lang or "ja"), []).append(uid)
     return groups
 
@@ -60,14 +67,7 @@ def shelter_guide_groups(db: Database, alert: Mapping[str, Any]) -> list[tuple[s
     last message (LINE shows quick replies under the last one). At most 2 of LINE's 5 messages."""
     texts = alert["texts"]
     by_key: dict[tuple[str, str | None], list[str]] = {}
-    for uid, lang, area in resident_store.iter_recipients(
-        db,
-        alert["areas"],
-        alert["langs"],
-        alert["topics"],
-        testers_only=bool(alert.get("test_audience")),
-        life_safety=is_life_safety(alert),
-    ):
+    for uid, lang, area in resident_store.iter_recipients(db, *_targets(alert), **_rules(alert)):
         by_key.setdefault((text_lang_for(lang, texts), area), []).append(uid)
     open_by_area = open_shelters_by_area(db, alert["areas"]) if alert["status"] == "actual" else {}
     # Area names in the resident's script where the areas file gives one (Midori 1-chome, 绿一丁目).
@@ -95,14 +95,7 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
     texts = alert["texts"]
     if alert["msg_type"] == "alert":
         counts: dict[tuple[str, str], int] = {}
-        for lang, n in resident_store.count_recipients_by_lang(
-            db,
-            alert["areas"],
-            alert["langs"],
-            alert["topics"],
-            testers_only=bool(alert.get("test_audience")),
-            life_safety=is_life_safety(alert),
-        ).items():
+        for lang, n in resident_store.count_recipients_by_lang(db, *_targets(alert), **_rules(alert)).items():
             key = (text_lang_for(lang, texts), lang or "ja")
             counts[key] = counts.get(key, 0) + n
     else:
@@ -153,7 +146,7 @@ def _preview_notes(db: Database, alert: Mapping[str, Any], groups: list[dict[str
     if alert["msg_type"] == "alert" and is_life_safety(alert):
         ordinary = sum(
             resident_store.count_recipients_by_lang(
-                db, alert["areas"], alert["langs"], alert["topics"], testers_only=bool(alert.get("test_audience"))
+                db, *_targets(alert), testers_only=bool(alert.get("test_audience"))
             ).values()
         )
         stopped = sum(g["count"] for g in groups) - ordinary

@@ -21,7 +21,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from admin import security
+from common import security
 from devtools.procs import free_port, start_procfile, stop
 from store import Store
 from store import admin as admin_store

@@ -1,11 +1,11 @@
-"""`--by` of every command: the account a command acts as (one rule, in admin.security)."""
+"""`--by` of every command: the account a command acts as (one rule, in common.security)."""
 
 from __future__ import annotations
 
 import click
 from flask import current_app
 
-from admin import security
+from common import security
 
 
 def actor(by: str, action: str) -> str:

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from admin import security
+from common import security
 from store import admin as admin_store
 from store import audit as audit_store
 

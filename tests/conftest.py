@@ -246,9 +246,18 @@ def resident(client, emulator: Emulator) -> Resident:
     return Resident(client, emulator)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium (browser tests skip themselves when it is not installed)."""
+    from devtools.stack import chromium
+
+    with chromium() as b:
+        yield b
+
+
 def create_accounts(app, **roles: str) -> None:
     """Console accounts (name=role) that CLI `--by` names must match once any account exists."""
-    from admin import security
+    from common import security
     from store import admin as admin_store
 
     db = app.extensions["madoguchi"].store.db

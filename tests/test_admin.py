@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from admin import security
+from common import security
 from store import admin as admin_store
 from store import audit as audit_store
 from store import core as core_store

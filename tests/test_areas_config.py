@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from alerts import service as alerts
-from shelters import service as shelters
+from tests import test_shelters_withdraw
 from tests.conftest import say
-from tests.test_shelters_fixtures import SAMPLE
 
+db = test_shelters_withdraw.db  # the fixture: the database with the sample shelters imported
 # Other codes for the sample's areas, and one area the sample does not have.
 AREAS = "code,name,kana\nm1,みどり一丁目,みどりいっちょうめ\nm2,みどり二丁目,みどりにちょうめ\nsk1,さくら一丁目,さくらいっちょうめ\n"
 
@@ -20,16 +20,8 @@ def app_config(app_config, tmp_path):
     return {**app_config, "AREAS_CSV": str(path)}
 
 
-@pytest.fixture
-def db(app):
-    with app.app_context():
-        db = app.extensions["madoguchi"].store.db
-        shelters.import_file(db, SAMPLE, by="test")
-        yield db
-
-
 def test_the_consoles_opening_announcement_names_the_configured_areas(app, db):
-    from admin import security
+    from common import security
     from store import admin as admin_store
     from tests.test_admin import PASSWORD, ROLE_USERS, logged_in
 

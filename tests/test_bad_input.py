@@ -95,7 +95,7 @@ def test_alert_headline_and_body_limits_in_the_cli(runner):
 
 
 def test_alert_headline_limit_in_the_console_keeps_what_was_typed(app):
-    from admin import security
+    from common import security
     from store import admin as admin_store
     from tests.test_admin import PASSWORD, csrf_of, login
 

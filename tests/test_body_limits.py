@@ -9,8 +9,8 @@ from flask import Flask, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from admin import security
 from bot.bodylimit import body_limit, install
+from common import security
 from store import admin as admin_store
 from tests.conftest import post_events, text_event
 

@@ -5,35 +5,17 @@ Screenshots of the main pages land in docs/screenshots/ (checked in, linked from
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from devtools.procs import free_port, start_linesim, start_procfile, stop
+from devtools.stack import CHROMIUM, SHOTS, running_stack
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-# Screenshots are refreshed in docs/screenshots/ only when asked (MADOGUCHI_SCREENSHOTS=1);
-# otherwise they go to a temp dir so a test run leaves the work tree clean.
-SHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("MADOGUCHI_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "madoguchi-screenshots"
-)
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET, TOKEN = "browser-secret", "browser-token"
 PASSWORD = "kuyakusho-Midori-2026"
 USERS = {"staff1": "staff", "oper1": "operator", "appr1": "approver", "root1": "admin"}
@@ -45,7 +27,7 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from admin import security
+    from common import security
     from store import Store
     from store import admin as admin_store
     from store import residents as resident_store
@@ -63,35 +45,8 @@ def stack(tmp_path_factory):
     )
     store.close_thread_connection()
 
-    web_port, sim_port = free_port(), free_port()
-    sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp / "linesim.log")
-    env = {
-        "PORT": str(web_port),
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": "browser-key",
-        "WEB_CONCURRENCY": "2",
-    }
-    web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
-    worker = start_procfile("worker", env, tmp / "worker.log")
-    answer = start_procfile("answer", env, tmp / "answer.log")
-    yield {"web": f"http://localhost:{web_port}", "sim": f"http://127.0.0.1:{sim_port}", "tmp": tmp}
-    stop(answer)
-    stop(worker)
-    stop(web)
-    stop(sim)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+    with running_stack(tmp, SECRET, TOKEN, db_url, ("web", "worker", "answer"), SECRET_KEY="browser-key") as urls:
+        yield {**urls, "tmp": tmp}
 
 
 def new_page(browser, phone: bool = False):

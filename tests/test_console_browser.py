@@ -3,26 +3,18 @@ unless the template marks it with the response's nonce), and the shelter status 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
 import requests
 
 from devtools.procs import free_port, start_procfile, stop
+from devtools.stack import CHROMIUM, SHOTS
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("MADOGUCHI_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "madoguchi-screenshots"
-)
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 PASSWORD = "kuyakusho-Midori-2026"
 USERS = {"oper1": "operator", "appr1": "approver", "root1": "admin"}
 TEMPLATES = ROOT / "admin" / "templates" / "admin"
@@ -43,8 +35,8 @@ def test_every_inline_script_carries_the_nonce_and_no_template_uses_inline_handl
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from admin import security
     from alerts import service
+    from common import security
     from store import Store
     from store import admin as admin_store
 
@@ -72,16 +64,6 @@ def stack(tmp_path_factory):
     web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{port}/healthz")
     yield {"web": f"http://localhost:{port}", "alert_id": alert_id}
     stop(web)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def page_for(browser, stack, user, phone=False):

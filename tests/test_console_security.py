@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from admin import security
+from common import security
 from devtools.procs import free_port, start_procfile, stop
 from shelters import service
 from store import Store

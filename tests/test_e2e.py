@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from devtools.procs import free_port, start_linesim, start_procfile, stop
+from devtools.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 SECRET, TOKEN = "e2e-secret", "e2e-token"
@@ -16,23 +16,9 @@ SECRET, TOKEN = "e2e-secret", "e2e-token"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    web_port, sim_port = free_port(), free_port()
-    sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp / "linesim.log")
-    env = {
-        "PORT": str(web_port),
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "DATABASE_URL": f"sqlite:///{tmp / 'e2e.db'}",
-        "SECRET_KEY": "e2e-key",
-        "WEB_CONCURRENCY": "2",
-    }
-    web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
-    answer = start_procfile("answer", env, tmp / "answer.log")
-    yield {"sim": f"http://127.0.0.1:{sim_port}", "web": f"http://127.0.0.1:{web_port}", "tmp": tmp}
-    stop(answer)
-    stop(web)
-    stop(sim)
+    db_url = f"sqlite:///{tmp / 'e2e.db'}"
+    with running_stack(tmp, SECRET, TOKEN, db_url, web_host="127.0.0.1", SECRET_KEY="e2e-key") as urls:
+        yield {**urls, "tmp": tmp}
     for name in ("web.log", "answer.log"):
         log = (tmp / name).read_text()
         assert SECRET not in log and TOKEN not in log

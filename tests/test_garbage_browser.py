@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from devtools.procs import free_port, start_linesim, start_procfile, stop
-from tests.test_browser import ARGS, CHROMIUM, PASSWORD, ROOT, login, new_page, shot
+from devtools.stack import running_stack
+from tests.test_browser import PASSWORD, ROOT, login, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -20,7 +20,7 @@ RESIDENT = "Udev0000000000000000000000000001"  # the simulator's own user
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from admin import security
+    from common import security
     from garbage.service import import_directory
     from store import Store
     from store import admin as admin_store
@@ -31,33 +31,8 @@ def stack(tmp_path_factory):
     import_directory(store.db, ROOT / "data" / "garbage" / "midori", by="test")
     admin_store.create_user(store.db, "staff1", "staff", security.hash_password(PASSWORD))
     store.close_thread_connection()
-    web_port, sim_port = free_port(), free_port()
-    sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp / "linesim.log")
-    env = {
-        "PORT": str(web_port),
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": "garbage-key",
-        "WEB_CONCURRENCY": "2",
-    }
-    web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
-    answer = start_procfile("answer", env, tmp / "answer.log")
-    yield {"web": f"http://localhost:{web_port}", "sim": f"http://127.0.0.1:{sim_port}", "store": Store(db_url)}
-    stop(answer)
-    stop(web)
-    stop(sim)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+    with running_stack(tmp, SECRET, TOKEN, db_url, SECRET_KEY="garbage-key") as urls:
+        yield {**urls, "store": Store(db_url)}
 
 
 # Generous: the first answer of a fresh gunicorn builds the FAQ index, on a machine shared by

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from tests.test_browser import browser, login, new_page, shot, stack  # noqa: F401 - fixtures
+from tests.test_browser import login, new_page, shot, stack  # noqa: F401 - stack: a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 RESIDENT = f"U{0:032x}"  # one of the stack's residents (Japanese)

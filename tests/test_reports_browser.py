@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.procs import free_port, start_linesim, start_procfile, stop
+from devtools.stack import CHROMIUM, running_stack
 from tests.reports_helpers import has_exif, jpeg_with_gps
-from tests.test_browser import ARGS, CHROMIUM, PASSWORD, shot
+from tests.test_browser import PASSWORD, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -24,7 +24,7 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from admin import security
+    from common import security
     from store import Store
     from store import admin as admin_store
     from store import reports as report_store
@@ -58,38 +58,12 @@ def stack(tmp_path_factory):
         ],
     )
     store.close_thread_connection()
-    web_port, sim_port = free_port(), free_port()
-    sim = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp / "linesim.log")
-    env = {
-        "PORT": str(web_port),
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": "reports-key",
-        "MEDIA_DIR": str(tmp / "media"),
-        "WEB_CONCURRENCY": "2",
-    }
-    web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
-    worker = start_procfile("worker", env, tmp / "worker.log")
-    answer = start_procfile("answer", env, tmp / "answer.log")
     photo = tmp / "pothole.jpg"
     photo.write_bytes(jpeg_with_gps(size=(1200, 900)))
-    yield {"web": f"http://localhost:{web_port}", "sim": f"http://127.0.0.1:{sim_port}", "tmp": tmp, "photo": photo}
-    stop(answer)
-    stop(worker)
-    stop(web)
-    stop(sim)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+    with running_stack(
+        tmp, SECRET, TOKEN, db_url, ("web", "worker", "answer"), SECRET_KEY="reports-key", MEDIA_DIR=str(tmp / "media")
+    ) as urls:
+        yield {**urls, "tmp": tmp, "photo": photo}
 
 
 def phone(browser):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from admin import security
+from common import security
 from outbox.sender import deliver_due
 from reports import service
 from store import admin as admin_store

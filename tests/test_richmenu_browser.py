@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.procs import free_port, start_linesim, start_procfile, stop
-from tests.test_browser import ARGS, CHROMIUM, SHOTS
+from devtools.stack import CHROMIUM, CHROMIUM_ARGS, SHOTS, running_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -62,7 +61,7 @@ def _wait_menu(sim: str, user: str, chat_bar: str, seconds: float = 30) -> dict:
 def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from admin import security
+    from common import security
     from store import Store
     from store import admin as admin_store
     from store import residents as resident_store
@@ -76,22 +75,10 @@ def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path)
         [{"user_id": A, "area": "midori-1", "lang": "en"}, {"user_id": B, "area": "wakaba-1", "lang": "ja"}],
     )
     store.close_thread_connection()
-    web_port, sim_port = free_port(), free_port()
-    sim = f"http://127.0.0.1:{sim_port}"
-    linesim_proc = start_linesim(sim_port, SECRET, TOKEN, f"http://127.0.0.1:{web_port}/callback", tmp_path / "sim.log")
-    env = {
-        "PORT": str(web_port),
-        "LINE_CHANNEL_SECRET": SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-        "LINE_API_BASE_URL": sim,
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": "menu-key",
-        "WEB_CONCURRENCY": "1",
-    }
-    web = start_procfile("web", env, tmp_path / "web.log", wait_url=f"http://127.0.0.1:{web_port}/healthz")
-    worker = start_procfile("worker", env, tmp_path / "worker.log")
-    answer = start_procfile("answer", env, tmp_path / "answer.log")
-    try:
+    with running_stack(
+        tmp_path, SECRET, TOKEN, db_url, ("web", "worker", "answer"), SECRET_KEY="menu-key", WEB_CONCURRENCY="1"
+    ) as urls:
+        sim, env = urls["sim"], urls["env"]
         for user, lang in ((A, "en"), (B, "ja")):
             requests.post(f"{sim}/_emulator/users", json={"userId": user, "language": lang}, timeout=5)
         assert "作成 16" in _flask(env, "richmenu", "sync")
@@ -99,7 +86,7 @@ def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path)
         assert _menu_of(sim, B)["menu"]["chatBarText"] == "メニュー" and not _menu_of(sim, B)["linked"]
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 400, "height": 820})
             page.add_init_script(f"localStorage.setItem('linesim.user', '{A}')")
             page.goto(sim + "/")
@@ -141,8 +128,3 @@ def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path)
         if '"sent"' not in status:
             _flask(env, "alert", "send", cancel_id)
         _wait_menu(sim, A, "Menu")
-    finally:
-        stop(answer)
-        stop(worker)
-        stop(web)
-        stop(linesim_proc)

@@ -140,7 +140,7 @@ def test_gsi_csv_and_geojson_are_one_source_and_never_withdraw_the_standard_file
 
 
 def test_console_offers_no_opening_announcement_for_a_withdrawn_shelter(app, db, tmp_path):
-    from admin import security
+    from common import security
     from store import admin as admin_store
     from tests.test_admin import PASSWORD, ROLE_USERS, logged_in
 

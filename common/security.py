@@ -1,4 +1,5 @@
-"""Passwords, server-side sessions, login rate limits, CSRF and role checks for the console."""
+"""Staff accounts: passwords, server-side sessions, login rate limits, CSRF and role checks. Used by
+the console (admin/) and the CLI (commands/): a command hashing a password loads no console page."""
 
 from __future__ import annotations
 
