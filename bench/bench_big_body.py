@@ -23,22 +23,14 @@ sys.path.insert(0, str(ROOT))
 
 from devtools.bigbody import MiB, send_huge, status_kib, worker_pid  # noqa: E402
 from devtools.procs import free_port, start_procfile, stop  # noqa: E402
+from devtools.stack import lone_web_env  # noqa: E402
 
 
 def run(limit: int | None) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         port = free_port()
-        env = {
-            "PORT": str(port),
-            "LINE_CHANNEL_SECRET": "s",
-            "LINE_CHANNEL_ACCESS_TOKEN": "t",
-            "LINE_API_BASE_URL": "http://127.0.0.1:9",
-            "DATABASE_URL": f"sqlite:///{tmp / 'b.db'}",
-            "SECRET_KEY": "k",
-            "MADOGUCHI_SEMANTIC": "0",
-            "WEB_CONCURRENCY": "1",
-        }
+        env = lone_web_env(port, f"sqlite:///{tmp / 'b.db'}")
         if limit is not None:
             env["MAX_CONTENT_LENGTH"] = str(limit)
         proc = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{port}/healthz")

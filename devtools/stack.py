@@ -31,6 +31,22 @@ CHROMIUM_ARGS = [
 ]
 
 
+def lone_web_env(port: int, database_url: str, **env: str) -> dict[str, str]:
+    """Settings for a web process with no LINE behind it (nothing it sends arrives), one worker,
+    no semantic stage: for what happens before any reply (body limits, the console)."""
+    return {
+        "PORT": str(port),
+        "LINE_CHANNEL_SECRET": "s",
+        "LINE_CHANNEL_ACCESS_TOKEN": "t",
+        "LINE_API_BASE_URL": "http://127.0.0.1:9",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "k",
+        "MADOGUCHI_SEMANTIC": "0",
+        "WEB_CONCURRENCY": "1",
+        **env,
+    }
+
+
 @contextmanager
 def running_stack(
     tmp: Path,

@@ -7,6 +7,7 @@ import requests
 
 from devtools.bigbody import MiB, send_huge, status_kib, worker_pid
 from devtools.procs import free_port, start_procfile, stop
+from devtools.stack import lone_web_env
 
 pytestmark = pytest.mark.e2e
 
@@ -15,16 +16,7 @@ pytestmark = pytest.mark.e2e
 def web(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bigbody")
     port = free_port()
-    env = {
-        "PORT": str(port),
-        "LINE_CHANNEL_SECRET": "s",
-        "LINE_CHANNEL_ACCESS_TOKEN": "t",
-        "LINE_API_BASE_URL": "http://127.0.0.1:9",
-        "DATABASE_URL": f"sqlite:///{tmp / 'big.db'}",
-        "SECRET_KEY": "k",
-        "MADOGUCHI_SEMANTIC": "0",
-        "WEB_CONCURRENCY": "1",
-    }
+    env = lone_web_env(port, f"sqlite:///{tmp / 'big.db'}")
     proc = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{port}/healthz")
     yield port, worker_pid(proc.pid)
     stop(proc)

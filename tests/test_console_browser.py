@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from devtools.procs import free_port, start_procfile, stop
-from devtools.stack import CHROMIUM, SHOTS
+from devtools.stack import CHROMIUM, SHOTS, lone_web_env
 
 pytestmark = pytest.mark.browser
 
@@ -50,17 +50,8 @@ def stack(tmp_path_factory):
     service.approve(store.db, alert_id, "appr1")
     store.close_thread_connection()
     port = free_port()
-    env = {
-        "PORT": str(port),
-        "LINE_CHANNEL_SECRET": "s",
-        "LINE_CHANNEL_ACCESS_TOKEN": "t",
-        "LINE_API_BASE_URL": "http://127.0.0.1:9",
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": "console-key",
-        "MADOGUCHI_SEMANTIC": "0",
-        "MADOGUCHI_DEV": "1",  # plain-HTTP cookies for the browser on localhost
-        "WEB_CONCURRENCY": "1",
-    }
+    # MADOGUCHI_DEV: plain-HTTP cookies for the browser on localhost.
+    env = lone_web_env(port, db_url, SECRET_KEY="console-key", MADOGUCHI_DEV="1")
     web = start_procfile("web", env, tmp / "web.log", wait_url=f"http://127.0.0.1:{port}/healthz")
     yield {"web": f"http://localhost:{port}", "alert_id": alert_id}
     stop(web)
