@@ -18,7 +18,7 @@ import wardtime
 from bot import bodylimit
 from bot.answer_worker import AnswerWorker
 from bot.faq_runtime import FaqRuntime
-from bot.line_api import LineApi
+from common.line_api import LineApi
 from store import Store, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent

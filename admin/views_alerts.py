@@ -13,7 +13,7 @@ from flask import abort, current_app, flash, g, jsonify, redirect, render_templa
 from admin import bp
 from admin.guard import client_ip, db, roles
 from alerts import service
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES
+from common.i18n import LANGUAGE_NAMES, LANGUAGES
 from shelters import service as shelters
 
 TOPIC_LABELS = service.TOPIC_LABELS

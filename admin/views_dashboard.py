@@ -12,7 +12,7 @@ from admin import bp
 from admin.charts import hbars, stacked_bars
 from admin.guard import db, now, roles
 from alerts import service as alerts
-from bot.i18n import LANGUAGE_NAMES
+from common.i18n import LANGUAGE_NAMES
 from store import admin as admin_store
 from store import core as core_store
 from store import residents

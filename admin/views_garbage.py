@@ -12,7 +12,7 @@ from admin import bp
 from admin.guard import audit, db, roles
 from alerts.service import load_areas
 from bot.handlers.garbage import format_date
-from bot.i18n import t
+from common.i18n import t
 from garbage import bulky
 from garbage.service import ward_today
 from store import garbage as garbage_store

@@ -18,7 +18,7 @@ from admin.guard import db, roles
 from alerts.service import load_areas
 from bot.handlers.opinions import reply_messages
 from bot.handlers.surveys import invitation, question_message
-from bot.i18n import LANGUAGE_NAMES, LANGUAGES
+from common.i18n import LANGUAGE_NAMES, LANGUAGES
 from opinions import service as opinions
 from store import opinions as opinion_store
 from store import residents as resident_store

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from admin import bp
 from admin.grouping import group_queries
 from admin.guard import audit, db, now, roles
-from bot.i18n import LANGUAGE_NAMES
+from common.i18n import LANGUAGE_NAMES
 from store import admin as admin_store
 from store import core as core_store
 

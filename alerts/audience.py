@@ -13,8 +13,8 @@ from alerts.guide import location_quick_reply, open_shelters_by_area, shelter_gu
 from alerts.records import get_alert
 from alerts.render import text_lang_for
 from alerts.vocab import LANG_NAMES
-from bot import areas as area_names
-from bot.i18n import t
+from common import areas as area_names
+from common.i18n import t
 from store import alerts as alert_store
 from store import residents as resident_store
 

@@ -15,7 +15,7 @@ from alerts.records import get_alert
 from alerts.render import compose, length_problems, texts_for, validate_fields
 from alerts.templates import TEMPLATES, Template
 from alerts.vocab import DEFAULT_EXPIRY_HOURS, DRILL_MARKERS, LANG_NAMES, MSG_TYPES, STATUS_LABELS, STATUSES
-from bot.i18n import LANGUAGES
+from common.i18n import LANGUAGES
 from store import alerts as alert_store
 from store import audit
 from store import residents as resident_store

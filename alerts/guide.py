@@ -10,7 +10,7 @@ from sqlite_utils import Database
 
 from alerts.areas import load_areas
 from alerts.render import clip
-from bot.i18n import t
+from common.i18n import t
 from shelters import service as shelters
 
 GUIDE_TEMPLATES = ("evac_level3", "evac_level4", "evac_level5", "shelter_open")

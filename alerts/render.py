@@ -20,7 +20,7 @@ from alerts.vocab import (
     TEXT_MAX,
     TOPIC_LABELS,
 )
-from bot.i18n import t
+from common.i18n import t
 
 
 def validate_fields(tpl: Template, fields: Mapping[str, Any]) -> dict[str, str]:

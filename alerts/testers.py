@@ -9,14 +9,13 @@ from sqlite_utils import Database
 from alerts.areas import setting
 from alerts.errors import InvalidAlert
 from alerts.vocab import FIELD_MAX
+from common.pseudonym import hash_user
 from store import alerts as alert_store
 from store import audit
 
 
 def _tester_ref(user_id: str) -> str:
     """Audit target for a tester: a pseudonym, so the append-only log keeps no LINE user id."""
-    from bot.context import hash_user
-
     return "tester:" + hash_user(user_id, str(setting("SECRET_KEY", "")))
 
 

@@ -26,8 +26,8 @@ from typing import Any
 from linebot.v3.messaging import Message, TextMessage
 
 from alerts.errors import EXPIRED_MESSAGE, QUOTA_MESSAGE
-from bot.line_api import LineApi, LineApiError
 from common.delivery import Failed, RateLimiter, Retry, Sent, Stop, backoff_delay, decide_retry, keep_lease
+from common.line_api import LineApi, LineApiError
 from store import Store, StoreUnavailable
 from store import alerts as alert_store
 

@@ -41,8 +41,8 @@ from linebot.v3.webhooks import Event
 
 from bot import events
 from bot.context import Ctx
-from bot.i18n import t
 from bot.language import ProfileLanguageCache, language_for_event, resident_languages
+from common.i18n import t
 from nlp.language import clip_utf16
 from store import core as core_store
 from store.core import InboxEvent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +9,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.faq_runtime import FaqRuntime
-from bot.line_api import LineApi
+from common.i18n import t
+from common.line_api import LineApi
+from common.pseudonym import hash_user
 from store import Store
 
 
@@ -35,8 +36,6 @@ class Ctx:
         return hash_user(self.user_id, str(self.config.get("SECRET_KEY", "")))
 
     def contact(self) -> str:
-        from bot.i18n import t
-
         return t(
             "contact_line",
             self.lang,
@@ -44,9 +43,3 @@ class Ctx:
             hours=self.config["CONTACT_HOURS"],
             url=self.config["CONTACT_URL"],
         )
-
-
-def hash_user(user_id: str | None, salt: str) -> str:
-    if not user_id:
-        return "-"
-    return hashlib.sha256((salt + user_id).encode()).hexdigest()[:12]

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs
 from linebot.v3.messaging import Message, TextMessage
 
 from bot.context import Ctx
-from bot.i18n import t
-from bot.line_api import LineApiError
+from common.i18n import t
+from common.line_api import LineApiError
 from store import StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from bot.i18n import DEFAULT_LANG, LANGUAGES
+from common.i18n import DEFAULT_LANG, LANGUAGES
 from nlp.language import detect_language
+from store.residents import get_resident
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,6 @@ class ProfileLanguageCache:
 
 
 def _stored_resident(db: Any, user_id: str) -> dict[str, Any] | None:
-    try:
-        from store.residents import get_resident
-    except ImportError:  # the subscriber registry is not installed
-        return None
     return get_resident(db, user_id)
 
 

@@ -13,8 +13,8 @@ from sqlite_utils import Database
 
 import wardtime
 from alerts.service import load_areas
-from bot.i18n import LANGUAGES, t
 from commands.actors import actor
+from common.i18n import LANGUAGES, t
 from garbage import service
 from garbage.bulky import FeeListInvalid, export_csv
 from garbage.calendar import calendar

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from bot.line_api import LineApiError
+from common.line_api import LineApiError
 from richmenu.draw import FontMissing, contact_sheet, render_menu
 from richmenu.spec import LANGS, MenuFileInvalid, load_menu_file
 from richmenu.sync import status, sync

@@ -1,2 +1,3 @@
-"""The lower layer every feature shares: the message catalog (languages), the one LINE client,
-the residents' pseudonym. Imports nothing above store/ and nlp/."""
+"""The lower layer every feature shares: the message catalog (i18n, every language), the one LINE
+client (line_api), the ward's areas, the residents' pseudonym, staff accounts (security) and the
+delivery rules (delivery). Imports nothing above store/, faq/ and nlp/ (tests/test_architecture.py)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from bot.line_api import LineApi, LineApiError
+from common.line_api import LineApi, LineApiError
 from richmenu.spec import LANGS
 from richmenu.sync import DEFAULT_KEY
 from store import Store

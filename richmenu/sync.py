@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from bot.line_api import LineApi
+from common.line_api import LineApi
 from richmenu.draw import render_menu
 from richmenu.spec import LANGS, Menu, menu_request
 from store import richmenu as menu_store

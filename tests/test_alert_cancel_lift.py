@@ -9,7 +9,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.i18n import LANGUAGES
+from common.i18n import LANGUAGES
 from store import audit
 from store import residents as resident_store
 from tests.conftest import create_accounts

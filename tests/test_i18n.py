@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from bot.i18n import CATALOG_MODULES, LANGUAGES, t
+from common.i18n import CATALOG_MODULES, LANGUAGES, t
 from tests.conftest import post_events, postback_event, text_event
 
 

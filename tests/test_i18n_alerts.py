@@ -15,7 +15,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.i18n import LANGUAGES
+from common.i18n import LANGUAGES
 from store import residents as resident_store
 
 # The official term of each level in each language (Cabinet Office multilingual terms).

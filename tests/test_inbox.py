@@ -14,7 +14,7 @@ import pytest
 
 from bot.answer_worker import AnswerWorker, user_key
 from bot.events import retry_key_for
-from bot.i18n import t
+from common.i18n import t
 from store import core as core_store
 from store import residents as resident_store
 from tests.conftest import make_event, post_events, postback_event, text_event

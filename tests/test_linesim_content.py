@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.line_api import DEFAULT_DATA_BASE_URL, LineApi, LineApiError, data_base_url
+from common.line_api import DEFAULT_DATA_BASE_URL, LineApi, LineApiError, data_base_url
 from tests.conftest import TOKEN
 from tests.reports_helpers import put_content
 

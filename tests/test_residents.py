@@ -6,9 +6,9 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.i18n import LANGUAGES
-from bot.i18n import alerts as alert_catalog
-from bot.i18n import residents as resident_catalog
+from common.i18n import LANGUAGES
+from common.i18n import alerts as alert_catalog
+from common.i18n import residents as resident_catalog
 from store import residents as resident_store
 from tests.conftest import make_event, post_events, postback_event, text_event
 

@@ -289,7 +289,7 @@ def test_alert_for_everyone_and_residents_without_area(runner, emulator, rt):
 def test_429_and_500_back_off_and_every_resident_ends_on_the_right_menu(runner, emulator, rt):
     import threading
 
-    from bot.line_api import LineApiError
+    from common.line_api import LineApiError
 
     assert runner.invoke(args=["richmenu", "sync"]).exit_code == 0
     db = rt.store.db

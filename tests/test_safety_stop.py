@@ -11,8 +11,8 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.i18n import LANGUAGES
-from bot.i18n import residents as resident_catalog
+from common.i18n import LANGUAGES
+from common.i18n import residents as resident_catalog
 from nlp.normalize import normalize
 from store import residents as resident_store
 from tests.conftest import post_events, postback_event, text_event

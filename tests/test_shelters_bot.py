@@ -9,8 +9,8 @@ import pytest
 
 from bot.context import Ctx
 from bot.handlers import shelters as handler
-from bot.i18n import LANGUAGES
-from bot.i18n.shelters import MESSAGES
+from common.i18n import LANGUAGES
+from common.i18n.shelters import MESSAGES
 from shelters import service
 from tests.conftest import say, send_location
 from tests.test_shelters_fixtures import SAMPLE

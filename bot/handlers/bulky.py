@@ -19,7 +19,7 @@ from bot.events import on_postback, postback_data
 from bot.handlers.chat import TEXT_FIRST, clip_label, clip_text, command
 from bot.handlers.garbage import format_date
 from bot.handlers.residents import areas as ward_areas
-from bot.i18n import t
+from common.i18n import t
 from garbage import bulky
 from garbage import service as garbage_service
 from nlp.normalize import normalize

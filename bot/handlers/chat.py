@@ -12,8 +12,8 @@ from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReply
 
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
-from bot.i18n import t
 from bot.urgent import UrgentTopic, find_urgent, load_urgent
+from common.i18n import t
 from faq.decide import Decision
 from faq.model import FaqEntry
 from nlp.normalize import normalize

@@ -19,7 +19,7 @@ from bot.context import Ctx
 from bot.events import on_postback, postback_data
 from bot.handlers.chat import ANSWER_SOURCES, clip_label, clip_text
 from bot.handlers.residents import areas as ward_areas
-from bot.i18n import t
+from common.i18n import t
 from garbage import service as garbage_service
 from garbage.calendar import area_days, next_collection
 from garbage.items import ANSWER_SCORE

@@ -12,11 +12,12 @@ from typing import Any
 
 from linebot.v3.messaging import Message, QuickReply, QuickReplyItem, TextMessage
 
+from alerts.service import active_alerts_for
 from bot.context import Ctx
 from bot.events import on_postback
 from bot.handlers.chat import _candidate_items, clip_text, command, reply_to_text
 from bot.handlers.shelters import ask_location_messages
-from bot.i18n import t
+from common.i18n import t
 from store import residents as resident_store
 
 SAY_MAX = 100
@@ -38,8 +39,6 @@ def _area_of(ctx: Ctx) -> str | None:
 @command("避難情報", "ひなんじょうほう", "ひなんの じょうほう", "evacuation info", "evacuation information")
 def evacuation_info(ctx: Ctx, text: Any) -> Sequence[Message]:
     """Live orders and shelter openings for the resident's area, with the location button."""
-    from alerts.service import active_alerts_for
-
     alerts = active_alerts_for(ctx.db, _area_of(ctx))
     location = ask_location_messages(ctx.lang)[0].quick_reply
     if not alerts:

@@ -21,7 +21,7 @@ from bot.context import Ctx
 from bot.events import on_postback, postback_data
 from bot.handlers import reports as report_handlers
 from bot.handlers.chat import _COMMANDS, TEXT_FIRST, clip_label, clip_text, command
-from bot.i18n import t
+from common.i18n import t
 from nlp.normalize import normalize
 from opinions import service
 from reports import images

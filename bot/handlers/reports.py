@@ -27,8 +27,8 @@ from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from bot.handlers import shelters
 from bot.handlers.chat import TEXT_FIRST, clip_label, clip_text, command
-from bot.i18n import t
-from bot.line_api import LineApiError
+from common.i18n import t
+from common.line_api import LineApiError
 from nlp.normalize import normalize
 from reports import flow, service
 from reports.flow import Draft

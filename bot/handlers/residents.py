@@ -24,7 +24,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from bot.areas import Area, find_areas, load_areas
+from alerts.service import active_alerts_for
 from bot.context import Ctx
 from bot.events import on, on_postback, postback_data
 from bot.handlers.chat import (
@@ -36,8 +36,9 @@ from bot.handlers.chat import (
     intent,
     small_talk,
 )
-from bot.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
-from bot.line_api import LineApiError
+from common.areas import Area, find_areas, load_areas
+from common.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
+from common.line_api import LineApiError
 from nlp.normalize import normalize
 from store import residents as resident_store
 
@@ -554,8 +555,6 @@ REPLY_SUFFIXES.append(pending_question)
 def disaster_notice(ctx: Ctx) -> list[Message]:
     """While a live Actual alert (level ≥3 or a shelter opening) covers the resident's area,
     put it ahead of every answer, with a 「近くの避難所」 location quick reply."""
-    from alerts.service import active_alerts_for
-
     resident = resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
     active = active_alerts_for(ctx.db, (resident or {}).get("area"))
     if not active:

@@ -28,13 +28,15 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from bot.areas import Area, find_areas, load_areas
+from alerts.service import active_alerts_for
 from bot.context import Ctx
 from bot.events import on
 from bot.handlers.chat import TEXT_HANDLERS, clip_label, clip_text, command
-from bot.i18n import t
+from common.areas import Area, find_areas, load_areas
+from common.i18n import t
 from shelters import service
 from shelters.importer import HAZARDS
+from store import residents
 
 log = logging.getLogger(__name__)
 
@@ -59,33 +61,20 @@ def _seed(ctx: Ctx) -> None:
 
 
 def _resident_area(ctx: Ctx) -> str | None:
-    try:
-        from store import residents
-    except ImportError:
+    if not ctx.user_id:
         return None
-    get_resident = getattr(residents, "get_resident", None)
-    if get_resident is None or not ctx.user_id:
-        return None
-    resident = get_resident(ctx.db, ctx.user_id)
-    return (resident or {}).get("area") if isinstance(resident, dict) else getattr(resident, "area", None)
+    return (residents.get_resident(ctx.db, ctx.user_id) or {}).get("area")
 
 
 def active_hazard(ctx: Ctx) -> str | None:
     """The hazard of an active alert for the resident's area (None when none is known)."""
-    try:
-        from alerts import service as alerts_service
-    except ImportError:
-        return None
-    active_alerts_for = getattr(alerts_service, "active_alerts_for", None)
-    if active_alerts_for is None:
-        return None
     try:
         alerts = active_alerts_for(ctx.db, _resident_area(ctx))
     except Exception:  # shelter guidance must work even if the alert lookup fails
         log.exception("active hazard lookup failed (user %s)", ctx.user_hash)
         return None
     for alert in alerts or []:
-        hazard = alert.get("hazard") if isinstance(alert, dict) else getattr(alert, "hazard", None)
+        hazard = alert.get("hazard")
         if hazard in HAZARDS:
             return hazard
     return None

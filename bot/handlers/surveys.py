@@ -10,7 +10,7 @@ from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReply
 from bot.context import Ctx
 from bot.events import on_postback, postback_data
 from bot.handlers.chat import _COMMANDS, TEXT_FIRST, clip_label, clip_text
-from bot.i18n import t
+from common.i18n import t
 from nlp.normalize import normalize
 from store import residents as resident_store
 from store import surveys as survey_store

@@ -25,16 +25,16 @@ LANGUAGE_NAMES = {
     "pt": "Português",
 }
 CATALOG_MODULES = (
-    "bot.i18n.core",
-    "bot.i18n.residents",
-    "bot.i18n.shelters",
-    "bot.i18n.alerts",
-    "bot.i18n.reports",
-    "bot.i18n.garbage",
-    "bot.i18n.bulky",
-    "bot.i18n.richmenu",
-    "bot.i18n.listening",
-    "bot.i18n.inbox",
+    "common.i18n.core",
+    "common.i18n.residents",
+    "common.i18n.shelters",
+    "common.i18n.alerts",
+    "common.i18n.reports",
+    "common.i18n.garbage",
+    "common.i18n.bulky",
+    "common.i18n.richmenu",
+    "common.i18n.listening",
+    "common.i18n.inbox",
 )
 
 
