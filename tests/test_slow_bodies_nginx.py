@@ -142,7 +142,9 @@ def test_slow_bodies_straight_at_gunicorn_stall_the_bot(stack):
     """What the deployment guards against (and proof that the trickle below really bites)."""
     assert probe(stack["app"], 5) == (True, True)
     with Tricklers(stack["app_port"], N_SLOW):
-        assert probe(stack["app"], 3) == (False, False)
+        # Which request a freed thread serves first is down to scheduling: the trickle bites when
+        # the health check or the webhook (usually both) cannot get through.
+        assert probe(stack["app"], 3) != (True, True)
 
 
 def test_behind_nginx_slow_bodies_do_not_stall_the_bot(stack):
