@@ -86,6 +86,7 @@ def test_unknown_names_are_throttled_like_accounts_and_case_does_not_matter(admi
 # --- per address: generous, shared by an office --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_other_accounts_failures_do_not_keep_a_clerk_out_on_a_shared_address(admin_app, clock):
     c = admin_app.test_client()
     # 50 wrong passwords for one account (most of them refused while it waits) …
@@ -99,6 +100,7 @@ def test_other_accounts_failures_do_not_keep_a_clerk_out_on_a_shared_address(adm
     assert login(admin_app.test_client(), "appr1").status_code == 302
 
 
+@pytest.mark.slow
 def test_one_address_spraying_names_waits_past_the_generous_limit(admin_app, clock):
     c = admin_app.test_client()
     free = security.IP_BACKOFF.free
@@ -255,6 +257,7 @@ def test_thirty_logins_in_flight_across_gunicorn_workers(tmp_path):
 # --- the audit log: counters, never what was typed -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_failed_logins_are_counted_not_appended_and_typed_names_are_not_kept(admin_app, clock):
     db = _db(admin_app)
     before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]

@@ -35,6 +35,7 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
         )
 
 
+@pytest.mark.slow
 def test_every_recipient_exactly_once_despite_faults_and_sigkill(app, emulator, tmp_path):
     db_url = app.config["DATABASE_URL"]
     store = Store(db_url)
