@@ -89,6 +89,10 @@ def main() -> int:
     for _name, cmd in procfile().items():
         procs.append(subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=ROOT, env=env))
     ok = wait_http(f"http://127.0.0.1:{WEB_PORT}/healthz") and wait_http(f"http://127.0.0.1:{SIM_PORT}/")
+    if ok:
+        # The tap menu under the simulator's chat, as a ward would install it (idempotent; a
+        # missing font only costs the menu, never the run).
+        subprocess.Popen(["bash", "-c", "exec flask --app webhook richmenu sync >/dev/null 2>&1"], cwd=ROOT, env=env)
     print("\n" + "=" * 64)
     if ok:
         print(f"  madoguchi is running. Open the chat simulator:\n\n    http://127.0.0.1:{WEB_PORT}/simulator\n")
