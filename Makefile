@@ -30,7 +30,7 @@ run: $(VENV)/.runtime
 test: lint typecheck $(VENV)/.dev browser postgresql nginx
 	$(PY) -m pytest -q
 
-## The quick loop while coding (well under a minute): no slow, browser or end-to-end tests, and
+## The quick loop while coding (about 3 minutes on 2 cores): no slow, browser or end-to-end tests, and
 ## the both-engines tests on SQLite only (their PostgreSQL runs are marked slow).
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -q -m "not slow and not browser and not e2e"
