@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from faq.csvio import FaqCsvInvalid, decode_csv_bytes
 from store import audit, transaction
 from store import opinions as store
 from store import outbox as outbox_store
@@ -63,13 +64,10 @@ class Topic:
 
 def load_topics(path: str | Path) -> dict[str, Topic]:
     """The ward's topic list: code, ja (name), other languages, department, reply_approval (0/1)."""
-    data = Path(path).read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("cp932", errors="strict")
+        text = decode_csv_bytes(Path(path).read_bytes())
+    except FaqCsvInvalid as exc:
+        raise TopicFileError([f"line {e.line}, column {e.column}: {e.ja}" for e in exc.errors]) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     problems: list[str] = []
     missing = [c for c in ("code", "ja", "department") if c not in (reader.fieldnames or [])]

@@ -19,13 +19,14 @@ A row with action `chatbar` (row and col empty) gives the menu's chat-bar text p
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
+
+from faq.csvio import FaqCsvInvalid, decode_csv_bytes
 
 MENUS = ("normal", "disaster")
 LANGS = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
@@ -99,17 +100,11 @@ class Menu:
 
 
 def _decode(data: bytes) -> str:
-    """UTF-8 with or without BOM, else CP932 (Excel's 'CSV' on Japanese Windows)."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
+    """UTF-8 with or without BOM, else CP932: the FAQ's decoder, with its errors as menu-file errors."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp932")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise MenuFileInvalid([MenuFileError(line, "-", "文字コードが UTF-8 でも CP932 でもありません")]) from None
+        return decode_csv_bytes(data)
+    except FaqCsvInvalid as exc:
+        raise MenuFileInvalid([MenuFileError(e.line, e.column, e.ja) for e in exc.errors]) from None
 
 
 def _int(value: str, line: int, column: str, lo: int, hi: int, errors: list[MenuFileError]) -> int:
