@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 
 import click
 from flask import current_app
@@ -128,8 +129,6 @@ def send_cmd(survey_id: int, by: str) -> None:
                 if counts["pending"] == 0:
                     break
                 due = outbox_store.next_due(db, kind=service.KIND, ref=survey_id)
-                import time
-
                 time.sleep(min(1.0, max(0.05, (due or time.time() + 0.2) - time.time())))
                 continue
             sender.send_one(db, rt.line, batch)
