@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
+from common.delivery import backoff_delay
 from common.line_api import LineApi, LineApiError
 from richmenu.spec import LANGS
 from richmenu.sync import DEFAULT_KEY
@@ -162,7 +162,7 @@ def run(
                     log.info("rich menus switched: %s", result.changes)
         except LineApiError as err:
             failures += 1
-            delay = random.uniform(0.5, min(60.0, 2.0**failures))
+            delay = backoff_delay(failures, 2.0, 60.0)
             log.warning("rich-menu switch: LINE %s, retry in %.1fs", err.status, delay)
             last_signature = None
             stop_event.wait(delay)
