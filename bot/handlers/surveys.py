@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, TextMessage
+from linebot.v3.messaging import Message, TextMessage
 
 from bot.context import Ctx
 from bot.events import on_postback, postback_data
@@ -94,23 +94,8 @@ def _after(ctx: Ctx, outcome: service.Answered) -> list[Message]:
 
 
 def _to_message(raw: dict[str, Any]) -> Message:
-    message = TextMessage(text=raw["text"])
-    if raw.get("quickReply"):
-        message.quick_reply = QuickReply(
-            items=[
-                QuickReplyItem(
-                    action=PostbackAction(
-                        **{
-                            "label": i["action"]["label"],
-                            "data": i["action"]["data"],
-                            "display_text": i["action"]["displayText"],
-                        }
-                    )
-                )
-                for i in raw["quickReply"]["items"]
-            ]
-        )
-    return message
+    """The plain-JSON question (as the outbox stores it) as an SDK message for a reply."""
+    return TextMessage.from_dict(raw)
 
 
 def _ints(fields: dict[str, str], *names: str) -> tuple[int, ...] | None:
