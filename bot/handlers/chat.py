@@ -363,9 +363,14 @@ def _urgent_topic(ctx: Ctx, text: str) -> UrgentTopic | None:
     return find_urgent(topics, text, has_7119=bool(ctx.config.get("URGENT_HAS_7119", True))) if topics else None
 
 
-def reply_to_text(ctx: Ctx, text: str) -> list[Message]:
-    """Decide the reply to a free-text question (pure apart from the query log and registration)."""
-    for hook in TEXT_FIRST:
+def reply_to_text(ctx: Ctx, text: str, *, typed: bool = True) -> list[Message]:
+    """Decide the reply to a free-text question (pure apart from the query log and registration).
+
+    ``typed=False``: the text comes from a tapped menu tile, not the keyboard. A dialogue waiting
+    for free text (a report's description, an opinion, an address) must not take a tile's label
+    as the resident's words: the tile's command answers and the dialogue keeps waiting.
+    """
+    for hook in TEXT_FIRST if typed else ():
         taken = hook(ctx, text)
         if taken is not None:
             return list(taken)

@@ -1,8 +1,9 @@
 """What the rich menu's tiles do: 「言ったことにする」 postbacks and the disaster menu's commands.
 
 A tile with action `say` sends a postback `a=say&t=<Japanese command>` whose displayText is the
-label in the resident's language: the bot answers exactly as if the command had been typed, so
-one menu file serves every language and every feature the text router knows.
+label in the resident's language: the bot answers as if the command had been typed, so one menu
+file serves every language and every feature the text router knows — except that a dialogue
+waiting for typed text (a report, an opinion, a 粗大ごみ address) never takes a tile as its input.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ MAX_DISASTER_FAQS = 12  # quick replies: 13 at most
 @on_postback("say")
 def say(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message] | None:
     text = (fields.get("t") or "").strip()[:SAY_MAX]
-    return reply_to_text(ctx, text) if text else None
+    return reply_to_text(ctx, text, typed=False) if text else None
 
 
 def _area_of(ctx: Ctx) -> str | None:
