@@ -44,12 +44,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="bench_delivery_"))
     cluster = None
     if "postgresql" in engines:
-        from devtools.pgcluster import PgCluster, find_bindir
+        from devtools.pgcluster import durable_cluster
 
-        bindir = find_bindir()
-        if bindir is None:
-            raise SystemExit("PostgreSQL binaries not found: run scripts/ensure-postgresql.sh")
-        cluster = PgCluster(bindir, durable=True).start()
+        cluster = durable_cluster()
     results = []
     try:
         for engine in engines:

@@ -13,24 +13,18 @@ Usage: python bench/bench_survey.py [--residents 10000] [--concurrency 16] [--an
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import statistics
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import bench_webhook  # noqa: E402
-from devtools.events import sign  # noqa: E402
+from devtools import load  # noqa: E402
 from devtools.procs import free_port, start_linesim, start_procfile, stop  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
@@ -82,57 +76,17 @@ def sent(db_url: str, survey_id: int) -> int:
         store.close_thread_connection()
 
 
-def taps(url: str, sim: str, survey_id: int, n: int, conc: int) -> dict[str, float]:
-    bodies = []
-    for i in range(n):
-        tok = requests.post(f"{sim}/_emulator/reply-tokens", timeout=10).json()["replyToken"]
-        event = {
-            "type": "postback",
-            "mode": "active",
-            "timestamp": int(time.time() * 1000),
-            "source": {"type": "user", "userId": f"U{i:032x}"},
-            "webhookEventId": uuid.uuid4().hex.upper()[:26],
-            "deliveryContext": {"isRedelivery": False},
-            "replyToken": tok,
-            "postback": {"data": f"a=sv&s={survey_id}&q=0&o={random.randrange(3)}"},
-        }
-        body = json.dumps({"destination": "Ubot", "events": [event]}).encode()
-        bodies.append((body, sign(body, SECRET)))
-    lat: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    it = iter(bodies)
-
-    def client():
-        nonlocal errors
-        s = requests.Session()
-        while True:
-            with lock:
-                item = next(it, None)
-            if item is None:
-                return
-            t0 = time.perf_counter()
-            r = s.post(url, data=item[0], headers={"X-Line-Signature": item[1], "Content-Type": "application/json"})
-            with lock:
-                lat.append(time.perf_counter() - t0)
-                errors += r.status_code != 200
-
-    threads = [threading.Thread(target=client) for _ in range(conc)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    lat.sort()
-    return {
-        "rps": n / wall,
-        "wall": wall,
-        "t0": t0,
-        "p50": statistics.median(lat) * 1000,
-        "p99": lat[int(len(lat) * 0.99) - 1] * 1000,
-        "errors": errors,
-    }
+def taps(url: str, sim: str, survey_id: int, n: int, conc: int) -> load.Load:
+    """Every invited resident taps one option of the first question."""
+    bodies = load.signed_bodies(
+        sim,
+        n,
+        lambda i, tok: load.live_event(
+            f"U{i:032x}", tok, type="postback", postback={"data": f"a=sv&s={survey_id}&q=0&o={random.randrange(3)}"}
+        ),
+        SECRET,
+    )
+    return load.post_all(url, bodies, conc)
 
 
 def main() -> None:
@@ -146,9 +100,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.engine == "postgresql":
-            from devtools.pgcluster import PgCluster, find_bindir
+            from devtools.pgcluster import durable_cluster
 
-            cluster = PgCluster(find_bindir(), durable=True).start()
+            cluster = durable_cluster()
             db_url = cluster.new_database("survey")
         else:
             db_url = f"sqlite:///{tmp / 'survey.db'}"
@@ -175,12 +129,10 @@ def main() -> None:
             while sent(db_url, survey_id) < args.residents and time.perf_counter() - t_send < 300:
                 time.sleep(0.2)
             send_s = time.perf_counter() - t_send
-            load = taps(f"http://127.0.0.1:{web_port}/callback", sim, survey_id, args.residents, args.concurrency)
-            while (
-                answered(db_url, survey_id) < args.residents and time.perf_counter() - load["t0"] < load["wall"] + 600
-            ):
+            seen = taps(f"http://127.0.0.1:{web_port}/callback", sim, survey_id, args.residents, args.concurrency)
+            while answered(db_url, survey_id) < args.residents and time.perf_counter() - seen.t0 < seen.wall + 600:
                 time.sleep(0.1)
-            done = time.perf_counter() - load["t0"]
+            done = time.perf_counter() - seen.t0
             n_answered = answered(db_url, survey_id)
         finally:
             for p in reversed(locals().get("procs", [])):
@@ -193,10 +145,10 @@ def main() -> None:
     )
     print(
         f"madoguchi ({args.engine}, {args.answer_workers} answer worker{'s' if args.answer_workers > 1 else ''})"
-        f" webhook {load['rps']:7.1f} req/s  p50 {load['p50']:6.1f} ms  p99 {load['p99']:6.1f} ms  errors {load['errors']}"
+        f" webhook {seen.rps:7.1f} req/s  p50 {seen.p50_ms:6.1f} ms  p99 {seen.p99_ms:6.1f} ms  errors {seen.errors}"
     )
     print(f"answers recorded: {n_answered} of {args.residents} in {done:.1f} s = {n_answered / done:.1f}/s")
-    print(f"webhook acknowledgement ratio to echo = {load['rps'] / echo['ack_rps']:.2f}")
+    print(f"webhook acknowledgement ratio to echo = {seen.rps / echo['ack_rps']:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -35,7 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools.events import sign  # noqa: E402
+from devtools import load  # noqa: E402
 from devtools.procs import free_port, procfile_command, start_linesim, stop, wait_http  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
@@ -62,59 +59,23 @@ def replies(sim: str) -> int:
 
 
 def run_load(url: str, sim: str, n: int, conc: int) -> dict[str, float]:
-    tokens = [requests.post(f"{sim}/_emulator/reply-tokens", timeout=10).json()["replyToken"] for _ in range(n)]
-    bodies = []
-    for i, tok in enumerate(tokens):
-        event = {
-            "type": "message",
-            "mode": "active",
-            "timestamp": int(time.time() * 1000),
-            "source": {"type": "user", "userId": f"U{i:032d}"},
-            "webhookEventId": uuid.uuid4().hex.upper()[:26],
-            "deliveryContext": {"isRedelivery": False},
-            "replyToken": tok,
-            "message": {"id": str(i), "type": "text", "text": QUESTIONS[i % len(QUESTIONS)], "quoteToken": "q"},
-        }
-        body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
-        bodies.append((body, sign(body, SECRET)))
-    lat: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    it = iter(bodies)
-
-    def client() -> None:
-        nonlocal errors
-        s = requests.Session()
-        while True:
-            with lock:
-                item = next(it, None)
-            if item is None:
-                return
-            t0 = time.perf_counter()
-            r = s.post(url, data=item[0], headers={"X-Line-Signature": item[1]}, timeout=60)
-            dt = time.perf_counter() - t0
-            with lock:
-                lat.append(dt)
-                errors += r.status_code != 200
-
+    bodies = load.signed_bodies(
+        sim,
+        n,
+        lambda i, tok: load.live_event(f"U{i:032d}", tok, **load.text_fields(str(i), QUESTIONS[i % len(QUESTIONS)])),
+        SECRET,
+    )
     before = replies(sim)
-    threads = [threading.Thread(target=client) for _ in range(conc)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    while replies(sim) < before + n and time.perf_counter() - t0 < wall + 300:
+    seen = load.post_all(url, bodies, conc)
+    while replies(sim) < before + n and time.perf_counter() - seen.t0 < seen.wall + 300:
         time.sleep(0.02)
-    done = time.perf_counter() - t0
-    lat.sort()
+    done = time.perf_counter() - seen.t0
     return {
-        "ack_rps": n / wall,
+        "ack_rps": seen.rps,
         "answers_rps": (replies(sim) - before) / done,
-        "p50_ms": statistics.median(lat) * 1000,
-        "p99_ms": lat[max(0, int(len(lat) * 0.99) - 1)] * 1000,
-        "errors": errors,
+        "p50_ms": seen.p50_ms,
+        "p99_ms": seen.p99_ms,
+        "errors": seen.errors,
     }
 
 
@@ -123,19 +84,11 @@ def idle_pickup(url: str, sim: str, tag: str, n: int = 20) -> dict[str, float]:
     took = []
     for i in range(n):
         user = f"Uidle{tag}{i:020d}"
-        tok = requests.post(f"{sim}/_emulator/reply-tokens", json={"userId": user}, timeout=10).json()["replyToken"]
-        event = {
-            "type": "message",
-            "mode": "active",
-            "timestamp": int(time.time() * 1000),
-            "source": {"type": "user", "userId": user},
-            "webhookEventId": uuid.uuid4().hex.upper()[:26],
-            "deliveryContext": {"isRedelivery": False},
-            "replyToken": tok,
-            "message": {"id": str(i), "type": "text", "text": QUESTIONS[i % len(QUESTIONS)], "quoteToken": "q"},
-        }
-        body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
-        requests.post(url, data=body, headers={"X-Line-Signature": sign(body, SECRET)}, timeout=30)
+        event = load.live_event(
+            user, load.reply_token(sim, user), **load.text_fields(str(i), QUESTIONS[i % len(QUESTIONS)])
+        )
+        body, signature = load.signed_body(event, SECRET)
+        requests.post(url, data=body, headers={"X-Line-Signature": signature}, timeout=30)
         acked = time.time()
         while True:
             msgs = requests.get(f"{sim}/_emulator/messages", params={"to": user}, timeout=10).json()["messages"]
@@ -238,12 +191,9 @@ def main() -> None:
     engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     cluster = None
     if "postgresql" in engines:
-        from devtools.pgcluster import PgCluster, find_bindir
+        from devtools.pgcluster import durable_cluster
 
-        bindir = find_bindir()
-        if bindir is None:
-            raise SystemExit("PostgreSQL binaries not found: run scripts/ensure-postgresql.sh")
-        cluster = PgCluster(bindir, durable=True).start()
+        cluster = durable_cluster()
     try:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)

@@ -31,6 +31,14 @@ def find_bindir() -> Path | None:
     return max(found)[1] if found else None
 
 
+def durable_cluster() -> PgCluster:
+    """A started cluster that syncs to disk like production (benchmarks); exits when PostgreSQL is missing."""
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL binaries not found: run scripts/ensure-postgresql.sh")
+    return PgCluster(bindir, durable=True).start()
+
+
 class PgCluster:
     """One running cluster; `url(dbname)` gives a DATABASE_URL."""
 
