@@ -13,6 +13,7 @@ from typing import Any
 from admin.guard import ROLE_LABELS
 from alerts import service as alerts
 from shelters import hazards
+from store.vocab import ALERT_STATUS, MSG_TYPE, SHELTER_STATUS
 
 ACTIONS: dict[str, str] = {
     "login": "ログイン",
@@ -99,9 +100,6 @@ KEYS: dict[str, str] = {
     "withdrawn_batches": "取り下げた配信",
     "alternates": "言い換え",
 }
-_ALERT_STATUS = {"actual": "本番", "exercise": "訓練", "test": "テスト"}
-_MSG_TYPES = {"alert": "発表", "update": "訂正", "cancel": "取消"}
-_SHELTER_STATUS = {"open": "開設", "crowded": "混雑", "full": "満員", "closed": "閉鎖"}
 _REASONS = {"self": "作成者本人は承認できません", "expired": "有効期限切れ", "already cancelled": "取消済み"}
 _FORMATS = {"standard": "自治体標準", "gsi_csv": "国土地理院 CSV", "gsi_geojson": "国土地理院 GeoJSON"}
 
@@ -124,11 +122,11 @@ class AuditText:
         self.areas = _areas()
         self.hazards = _hazards()
         self.values: dict[str, Callable[[Any], str]] = {
-            "status": lambda v: _ALERT_STATUS.get(v) or _SHELTER_STATUS.get(v) or str(v),
-            "previous": lambda v: _SHELTER_STATUS.get(v) or (f"v{v}" if isinstance(v, int) else str(v)),
+            "status": lambda v: ALERT_STATUS.staff.get(v) or SHELTER_STATUS.staff.get(v) or str(v),
+            "previous": lambda v: SHELTER_STATUS.staff.get(v) or (f"v{v}" if isinstance(v, int) else str(v)),
             "role": lambda v: ROLE_LABELS.get(v, str(v)),
             "disabled": lambda v: "はい" if v else "いいえ",
-            "msg_type": lambda v: _MSG_TYPES.get(v, str(v)),
+            "msg_type": lambda v: MSG_TYPE.label(str(v)),
             "reason": lambda v: _REASONS.get(v, str(v)),
             "format": lambda v: _FORMATS.get(v, str(v)),
             "areas": lambda v: self._names(v, self.areas) or "区内すべて",
@@ -180,8 +178,10 @@ class AuditText:
         if not isinstance(data, dict):
             return str(data)
         parts = []
-        if "status" in data and "previous" in data and data["previous"] in _SHELTER_STATUS:
-            parts.append(f"状態: {_SHELTER_STATUS[data.pop('previous')]} → {self.values['status'](data.pop('status'))}")
+        if "status" in data and "previous" in data and data["previous"] in SHELTER_STATUS:
+            parts.append(
+                f"状態: {SHELTER_STATUS.label(data.pop('previous'))} → {self.values['status'](data.pop('status'))}"
+            )
         if "from" in data and "to" in data:
             parts.append(f"状態: {data.pop('from')} → {data.pop('to')}")
         if isinstance(data.get("previous"), int):

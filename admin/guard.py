@@ -30,6 +30,7 @@ import wardtime
 from admin import bp
 from common import security
 from store import audit as audit_store
+from store import vocab
 
 ROLE_LABELS = security.ROLE_LABELS
 
@@ -176,6 +177,12 @@ def inject() -> dict[str, Any]:
         "can": can,
         "ROLE_LABELS": ROLE_LABELS,
     }
+
+
+@bp.app_template_filter("label")
+def vocab_label(code: str | None, vocabulary: str) -> str:
+    """A code as staff read it: `{{ r.status|label("bulky_status") }}` (the tables of store/vocab.py)."""
+    return "—" if code is None else vocab.ALL[vocabulary].label(code)
 
 
 @bp.app_template_filter("dt")

@@ -15,8 +15,8 @@ from admin.guard import client_ip, db, roles
 from alerts import service
 from common.i18n import LANGUAGE_NAMES, LANGUAGES
 from shelters import service as shelters
+from store.vocab import ALERT_UNSENT, TOPIC, AlertKind, AlertStatus
 
-TOPIC_LABELS = service.TOPIC_LABELS
 TEST_AUDIENCE_NOT_FOR_ACTUAL = (
     "本番の配信は「テスト対象者（職員の端末）だけに送る」にできません。"
     "職員の端末で試すときは「訓練として作成」を押してください。"
@@ -31,7 +31,7 @@ def _source() -> str:
 def _templates() -> list[dict[str, Any]]:
     out = []
     for tpl in service.TEMPLATES.values():
-        if tpl.name == "lift":  # made from the order's page (解除), never a new alert
+        if tpl.name == AlertKind.LIFT:  # made from the order's page (解除), never a new alert
             continue
         out.append(
             {
@@ -66,7 +66,7 @@ def _composer(form: dict[str, Any], problems: list[str] | None = None, status: i
         areas=service.load_areas(),
         langs=LANGUAGES,
         lang_labels=LANGUAGE_NAMES,
-        topics=TOPIC_LABELS,
+        topics=TOPIC.labels(),
         hazards=_hazard_names(),
         testers=service.list_testers(db()),
     ), status
@@ -123,7 +123,7 @@ def alert_new():
                 "areas": "、".join(pre["area_names"]),
             },
         )
-    if form["template"] and (form["template"] not in service.TEMPLATES or form["template"] == "lift"):
+    if form["template"] and (form["template"] not in service.TEMPLATES or form["template"] == AlertKind.LIFT):
         form["template"] = ""
     return _composer(form)
 
@@ -132,7 +132,7 @@ def alert_new():
 @roles("operator")
 def alert_create():
     template = request.form.get("template", "")
-    tpl = service.TEMPLATES.get(template) if template != "lift" else None
+    tpl = service.TEMPLATES.get(template) if template != AlertKind.LIFT else None
     fields = {k: request.form.get(f"f_{k}", "") for k in (tpl.fields if tpl else {})}
     form = {
         "template": template if tpl else "",
@@ -146,7 +146,7 @@ def alert_create():
         "test_audience": request.form.get("test_audience") == "1",
     }
     kind = request.form.get("kind", "")
-    if kind not in ("actual", "exercise"):
+    if kind not in (AlertStatus.ACTUAL, AlertStatus.EXERCISE):
         return _composer(form, ["「訓練として作成」か「本番として作成」のボタンで作成してください。"], 400)
     try:
         alert_id = service.create_alert(
@@ -262,7 +262,7 @@ def alert_send(alert_id: int):
 def alert_cancel_confirm(alert_id: int):
     """取消 confirmation: the exact fixed text per language and how many people get it."""
     alert = _get(alert_id)
-    if alert["state"] in ("draft", "approved"):
+    if alert["state"] in ALERT_UNSENT:
         return redirect(url_for("admin.alert_detail", alert_id=alert_id))
     try:
         cp = service.cancel_preview(db(), alert_id)
@@ -277,7 +277,7 @@ def alert_cancel(alert_id: int):
     """Withdraw a draft; 取消 with the fixed text after the confirmation; free text → a draft to approve."""
     alert = _get(alert_id)
     body = (request.form.get("body") or "").strip()
-    sent = alert["state"] not in ("draft", "approved")
+    sent = alert["state"] not in ALERT_UNSENT
     if sent and not body and request.form.get("confirm") != "1":
         # Nothing is sent without the confirmation page (exact text and count).
         return redirect(url_for("admin.alert_cancel_confirm", alert_id=alert_id))
@@ -337,6 +337,6 @@ def alert_correct(alert_id: int):
 @bp.route("/approvals")
 @roles("approver")
 def approvals():
-    rows = [a for a in service.list_alerts(db(), limit=200) if a["state"] in ("draft", "approved")]
+    rows = [a for a in service.list_alerts(db(), limit=200) if a["state"] in ALERT_UNSENT]
     previews = {a["id"]: service.preview(db(), a["id"]) for a in rows}
     return render_template("admin/approvals.html", alerts=rows, previews=previews, lang_labels=LANGUAGE_NAMES)

@@ -16,6 +16,7 @@ from common.i18n import t
 from garbage import bulky
 from garbage.service import ward_today
 from store import garbage as garbage_store
+from store.vocab import BulkyStatus
 
 DEFAULT_SPAN = 13  # days shown after the first (two weeks)
 MAX_SPAN = 92
@@ -54,7 +55,7 @@ def garbage():
     rows = garbage_store.requests_between(db(), start.isoformat(), end.isoformat(), area)
     summary: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        if r["status"] != "booked":
+        if r["status"] != BulkyStatus.BOOKED:
             continue
         s = summary.setdefault((r["day"], r["area"]), {"day": r["day"], "area": r["area"], "n": 0, "fees": 0})
         s["n"] += 1

@@ -23,9 +23,9 @@ from opinions import service as opinions
 from store import opinions as opinion_store
 from store import residents as resident_store
 from store import surveys as survey_store
+from store.vocab import OPINION_STATUS, QUESTION_KIND, REPLY_STATE, SURVEY_STATE, TOPIC, QuestionKind, ReplyState
 from surveys import service as surveys
 
-TOPIC_LABELS = {"disaster": "防災", "event": "イベント", "childcare": "子育て", "garbage": "ごみ"}
 MAX_FORM_QUESTIONS = surveys.MAX_QUESTIONS
 
 
@@ -49,7 +49,7 @@ def _tz():
 def surveys_list():
     rows = survey_store.list_surveys(db())
     for r in rows:
-        r["state_label"] = surveys.STATE_LABELS.get(r["state"], r["state"])
+        r["state_label"] = SURVEY_STATE.label(r["state"])
         r["answered"] = survey_store.count_respondents(db(), r["id"])
         r["recipients"] = survey_store.count_recipients(db(), r["id"])
     return render_template("admin/surveys.html", rows=rows)
@@ -61,7 +61,7 @@ def _form_questions(form) -> tuple[list[surveys.Question], list[str]]:
         text = (form.get(f"q{i}_text") or "").strip()
         if not text:
             continue
-        kind = form.get(f"q{i}_kind") or "single"
+        kind = form.get(f"q{i}_kind") or QuestionKind.SINGLE
         options = [o.strip() for o in (form.get(f"q{i}_options") or "").splitlines() if o.strip()]
         if kind not in surveys.KINDS:
             problems.append(f"質問{i + 1}: 種類を選んでください")
@@ -87,7 +87,7 @@ def survey_new():
                 problems.append("締切の日時が読めません")
         chosen_areas = [a for a in request.form.getlist("area") if a in areas]
         langs = [lang for lang in request.form.getlist("lang") if lang in LANGUAGES]
-        topics = [t for t in request.form.getlist("topic") if t in TOPIC_LABELS]
+        topics = [t for t in request.form.getlist("topic") if t in TOPIC]
         if not problems:
             try:
                 survey_id = surveys.create(
@@ -112,8 +112,8 @@ def survey_new():
         problems=problems,
         areas=areas,
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-        topics=TOPIC_LABELS,
-        kinds=surveys.KIND_LABELS,
+        topics=TOPIC.labels(),
+        kinds=QUESTION_KIND.labels(),
         n_questions=MAX_FORM_QUESTIONS,
         max_options=surveys.MAX_OPTIONS,
     )
@@ -151,8 +151,8 @@ def survey_detail(survey_id: int):
         groups=_preview(survey),
         areas=_areas(),
         lang_labels=LANGUAGE_NAMES,
-        topics=TOPIC_LABELS,
-        kinds=surveys.KIND_LABELS,
+        topics=TOPIC.labels(),
+        kinds=QUESTION_KIND.labels(),
         can_approve=g.admin_role in ("approver", "admin")
         and survey["created_by"].casefold() != g.admin_user.casefold(),
     )
@@ -242,7 +242,7 @@ def opinions_list():
         topics=topics,
         areas=_areas(),
         departments=departments,
-        labels=opinions.STATUS_LABELS,
+        labels=OPINION_STATUS.labels(),
         receipt=opinions.receipt,
         pending=opinion_store.pending_replies(db()),
     )
@@ -258,7 +258,11 @@ def opinion_detail(opinion_id: int):
     topics = _topics()
     replies = opinion_store.replies(db(), opinion_id)
     for r in replies:
-        r["delivery"] = opinions.reply_delivery(db(), r["id"]) if r["state"] == "sent" else "承認待ち"
+        r["delivery"] = (
+            opinions.reply_delivery(db(), r["id"])
+            if r["state"] == ReplyState.SENT
+            else REPLY_STATE.label(ReplyState.DRAFT)
+        )
     return render_template(
         "admin/opinion.html",
         op=op,
@@ -267,7 +271,7 @@ def opinion_detail(opinion_id: int):
         areas=_areas(),
         notes=opinion_store.notes(db(), opinion_id),
         replies=replies,
-        labels=opinions.STATUS_LABELS,
+        labels=OPINION_STATUS.labels(),
         lang_labels=LANGUAGE_NAMES,
         needs_approval=opinions.needs_approval(op, topics),
         departments=sorted({t.department for t in topics.values()}),

@@ -20,15 +20,16 @@ from bot.handlers.reports import status_notice
 from reports import geo, service
 from reports.media import valid_name
 from store import reports as store
+from store.vocab import REPORT_OPEN, REPORT_STATUS, Open311Status, ReportStatus
 
 PAGE = 50
-STATUS_LABELS = service.STATUS_LABELS_JA
+STATUS_LABELS = REPORT_STATUS.labels()
 STATUS_COLORS = {
-    store.RECEIVED: "#c62828",
-    store.IN_PROGRESS: "#ef6c00",
-    store.DONE: "#2e7d32",
-    store.REJECTED: "#607d8b",
-    store.DUPLICATE: "#8e24aa",
+    ReportStatus.RECEIVED: "#c62828",
+    ReportStatus.IN_PROGRESS: "#ef6c00",
+    ReportStatus.DONE: "#2e7d32",
+    ReportStatus.REJECTED: "#607d8b",
+    ReportStatus.DUPLICATE: "#8e24aa",
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,8 +50,8 @@ def _filters() -> tuple[dict[str, Any], dict[str, str]]:
     args = {k: request.args.get(k, "").strip() for k in ("status", "kind", "area", "from", "to")}
     tz = _settings().tz
     filters: dict[str, Any] = {}
-    if args["status"] == "open":
-        filters["status"] = [store.RECEIVED, store.IN_PROGRESS]
+    if args["status"] == Open311Status.OPEN:  # the queue's 未完了: Open311's word for it
+        filters["status"] = list(REPORT_OPEN)
     elif args["status"] in STATUS_LABELS:
         filters["status"] = args["status"]
     if args["kind"]:

@@ -9,9 +9,9 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from admin import bp
 from admin.guard import client_ip, db, roles, safe_next
 from shelters import service
+from store.vocab import SHELTER_STATUS
 
-STATUS_LABELS = {"open": "開設", "crowded": "混雑", "full": "満員", "closed": "閉鎖"}
-STATUS_ORDER = ("open", "crowded", "full", "closed")
+STATUS_LABELS = SHELTER_STATUS.labels()  # in display order: the buttons and counts follow it
 
 
 def parse_head_count(raw: str, maximum: int) -> int | None:
@@ -40,7 +40,7 @@ def shelters():
     only = request.args.get("status", "")
     if only in STATUS_LABELS:
         rows = [s for s in rows if s["status"] == only]
-    counts = {k: 0 for k in STATUS_ORDER}
+    counts = dict.fromkeys(STATUS_LABELS, 0)
     for s in service.list_shelters(db()):
         counts[s["status"]] = counts.get(s["status"], 0) + 1
     return render_template(
@@ -50,7 +50,7 @@ def shelters():
         only=only,
         counts=counts,
         labels=STATUS_LABELS,
-        order=STATUS_ORDER,
+        order=list(STATUS_LABELS),
     )
 
 
@@ -62,7 +62,9 @@ def shelter_detail(shelter_id: str):
         history = service.status_history(db(), shelter_id)
     except service.UnknownShelter:
         abort(404)
-    return render_template("admin/shelter.html", s=shelter, history=history, labels=STATUS_LABELS, order=STATUS_ORDER)
+    return render_template(
+        "admin/shelter.html", s=shelter, history=history, labels=STATUS_LABELS, order=list(STATUS_LABELS)
+    )
 
 
 @bp.route("/shelters/<shelter_id>/status", methods=["POST"])
@@ -87,6 +89,6 @@ def shelter_status(shelter_id: str):
     except service.InvalidStatus:
         flash("状態または人数が正しくありません。", "error")
     else:
-        label = STATUS_LABELS.get(shelter["status"], shelter["status"])
+        label = SHELTER_STATUS.label(shelter["status"])
         flash(f"{shelter['name']} を「{label}」にしました。（住民への通知は自動では送られません）")
     return redirect(safe_next(request.form.get("back"), "admin.shelters"))

@@ -17,6 +17,7 @@ from common import areas as area_names
 from common.i18n import t
 from store import alerts as alert_store
 from store import residents as resident_store
+from store.vocab import AlertStatus, MsgType
 
 LIFE_SAFETY_TEMPLATES = ("shelter_open", "earthquake")
 
@@ -28,7 +29,7 @@ def is_life_safety(alert: Mapping[str, Any]) -> bool:
     Drills and tests never override a resident's stop. Corrections, cancellations and lifts go to
     exactly the original's recipients, so they follow the original's rule.
     """
-    if alert.get("status") != "actual" or alert.get("msg_type", "alert") != "alert":
+    if alert.get("status") != AlertStatus.ACTUAL or alert.get("msg_type", MsgType.ALERT) != MsgType.ALERT:
         return False
     if alert.get("template") in LIFE_SAFETY_TEMPLATES:
         return True
@@ -51,7 +52,7 @@ def recipient_groups(
     """(text lang, resident lang) → user ids, ordered; cancels/updates reuse the original's list."""
     available = list(available)
     groups: dict[tuple[str, str | None], list[str]] = {}
-    if alert["msg_type"] in ("update", "cancel"):
+    if alert["msg_type"] in (MsgType.UPDATE, MsgType.CANCEL):
         for uid, orig_lang in alert_store.reached_recipients(db, alert["references_id"]):
             key = (text_lang_for(orig_lang, available), orig_lang)
             groups.setdefault(key, []).append(uid)
@@ -69,7 +70,7 @@ def shelter_guide_groups(db: Database, alert: Mapping[str, Any]) -> list[tuple[s
     by_key: dict[tuple[str, str | None], list[str]] = {}
     for uid, lang, area in resident_store.iter_recipients(db, *_targets(alert), **_rules(alert)):
         by_key.setdefault((text_lang_for(lang, texts), area), []).append(uid)
-    open_by_area = open_shelters_by_area(db, alert["areas"]) if alert["status"] == "actual" else {}
+    open_by_area = open_shelters_by_area(db, alert["areas"]) if alert["status"] == AlertStatus.ACTUAL else {}
     # Area names in the resident's script where the areas file gives one (Midori 1-chome, 绿一丁目).
     named = {a.code: a for a in area_names.load_areas(setting("AREAS_CSV", ROOT / "data" / "areas.csv"))}
 
@@ -93,7 +94,7 @@ def preview(db: Database, alert_id: int) -> dict[str, Any]:
     """What each language group will receive and how many people: shown before approval."""
     alert = get_alert(db, alert_id)
     texts = alert["texts"]
-    if alert["msg_type"] == "alert":
+    if alert["msg_type"] == MsgType.ALERT:
         counts: dict[tuple[str, str], int] = {}
         for lang, n in resident_store.count_recipients_by_lang(db, *_targets(alert), **_rules(alert)).items():
             key = (text_lang_for(lang, texts), lang or "ja")
@@ -143,7 +144,7 @@ def _preview_notes(db: Database, alert: Mapping[str, Any], groups: list[dict[str
             notes.append(g["note"])
     if "easy" not in texts and any(g["fallback_from"] for g in groups):
         notes.append("やさしい日本語の文面がありません。外国語の人にも日本語（ふつう）の文面が届きます")
-    if alert["msg_type"] == "alert" and is_life_safety(alert):
+    if alert["msg_type"] == MsgType.ALERT and is_life_safety(alert):
         ordinary = sum(
             resident_store.count_recipients_by_lang(
                 db, *_targets(alert), testers_only=bool(alert.get("test_audience"))
@@ -161,7 +162,7 @@ def _preview_notes(db: Database, alert: Mapping[str, Any], groups: list[dict[str
             "「近くの避難所」（位置情報を送るボタン）が付きます"
             + (
                 "。本番では、配信開始の時点で開設している避難所の一覧を、受け取る人の地区ごとに添えます"
-                if alert["status"] == "actual"
+                if alert["status"] == AlertStatus.ACTUAL
                 else ""
             )
         )

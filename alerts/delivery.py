@@ -26,6 +26,7 @@ from alerts.records import get_alert
 from alerts.vocab import DEFAULT_STALE_MINUTES
 from store import alerts as alert_store
 from store import audit
+from store.vocab import ALERT_STARTED, AlertState, MsgType
 
 
 def same_operator(a: str | None, b: str | None) -> bool:
@@ -50,13 +51,13 @@ def start_delivery(
     alert = get_alert(db, alert_id)
     now = time.time()
     _check_sendable(alert, stale_minutes, now)
-    if alert["msg_type"] in ("cancel", "update"):
+    if alert["msg_type"] in (MsgType.CANCEL, MsgType.UPDATE):
         # Nothing more goes out about an alert that was cancelled (a lift or correction drafted
         # before, or a second cancellation racing the first).
         existing = alert_store.cancels_of(db, alert["references_id"])
         if existing:
             raise AlreadyCancelled(existing[0])
-    if alert["msg_type"] == "cancel":
+    if alert["msg_type"] == MsgType.CANCEL:
         # The mistaken alert's batches not attempted yet are withdrawn: nobody else gets it.
         withdrawn = alert_store.withdraw_pending(db, alert["references_id"])
         if withdrawn:
@@ -76,22 +77,22 @@ def start_delivery(
     except LookupError:
         raise AlreadySent(get_alert(db, alert_id)["state"]) from None
     audit.record(db, by, "alert.send", f"alert:{alert_id}", {"recipients": total, "status": alert["status"]}, source)
-    if alert["msg_type"] == "cancel":
+    if alert["msg_type"] == MsgType.CANCEL:
         # Other cancellation drafts of the same alert (free text still awaiting approval) are moot now.
-        for other in alert_store.withdraw_drafts_referencing(db, alert["references_id"], "cancel", keep=alert_id):
+        for other in alert_store.withdraw_drafts_referencing(db, alert["references_id"], MsgType.CANCEL, keep=alert_id):
             audit.record(db, by, "alert.withdraw", f"alert:{other}", {"reason": "already cancelled"}, source)
 
 
 def _check_sendable(alert: Mapping[str, Any], stale_minutes: float | None, now: float) -> None:
     """Approved by a second person, not expired, approved recently enough (a stale approval is redone)."""
-    if alert["state"] in ("sending", "sent", "stopped"):
+    if alert["state"] in ALERT_STARTED:
         raise AlreadySent(alert["state"])
-    if alert["state"] == "withdrawn":
+    if alert["state"] == AlertState.WITHDRAWN:
         raise Withdrawn()
-    if alert["state"] != "approved" or not alert["approved_by"]:
+    if alert["state"] != AlertState.APPROVED or not alert["approved_by"]:
         raise NotApproved()
     # Only a cancellation with nothing but its fixed text is sent by one person.
-    fixed_cancel = alert["msg_type"] == "cancel" and not alert["fields"].get("body")
+    fixed_cancel = alert["msg_type"] == MsgType.CANCEL and not alert["fields"].get("body")
     if not fixed_cancel and same_operator(alert["approved_by"], alert["created_by"]):
         raise SelfApprovalRefused()
     if alert["expires_at"] is not None and alert["expires_at"] <= now:
@@ -107,7 +108,7 @@ def resume(db: Database, alert_id: int, by: str, source: str = "cli") -> bool:
     An alert that expired meanwhile is not resumed: its unsent part is withdrawn instead.
     """
     alert = get_alert(db, alert_id)
-    if alert["state"] == "stopped" and alert["expires_at"] is not None and alert["expires_at"] <= time.time():
+    if alert["state"] == AlertState.STOPPED and alert["expires_at"] is not None and alert["expires_at"] <= time.time():
         alert_store.expire_overdue(db, EXPIRED_MESSAGE)
         audit.record(db, by, "alert.resume_refused", f"alert:{alert_id}", {"reason": "expired"}, source)
         raise AlertExpired()

@@ -14,11 +14,12 @@ from alerts.errors import DrillAsActual, InvalidAlert, TestAudienceNotForActual
 from alerts.records import get_alert
 from alerts.render import compose, length_problems, texts_for, validate_fields
 from alerts.templates import TEMPLATES, Template
-from alerts.vocab import DEFAULT_EXPIRY_HOURS, DRILL_MARKERS, LANG_NAMES, MSG_TYPES, STATUS_LABELS, STATUSES
+from alerts.vocab import DEFAULT_EXPIRY_HOURS, DRILL_MARKERS, LANG_NAMES
 from common.i18n import LANGUAGES
 from store import alerts as alert_store
 from store import audit
 from store import residents as resident_store
+from store.vocab import ALERT_STATUS, MSG_TYPE, AlertKind, AlertState, AlertStatus, MsgType
 
 
 def create_alert(
@@ -32,8 +33,8 @@ def create_alert(
     areas: Iterable[str] = (),
     langs: Iterable[str] = (),
     topics: Iterable[str] = (),
-    status: str = "actual",
-    msg_type: str = "alert",
+    status: str = AlertStatus.ACTUAL,
+    msg_type: str = MsgType.ALERT,
     references: int | None = None,
     expires_at: float | None = None,
     translations: Mapping[str, tuple[str, str]] | None = None,
@@ -56,19 +57,19 @@ def create_alert(
     problems += more
     clean_translations, more = _check_translations(translations, template, msg_type)
     problems += more
-    if test_audience and status == "actual":
+    if test_audience and status == AlertStatus.ACTUAL:
         raise TestAudienceNotForActual()
-    if status == "actual" and not template:
+    if status == AlertStatus.ACTUAL and not template:
         _refuse_drill_words(headline, body, clean_translations)
     if problems:
         raise InvalidAlert(problems)
     area_codes = resolve_areas(areas) if areas else []
-    if msg_type in ("update", "cancel") and ref is not None:
+    if msg_type in (MsgType.UPDATE, MsgType.CANCEL) and ref is not None:
         # A correction or cancel reaches exactly the original's recipients.
         area_codes, langs, topics = ref["areas"], ref["langs"], ref["topics"]
         status = ref["status"]
         test_audience = bool(ref.get("test_audience"))
-        if msg_type == "update" and tpl is None and ref["template"] and not headline:
+        if msg_type == MsgType.UPDATE and tpl is None and ref["template"] and not headline:
             tpl = TEMPLATES[ref["template"]]
             clean_fields = validate_fields(tpl, {**ref["fields"], **dict(fields or {})})
     row: dict[str, Any] = {
@@ -85,7 +86,7 @@ def create_alert(
         "langs": langs,
         "topics": topics,
         "expires_at": expires_at if expires_at is not None else now + DEFAULT_EXPIRY_HOURS * 3600,
-        "state": "draft",
+        "state": AlertState.DRAFT,
         "test_audience": int(bool(test_audience)),
         **_classification(tpl, clean_fields, ref),
     }
@@ -124,10 +125,10 @@ def _check_envelope(
     problems: list[str] = []
     if not by:
         problems.append("作成者を入力してください")
-    if status not in STATUSES:
-        problems.append(f"status は {' / '.join(STATUSES)} のどれかです")
-    if msg_type not in MSG_TYPES:
-        problems.append(f"msg_type は {' / '.join(MSG_TYPES)} のどれかです")
+    if status not in ALERT_STATUS:
+        problems.append(f"status は {' / '.join(AlertStatus)} のどれかです")
+    if msg_type not in MSG_TYPE:
+        problems.append(f"msg_type は {' / '.join(MsgType)} のどれかです")
     for lang in langs:
         if lang not in LANGUAGES:
             problems.append(f"言語「{lang}」は対応していません（{', '.join(LANGUAGES)}）")
@@ -135,7 +136,7 @@ def _check_envelope(
         if topic not in resident_store.TOPICS:
             problems.append(f"トピック「{topic}」はありません（{', '.join(resident_store.TOPICS)}）")
     ref = None
-    if msg_type in ("update", "cancel"):
+    if msg_type in (MsgType.UPDATE, MsgType.CANCEL):
         ref = get_alert(db, references) if references is not None else None
         if ref is None:
             problems.append("訂正・取消には元の警報（references）が必要です")
@@ -169,15 +170,15 @@ def _check_content(
                 clean_fields = validate_fields(tpl, fields or {})
             except InvalidAlert as exc:
                 problems += exc.problems
-            if tpl.name == "lift" and msg_type != "update":
+            if tpl.name == AlertKind.LIFT and msg_type != MsgType.UPDATE:
                 problems.append("解除は、元の避難情報の画面の「解除する」（alert lift）から作成します")
             if tpl.status and status != tpl.status:
                 raise DrillAsActual(
                     [
-                        f"テンプレート「{tpl.title}」は{STATUS_LABELS[tpl.status]}専用です。本番として送ることはできません"
+                        f"テンプレート「{tpl.title}」は{ALERT_STATUS.label(tpl.status)}専用です。本番として送ることはできません"
                     ]
                 )
-    elif msg_type != "cancel":
+    elif msg_type != MsgType.CANCEL:
         if not (headline or "").strip():
             problems.append("見出しを入力してください")
         if not (body or "").strip():
@@ -196,7 +197,7 @@ def _check_translations(
     clean: dict[str, list[str]] = {}
     for lang, pair in (translations or {}).items():
         h, b = (str(x or "").strip() for x in pair)
-        if template or msg_type == "cancel":
+        if template or msg_type == MsgType.CANCEL:
             problems.append(
                 "言語ごとの文面（translations）は自由文の警報で使います（テンプレートは全言語の文面があります）"
             )
@@ -249,9 +250,9 @@ def _render(
     """The exact messages per language; sets the row's (Japanese) headline."""
     msg_type = row["msg_type"]
     texts = texts_for(row, (headline or "").strip(), (body or "").strip())
-    row["headline"] = texts.get("ja", next(iter(texts.values())))[0] if msg_type != "cancel" else ref["headline"]  # type: ignore[index]
+    row["headline"] = texts.get("ja", next(iter(texts.values())))[0] if msg_type != MsgType.CANCEL else ref["headline"]  # type: ignore[index]
     ref_texts = texts_for(ref) if ref is not None else {}
-    if msg_type == "cancel":
+    if msg_type == MsgType.CANCEL:
         texts = {lang: ("", (body or "").strip()) for lang in (ref_texts or {"ja": None})}
     return {
         lang: compose(
@@ -261,7 +262,7 @@ def _render(
             h,
             b,
             (ref_texts.get(lang) or ref_texts.get("ja") or ("",))[0] if ref else None,
-            lift=row["template"] == "lift",
+            lift=row["template"] == AlertKind.LIFT,
         )
         for lang, (h, b) in texts.items()
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alerts.vocab import STATE_LABELS
+from store.vocab import ALERT_STATE
 
 
 class AlertError(Exception):
@@ -55,7 +55,7 @@ class AlertExpired(AlertStale):
 class AlreadySent(AlertError):
     def __init__(self, state: str) -> None:
         super().__init__(
-            f"この警報はすでに配信済みまたは配信中です（状態: {STATE_LABELS.get(state, state)}）。同じ警報は二度送信しません。"
+            f"この警報はすでに配信済みまたは配信中です（状態: {ALERT_STATE.label(state)}）。同じ警報は二度送信しません。"
         )
 
 

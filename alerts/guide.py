@@ -12,15 +12,16 @@ from alerts.areas import load_areas
 from alerts.render import clip
 from common.i18n import t
 from shelters import service as shelters
+from store.vocab import SHELTER_STATUS, SHELTER_TAKING_IN, MsgType, ShelterStatus
 
 GUIDE_TEMPLATES = ("evac_level3", "evac_level4", "evac_level5", "shelter_open")
 GUIDE_MAX_SHELTERS = 5  # a short list in one message; the location quick reply finds the rest
-_STATUS_MARKS = {"open": "🟢", "crowded": "🟠"}
+_STATUS_MARKS = {ShelterStatus.OPEN: "🟢", ShelterStatus.CROWDED: "🟠"}
 
 
 def with_shelter_guide(alert: Mapping[str, Any]) -> bool:
     """Evacuation alerts and shelter openings come with 「近くの避難所」 (and, when actual, the open shelters)."""
-    return alert["msg_type"] == "alert" and alert.get("template") in GUIDE_TEMPLATES
+    return alert["msg_type"] == MsgType.ALERT and alert.get("template") in GUIDE_TEMPLATES
 
 
 def open_shelters_by_area(db: Database, area_codes: Sequence[str]) -> dict[str | None, list[dict[str, Any]]]:
@@ -29,10 +30,9 @@ def open_shelters_by_area(db: Database, area_codes: Sequence[str]) -> dict[str |
         areas = load_areas()
     except OSError:
         areas = []
-    order = {"open": 0, "crowded": 1}
     live = sorted(
-        (s for s in shelters.list_shelters(db) if s["status"] in order),
-        key=lambda s: (order[s["status"]], s["source_id"]),
+        (s for s in shelters.list_shelters(db) if s["status"] in SHELTER_TAKING_IN),
+        key=lambda s: (SHELTER_STATUS.rank(s["status"]), s["source_id"]),
     )
     out: dict[str | None, list[dict[str, Any]]] = {None: []}
     for shelter in live:
@@ -47,7 +47,7 @@ def open_shelters_by_area(db: Database, area_codes: Sequence[str]) -> dict[str |
 def shelter_guide_message(area_name: str, found: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
     lines = [t("alert_shelters_intro", lang, area=area_name)]
     for s in found[:GUIDE_MAX_SHELTERS]:
-        lines.append(f"{_STATUS_MARKS[s['status']]} {s['name']}【{t('shelter_status_' + s['status'], lang)}】")
+        lines.append(f"{_STATUS_MARKS[s['status']]} {s['name']}【{t(SHELTER_STATUS.resident_key(s['status']), lang)}】")
         if s.get("address"):
             lines.append(("　" if lang in ("ja", "easy") else "   ") + s["address"])
     if len(found) > GUIDE_MAX_SHELTERS:

@@ -24,14 +24,15 @@ from alerts.records import get_alert
 from alerts.render import compose, text_lang_for, texts_for
 from store import alerts as alert_store
 from store import audit
+from store.vocab import ALERT_STARTED, ALERT_UNSENT, AlertKind, AlertState, MsgType
 
 
 def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
     """Second-person approval (also re-approval of a stale draft)."""
     alert = get_alert(db, alert_id)
-    if alert["state"] in ("sending", "sent", "stopped"):
+    if alert["state"] in ALERT_STARTED:
         raise AlreadySent(alert["state"])
-    if alert["state"] == "withdrawn":
+    if alert["state"] == AlertState.WITHDRAWN:
         raise Withdrawn()
     if not by or same_operator(by, alert["created_by"]):
         audit.record(db, by or "-", "alert.approve_refused", f"alert:{alert_id}", {"reason": "self"}, source)
@@ -41,8 +42,8 @@ def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
     if not alert_store.update_alert(
         db,
         alert_id,
-        expect_state=("draft", "approved"),
-        state="approved",
+        expect_state=ALERT_UNSENT,
+        state=AlertState.APPROVED,
         approved_by=by.strip(),
         approved_at=time.time(),
     ):
@@ -53,7 +54,7 @@ def approve(db: Database, alert_id: int, by: str, source: str = "cli") -> None:
 def _cancel_messages(ref: Mapping[str, Any], body: str = "") -> dict[str, list[dict[str, Any]]]:
     """The exact messages of a 取消 of `ref`, per language (the fixed text, plus `body` if given)."""
     ref_texts = texts_for(ref)
-    return {lang: compose(lang, ref["status"], "cancel", "", body, h) for lang, (h, _) in ref_texts.items()}
+    return {lang: compose(lang, ref["status"], MsgType.CANCEL, "", body, h) for lang, (h, _) in ref_texts.items()}
 
 
 def cancel_preview(db: Database, alert_id: int) -> dict[str, Any]:
@@ -87,9 +88,9 @@ def cancel_preview(db: Database, alert_id: int) -> dict[str, Any]:
 
 
 def _check_cancellable(db: Database, alert: Mapping[str, Any]) -> None:
-    if alert["msg_type"] == "cancel":
+    if alert["msg_type"] == MsgType.CANCEL:
         raise AlertError("取消の配信はさらに取り消せません。")
-    if alert["state"] == "withdrawn":
+    if alert["state"] == AlertState.WITHDRAWN:
         raise Withdrawn()
     existing = alert_store.cancels_of(db, alert["id"])
     if existing:
@@ -116,11 +117,11 @@ def cancel(
     """
     alert = get_alert(db, alert_id)
     by = (by or "").strip()
-    if alert["state"] == "withdrawn":
+    if alert["state"] == AlertState.WITHDRAWN:
         raise Withdrawn()
-    if alert["state"] in ("draft", "approved"):
+    if alert["state"] in ALERT_UNSENT:
         # Any unsent draft (a cancellation or lift draft too) is simply withdrawn.
-        if not alert_store.update_alert(db, alert_id, expect_state=("draft", "approved"), state="withdrawn"):
+        if not alert_store.update_alert(db, alert_id, expect_state=ALERT_UNSENT, state=AlertState.WITHDRAWN):
             raise AlreadySent(get_alert(db, alert_id)["state"])
         audit.record(db, by or "-", "alert.withdraw", f"alert:{alert_id}", None, source)
         return alert_id
@@ -128,14 +129,16 @@ def cancel(
     body = (body or "").strip()
     if body:
         cancel_id = create_alert(
-            db, by=by, body=body, msg_type="cancel", references=alert_id, status=alert["status"], source=source
+            db, by=by, body=body, msg_type=MsgType.CANCEL, references=alert_id, status=alert["status"], source=source
         )
         audit.record(db, by, "alert.cancel_draft", f"alert:{alert_id}", {"cancel_alert": cancel_id}, source)
         return cancel_id
     if not confirmed:
         raise CancelNotConfirmed()
-    cancel_id = create_alert(db, by=by, msg_type="cancel", references=alert_id, status=alert["status"], source=source)
-    alert_store.update_alert(db, cancel_id, state="approved", approved_by=by, approved_at=time.time())
+    cancel_id = create_alert(
+        db, by=by, msg_type=MsgType.CANCEL, references=alert_id, status=alert["status"], source=source
+    )
+    alert_store.update_alert(db, cancel_id, state=AlertState.APPROVED, approved_by=by, approved_at=time.time())
     audit.record(
         db,
         by,
@@ -148,7 +151,7 @@ def cancel(
         start_delivery(db, cancel_id, by, source=source)
     except AlertError:
         # Another operator's cancellation went out first: this one is withdrawn, never left approved.
-        alert_store.update_alert(db, cancel_id, expect_state=("approved",), state="withdrawn")
+        alert_store.update_alert(db, cancel_id, expect_state=(AlertState.APPROVED,), state=AlertState.WITHDRAWN)
         raise
     return cancel_id
 
@@ -166,21 +169,21 @@ def lift(db: Database, alert_id: int, by: str, source: str = "cli") -> int:
     Approved by a second person and sent like any alert, to exactly the people the order reached.
     """
     alert = get_alert(db, alert_id)
-    if alert["msg_type"] == "cancel" or alert["template"] == "lift":
+    if alert["msg_type"] == MsgType.CANCEL or alert["template"] == AlertKind.LIFT:
         raise AlertError("解除できるのは避難情報の配信です。")
     if alert["template"] not in LIFTABLE:
         raise AlertError(
             "解除できるのは避難情報（警戒レベル3〜5）の配信です。ほかの配信は「訂正を作る」か「取り消す」を使ってください。"
         )
-    if alert["state"] not in ("sending", "sent", "stopped"):
+    if alert["state"] not in ALERT_STARTED:
         raise AlertError("まだ送信していない避難情報は、解除ではなく取り下げてください。")
     existing = alert_store.cancels_of(db, alert_id)
     if existing:
         raise AlreadyCancelled(existing[0])
     for other in alert_store.updates_of(db, alert_id):
-        if other["template"] == "lift" and other["state"] != "withdrawn":
+        if other["template"] == AlertKind.LIFT and other["state"] != AlertState.WITHDRAWN:
             raise AlertError(f"この避難情報の解除はすでに作成されています（#{other['id']}）。")
-        if other["template"] != "lift" and other["state"] in ("sending", "sent", "stopped"):
+        if other["template"] != AlertKind.LIFT and other["state"] in ALERT_STARTED:
             raise AlertError(f"この避難情報は訂正されています。訂正の配信（#{other['id']}）を解除してください。")
     fields = {
         "areas": alert["fields"].get("areas", ""),
@@ -190,9 +193,9 @@ def lift(db: Database, alert_id: int, by: str, source: str = "cli") -> int:
     lift_id = create_alert(
         db,
         by=by,
-        template="lift",
+        template=AlertKind.LIFT,
         fields=fields,
-        msg_type="update",
+        msg_type=MsgType.UPDATE,
         references=alert_id,
         status=alert["status"],
         source=source,
@@ -213,7 +216,7 @@ def correct(
 ) -> int:
     """An Update draft referencing a sent alert, for the same recipients; needs approval like any alert."""
     alert = get_alert(db, alert_id)
-    if alert["state"] not in ("sending", "sent", "stopped"):
+    if alert["state"] not in ALERT_STARTED:
         raise AlertError("まだ送信していない警報は、訂正ではなく取り下げて作り直してください。")
     template = None
     if alert["template"] and headline is None and body is None:
@@ -230,7 +233,7 @@ def correct(
         body=body,
         fields=fields,
         template=template,
-        msg_type="update",
+        msg_type=MsgType.UPDATE,
         references=alert_id,
         status=alert["status"],
         source=source,

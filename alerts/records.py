@@ -10,6 +10,7 @@ from alerts.areas import area_names_by_code
 from alerts.errors import UnknownAlert
 from alerts.render import texts_for, with_labels
 from store import alerts as alert_store
+from store.vocab import ALERT_STARTED, AlertKind, DeliveryState
 
 
 def get_alert(db: Database, alert_id: int | None) -> dict[str, Any]:
@@ -36,10 +37,10 @@ def status(db: Database, alert_id: int) -> dict[str, Any]:
     out = {
         "id": alert_id,
         "total": counts["total"],
-        "sent": counts["sent"],
-        "pending": counts["pending"],
-        "failed": counts["failed"],
-        "withdrawn": counts["withdrawn"],
+        "sent": counts[DeliveryState.SENT],
+        "pending": counts[DeliveryState.PENDING],
+        "failed": counts[DeliveryState.FAILED],
+        "withdrawn": counts[DeliveryState.WITHDRAWN],
         "batches": counts["batches"],
         "attempts": counts["attempts"],
         "state": alert["state"],
@@ -54,7 +55,7 @@ def status(db: Database, alert_id: int) -> dict[str, Any]:
             (
                 u["id"]
                 for u in alert_store.updates_of(db, alert_id)
-                if u["template"] == "lift" and u["state"] in ("sending", "sent", "stopped")
+                if u["template"] == AlertKind.LIFT and u["state"] in ALERT_STARTED
             ),
             None,
         ),

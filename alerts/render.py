@@ -13,14 +13,11 @@ from alerts.vocab import (
     FIELD_MAX,
     HAZARDS,
     HEADLINE_MAX,
-    KIND_LABELS,
     LANG_NAMES,
-    STATE_LABELS,
-    STATUS_LABELS,
     TEXT_MAX,
-    TOPIC_LABELS,
 )
 from common.i18n import t
+from store.vocab import ALERT_KIND, ALERT_STATE, ALERT_STATUS, TOPIC, AlertKind, AlertStatus, MsgType
 
 
 def validate_fields(tpl: Template, fields: Mapping[str, Any]) -> dict[str, str]:
@@ -96,24 +93,24 @@ def compose(
 ) -> list[dict[str, Any]]:
     """The exact LINE messages one language group receives."""
     lines = []
-    if status == "exercise":
+    if status == AlertStatus.EXERCISE:
         lines.append(t("alert_prefix_exercise", lang))
-    elif status == "test":
+    elif status == AlertStatus.TEST:
         lines.append(t("alert_prefix_test", lang))
-    if msg_type == "cancel":
+    if msg_type == MsgType.CANCEL:
         lines.append(t("alert_cancel_intro", lang, headline=ref_headline or ""))
         if body:
             lines.append(body)
     else:
-        if msg_type == "update" and not lift:
+        if msg_type == MsgType.UPDATE and not lift:
             # A lift (解除) says 【解除】 itself and must never read as a correction of a mistake.
             lines.append(t("alert_update_intro", lang, headline=ref_headline or ""))
         lines.append(headline)
         if body:
             lines.append(body)
-    if status == "exercise":
+    if status == AlertStatus.EXERCISE:
         lines.append(t("alert_suffix_exercise", lang))
-    elif status == "test":
+    elif status == AlertStatus.TEST:
         lines.append(t("alert_suffix_test", lang))
     return [{"type": "text", "text": clip("\n\n".join(x for x in lines if x))}]
 
@@ -131,27 +128,27 @@ def text_lang_for(resident_lang: str | None, available: Iterable[str]) -> str:
 
 def kind_of(alert: Mapping[str, Any]) -> str:
     """alert / update (訂正) / lift (解除) / cancel (取消): a lift is an Update with the lift template."""
-    if alert["msg_type"] == "update" and alert.get("template") == "lift":
-        return "lift"
+    if alert["msg_type"] == MsgType.UPDATE and alert.get("template") == AlertKind.LIFT:
+        return AlertKind.LIFT
     return alert["msg_type"]
 
 
 def with_labels(row: dict[str, Any], ref_headlines: Mapping[int, str], area_names: Mapping[str, str]) -> dict[str, Any]:
     """Labels people read (never internal codes): state, status, kind, a title naming the original."""
-    row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
-    row["status_label"] = STATUS_LABELS[row["status"]]
+    row["state_label"] = ALERT_STATE.label(row["state"])
+    row["status_label"] = ALERT_STATUS.label(row["status"])
     row["kind"] = kind_of(row)
-    row["kind_label"] = KIND_LABELS.get(row["kind"], "")
+    row["kind_label"] = ALERT_KIND.label(row["kind"])
     ref = row.get("references_id")
-    if row["kind"] in ("cancel", "lift") and ref is not None:
+    if row["kind"] in (AlertKind.CANCEL, AlertKind.LIFT) and ref is not None:
         # A cancellation is never listed as another 【警戒レベル4】: it names what it cancels or lifts.
         row["title"] = f"{row['kind_label']}：#{ref}「{ref_headlines.get(ref, row['headline'])}」"
-    elif row["kind"] == "update" and ref is not None:
+    elif row["kind"] == AlertKind.UPDATE and ref is not None:
         row["title"] = f"訂正：#{ref} {row['headline']}"
     else:
         row["title"] = row["headline"]
     row["area_names"] = [area_names.get(code, code) for code in row["areas"]]
     row["lang_names"] = [LANG_NAMES.get(lang, lang) for lang in row["langs"]]
-    row["topic_names"] = [TOPIC_LABELS.get(topic, topic) for topic in row["topics"]]
+    row["topic_names"] = [TOPIC.label(topic) for topic in row["topics"]]
     row["hazard_label"] = HAZARDS.get(row.get("hazard") or "", row.get("hazard") or "")
     return row

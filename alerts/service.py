@@ -4,7 +4,7 @@ Modelled on CAP 1.2: status (actual / exercise / test), msg_type (alert / update
 referencing the original), event, severity, per-language headline and body, target areas,
 languages and topics, expiry. Where each part lives:
 
-- `alerts.vocab`      statuses, limits and the labels people read
+- `alerts.vocab`      limits, hazards and language names (states and statuses: store/vocab.py)
 - `alerts.errors`     `AlertError` subclasses with Japanese messages an operator can act on
 - `alerts.templates`  template shapes; their words in `templates.toml` (translators edit it)
 - `alerts.areas`      the ward's areas from `AREAS_CSV`
@@ -56,14 +56,8 @@ from alerts.vocab import (
     HAZARDS,
     HEADLINE_MAX,
     INTENSITIES,
-    KIND_LABELS,
     LANG_NAMES,
-    MSG_TYPES,
-    STATE_LABELS,
-    STATUS_LABELS,
-    STATUSES,
     TEXT_MAX,
-    TOPIC_LABELS,
 )
 
 __all__ = [
@@ -78,19 +72,13 @@ __all__ = [
     "HEADLINE_MAX",
     "INTENSITIES",
     "INTENSITY_NAMES",
-    "KIND_LABELS",
     "LANG_NAMES",
     "LIFE_SAFETY_TEMPLATES",
     "LIFTABLE",
-    "MSG_TYPES",
     "QUOTA_MESSAGE",
     "ROOT",
-    "STATE_LABELS",
-    "STATUSES",
-    "STATUS_LABELS",
     "TEMPLATES",
     "TEXT_MAX",
-    "TOPIC_LABELS",
     "AlertError",
     "AlertExpired",
     "AlertStale",

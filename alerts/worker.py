@@ -30,6 +30,7 @@ from common.delivery import Failed, RateLimiter, Retry, Sent, Stop, backoff_dela
 from common.line_api import LineApi, LineApiError
 from store import Store, StoreUnavailable
 from store import alerts as alert_store
+from store.vocab import DeliveryState
 
 __all__ = ["DeliveryWorker", "RateLimiter", "backoff_delay", "keep_lease", "run_worker"]
 
@@ -78,7 +79,13 @@ class DeliveryWorker:
         self.idle_sleep = idle_sleep
         self.on_progress = on_progress
         self.limiter = RateLimiter(rate_limit_rps)
-        self.stats = {"batches": 0, "sent": 0, "failed": 0, "retries": 0, "stopped": 0}
+        self.stats = {
+            "batches": 0,
+            DeliveryState.SENT: 0,
+            DeliveryState.FAILED: 0,
+            "retries": 0,
+            DeliveryState.STOPPED: 0,
+        }
         self._lock = threading.Lock()
         self._texts: dict[int, dict[str, list[Message]]] = {}
         self._inflight: dict[int, str] = {}  # batch id -> the claiming thread's worker id
@@ -138,7 +145,7 @@ class DeliveryWorker:
         recipients = alert_store.batch_recipients(db, bid)
         if not recipients:  # everyone in it unfollowed meanwhile
             alert_store.mark_batch_sent(db, bid, aid, None, 204)
-            self._progress(batch["n"], "sent")
+            self._progress(batch["n"], DeliveryState.SENT)
             return
         self.limiter.wait(self.stop_event)
         try:
@@ -153,9 +160,9 @@ class DeliveryWorker:
             self._settle(db, batch, len(recipients), err)
             return
         alert_store.mark_batch_sent(db, bid, aid, request_id, 409 if request_id is None else 200)
-        self._count("sent", len(recipients))
+        self._count(DeliveryState.SENT, len(recipients))
         self._count("batches")
-        self._progress(batch["n"], "sent")
+        self._progress(batch["n"], DeliveryState.SENT)
 
     def _settle(self, db, batch: dict[str, Any], n_recipients: int, err: LineApiError) -> None:
         """Record what LINE's error means for the batch (see `common.delivery.decide_retry`)."""
@@ -164,11 +171,11 @@ class DeliveryWorker:
         if isinstance(decision, Stop):
             alert_store.stop_alert(db, aid, QUOTA_MESSAGE, bid)
             log.error("alert %s stopped: monthly message limit reached", aid)
-            self._count("stopped")
+            self._count(DeliveryState.STOPPED)
         elif isinstance(decision, Sent):  # key already accepted (without the accepted-id header)
             alert_store.mark_batch_sent(db, bid, aid, None, decision.status)
-            self._count("sent", n_recipients)
-            self._progress(batch["n"], "sent")
+            self._count(DeliveryState.SENT, n_recipients)
+            self._progress(batch["n"], DeliveryState.SENT)
         elif isinstance(decision, Retry):
             delay = backoff_delay(batch["attempts"], self.backoff_base, self.backoff_max)
             alert_store.retry_batch_later(db, bid, delay, err.status, err.message)
@@ -178,8 +185,8 @@ class DeliveryWorker:
             alert_store.fail_batch(db, bid, aid, err.status, decision.reason)
             if not decision.gave_up:
                 log.error("alert %s batch %s failed permanently: %s %s", aid, bid, err.status, err.message)
-            self._count("failed", n_recipients)
-            self._progress(batch["n"], "failed")
+            self._count(DeliveryState.FAILED, n_recipients)
+            self._progress(batch["n"], DeliveryState.FAILED)
 
     def _loop(self, suffix: str, once: bool) -> None:
         db = self.store.db

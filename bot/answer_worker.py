@@ -46,6 +46,7 @@ from common.i18n import t
 from nlp.language import clip_utf16
 from store import core as core_store
 from store.core import InboxEvent
+from store.vocab import InboxState
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ class AnswerWorker:
         except ValueError:
             raw = None
         if not isinstance(raw, dict):
-            return self._close(ev, "failed", "event payload is not an object")
+            return self._close(ev, InboxState.FAILED, "event payload is not an object")
         message = raw.get("message")
         if isinstance(message, dict) and isinstance(message.get("text"), str):
             message["text"] = clip_utf16(message["text"])
@@ -270,16 +271,16 @@ class AnswerWorker:
 
         if key and kind != "follow" and core_store.is_departed(db, key):
             # A late or redelivered event of someone who unfollowed: it must not bring them back.
-            return self._close(ev, "done", "event after an unfollow ignored", count="after_unfollow")
+            return self._close(ev, InboxState.DONE, "event after an unfollow ignored", count="after_unfollow")
         if key and kind == "follow":
             core_store.clear_departed(db, key)
         if ev.attempts > MAX_ATTEMPTS:
             self._apologise(ctx, mode)
-            return self._close(ev, "failed", f"event given up after {ev.attempts} attempts")
+            return self._close(ev, InboxState.FAILED, f"event given up after {ev.attempts} attempts")
         if age > self.max_age and kind.split(":")[0] in EXPIRING_KINDS:
             ctx.lang = self._stored_language(ctx)
             self._apologise(ctx, mode)
-            return self._close(ev, "expired", f"event expired unanswered after {age:.0f} s", count="expired")
+            return self._close(ev, InboxState.EXPIRED, f"event expired unanswered after {age:.0f} s", count="expired")
 
         started = time.perf_counter()
         if isinstance(event, UnknownEvent):
@@ -307,11 +308,11 @@ class AnswerWorker:
             (time.perf_counter() - started) * 1000,
             age,
         )
-        return self._close(ev, "done", None)
+        return self._close(ev, InboxState.DONE, None)
 
     def _close(self, ev: InboxEvent, state: str, why: str | None, count: str | None = None) -> str:
         if why:
-            (log.warning if state != "done" else log.info)("%s", why)
+            (log.warning if state != InboxState.DONE else log.info)("%s", why)
         if count:
             self.counts[count] += 1
         if not core_store.finish_event(self.rt.store.db, ev.event_id, self.owner, state=state):
@@ -354,4 +355,4 @@ class AnswerWorker:
                 self.answer(ev)
             except Exception:
                 log.exception("answering an event crashed")
-                core_store.finish_event(db, ev.event_id, self.owner, state="failed")
+                core_store.finish_event(db, ev.event_id, self.owner, state=InboxState.FAILED)

@@ -21,6 +21,7 @@ from opinions import service as opinion_service
 from outbox import sender as outbox_sender
 from reports import service as report_service
 from richmenu import switcher
+from store.vocab import ALERT_STATUS, ALERT_UNSENT, AlertKind, AlertState, AlertStatus, DeliveryState
 from surveys import service as survey_service
 
 REPORT_SWEEP_SECONDS = 60.0  # expiring a 30-minute draft a minute late is fine; every idle round is not
@@ -88,7 +89,7 @@ def _echo_preview(db, alert_id: int) -> None:
 @click.option(
     "--template",
     "template",
-    type=click.Choice(sorted(t for t in service.TEMPLATES if t != "lift")),
+    type=click.Choice(sorted(t for t in service.TEMPLATES if t != AlertKind.LIFT)),
     help="Official wording template (a lift is made with alert lift).",
 )
 @click.option("--field", "fields", multiple=True, help="Template field NAME=VALUE (repeatable), e.g. hazard=洪水.")
@@ -99,8 +100,8 @@ def _echo_preview(db, alert_id: int) -> None:
 @click.option("--topic", "topics", multiple=True, help="Only residents subscribed to this topic (repeatable).")
 @click.option(
     "--status",
-    type=click.Choice(service.STATUSES),
-    default="actual",
+    type=click.Choice([s.value for s in AlertStatus]),
+    default=AlertStatus.ACTUAL.value,  # click compares the default with the choices as text
     show_default=True,
     help="actual = real alert; exercise = 訓練; test = テスト.",
 )
@@ -203,17 +204,17 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
     db = rt.store.db
     with _Edge():
         alert = service.get_alert(db, alert_id)
-        if alert["state"] in ("approved", "draft"):
+        if alert["state"] in ALERT_UNSENT:
             service.start_delivery(db, alert_id, by, batch_size=batch_size)
-        elif alert["state"] == "stopped":
+        elif alert["state"] == AlertState.STOPPED:
             service.resume(db, alert_id, by)
-        elif alert["state"] == "withdrawn":
+        elif alert["state"] == AlertState.WITHDRAWN:
             raise service.Withdrawn()
         st = service.status(db, alert_id)
-    if st["status"] != "actual":
+    if st["status"] != AlertStatus.ACTUAL:
         scope = "テスト対象者だけに" if alert.get("test_audience") else ""
-        click.echo(f"【{service.STATUS_LABELS[st['status']]}】として{scope}送信します（本番ではありません）。")
-    done = st["sent"] + st["failed"] + st["withdrawn"]
+        click.echo(f"【{ALERT_STATUS.label(st['status'])}】として{scope}送信します（本番ではありません）。")
+    done = st[DeliveryState.SENT] + st[DeliveryState.FAILED] + st[DeliveryState.WITHDRAWN]
     with click.progressbar(length=st["total"], label=f"警報 {alert_id} 配信", show_pos=True) as bar:
         bar.update(done)
         run_worker(
@@ -225,14 +226,14 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
             on_progress=lambda n, outcome: bar.update(n),
         )
     st = service.status(db, alert_id)
-    if st["state"] == "stopped":
+    if st["state"] == AlertState.STOPPED:
         raise click.ClickException(st["message"] or service.QUOTA_MESSAGE)
-    click.echo(f"送信済み {st['sent']} / 対象 {st['total']}（失敗 {st['failed']}）")
+    click.echo(f"送信済み {st[DeliveryState.SENT]} / 対象 {st['total']}（失敗 {st[DeliveryState.FAILED]}）")
     if st["message"]:
         click.echo(st["message"])
-    if st["failed"]:
+    if st[DeliveryState.FAILED]:
         raise click.ClickException(
-            f"{st['failed']} 人に届けられませんでした。alert status {alert_id} で確認してください。"
+            f"{st[DeliveryState.FAILED]} 人に届けられませんでした。alert status {alert_id} で確認してください。"
         )
 
 
@@ -250,8 +251,8 @@ def status_cmd(alert_id: int, as_json: bool) -> None:
         click.echo(json.dumps(st, ensure_ascii=False))
         return
     click.echo(
-        f"警報 {alert_id}: {st['state_label']}  対象 {st['total']}  送信済み {st['sent']}  "
-        f"未送信 {st['pending']}  失敗 {st['failed']}"
+        f"警報 {alert_id}: {st['state_label']}  対象 {st['total']}  送信済み {st[DeliveryState.SENT]}  "
+        f"未送信 {st[DeliveryState.PENDING]}  失敗 {st[DeliveryState.FAILED]}"
     )
     if st["message"]:
         click.echo(st["message"])
@@ -288,7 +289,7 @@ def cancel_cmd(alert_id: int, by: str, body: str | None, yes: bool) -> None:
     db = _runtime().store.db
     with _Edge():
         alert = service.get_alert(db, alert_id)
-        sent = alert["state"] not in ("draft", "approved", "withdrawn")
+        sent = alert["state"] not in (*ALERT_UNSENT, AlertState.WITHDRAWN)
         if sent and not (body or "").strip():
             _echo_cancel_preview(service.cancel_preview(db, alert_id))
             if not yes:

@@ -13,11 +13,12 @@ from flask.cli import AppGroup
 from commands.actors import actor
 from shelters import service
 from shelters.importer import ShelterFileInvalid
-from store.shelters import STATUSES, MassWithdrawal
+from store.shelters import MassWithdrawal
+from store.vocab import SHELTER_STATUS, ShelterStatus
 
 shelters_cli = AppGroup("shelters", help="Import shelter open data and keep each shelter's status.")
 
-STATUS_LABELS = {"closed": "未開設", "open": "開設", "crowded": "混雑", "full": "満"}
+STATUSES = [s.value for s in ShelterStatus]
 WITHDRAWN_SHOWN = 20  # withdrawn shelters named in the import summary (the audit log has them all)
 
 
@@ -110,10 +111,10 @@ def status_cmd(shelter_id: str, status: str, count: int | None, by: str) -> None
         raise click.ClickException(str(exc)) from exc
     head = f", {shelter['head_count']} people" if shelter["head_count"] is not None else ""
     click.echo(
-        f"{shelter['source_id']} {shelter['name']}: {STATUS_LABELS[shelter['previous_status']]}"
-        f" → {STATUS_LABELS[shelter['status']]} ({shelter['status']}{head}) by {by}"
+        f"{shelter['source_id']} {shelter['name']}: {SHELTER_STATUS.label(shelter['previous_status'])}"
+        f" → {SHELTER_STATUS.label(shelter['status'])} ({shelter['status']}{head}) by {by}"
     )
-    if shelter["status"] == "open" and shelter["previous_status"] != "open":
+    if shelter["status"] == ShelterStatus.OPEN and shelter["previous_status"] != ShelterStatus.OPEN:
         fields = service.opening_alert_fields(shelter, current_app.config.get("AREAS_CSV"))
         click.echo("Residents were NOT notified. To announce the opening (needs a second person's approval):")
         if not fields["areas"]:
@@ -147,7 +148,7 @@ def list_cmd(status: str | None, as_json: bool) -> None:
         return
     for s in rows:
         head = "" if s["head_count"] is None else f" {s['head_count']}人"
-        click.echo(f"{s['source_id']}\t{STATUS_LABELS[s['status']]}{head}\t{s['name']}")
+        click.echo(f"{s['source_id']}\t{SHELTER_STATUS.label(s['status'])}{head}\t{s['name']}")
     click.echo(f"{len(rows)} shelters")
 
 
@@ -164,8 +165,8 @@ def history_cmd(shelter_id: str) -> None:
         raise click.ClickException(f"no shelter has the id {shelter_id!r}") from exc
     for r in rows:
         head = "" if r["head_count"] is None else f" ({r['head_count']}人)"
-        prev = STATUS_LABELS.get(r["previous_status"] or "", "-")
-        click.echo(f"{r['at']}  {prev} → {STATUS_LABELS[r['status']]}{head}  by {r['by']} via {r['via']}")
+        prev = SHELTER_STATUS.label(r["previous_status"]) if r["previous_status"] else "-"
+        click.echo(f"{r['at']}  {prev} → {SHELTER_STATUS.label(r['status'])}{head}  by {r['by']} via {r['via']}")
     if not rows:
         click.echo("no status changes yet")
 

@@ -17,6 +17,7 @@ from bot.handlers.surveys import invitation
 from commands.actors import actor
 from outbox import sender
 from store import outbox as outbox_store
+from store.vocab import DeliveryState, QuestionKind, SurveyState
 from surveys import service
 
 survey_cli = AppGroup("survey", help="Surveys (アンケート): create, approve, send, results, close.")
@@ -72,7 +73,7 @@ def create_cmd(question, options, title, areas, langs, topics, closes, by) -> No
     db = _db()
     with _Edge():
         codes = resolve_areas(areas) if areas else []
-        q = service.make_question("single", question, options)
+        q = service.make_question(QuestionKind.SINGLE, question, options)
         survey_id = service.create(
             db, title or question[: service.TITLE_MAX], [q], by, codes, list(langs), list(topics), _parse_closes(closes)
         )
@@ -109,10 +110,10 @@ def send_cmd(survey_id: int, by: str) -> None:
     rt = current_app.extensions["madoguchi"]
     with _Edge():
         survey = service.get(db, survey_id)
-        if survey["state"] == "approved":
+        if survey["state"] == SurveyState.APPROVED:
             n = service.start_sending(db, survey_id, by, invitation)
             click.echo(f"{n} 人に送ります…")
-        elif survey["state"] != "sending":
+        elif survey["state"] != SurveyState.SENDING:
             raise service.WrongState(survey["state"], "送信")
     worker_id = f"{socket.gethostname()}:{os.getpid()}:survey-send"
     with click.progressbar(
@@ -122,20 +123,27 @@ def send_cmd(survey_id: int, by: str) -> None:
         while True:
             batch = outbox_store.claim(db, worker_id, sender.LEASE_SECONDS, kind=service.KIND, ref=survey_id)
             counts = outbox_store.counts(db, service.KIND, survey_id)
-            done = counts["sent"] + counts["failed"] + counts["stopped"] + counts["withdrawn"]
+            done = (
+                counts[DeliveryState.SENT]
+                + counts[DeliveryState.FAILED]
+                + counts[DeliveryState.STOPPED]
+                + counts[DeliveryState.WITHDRAWN]
+            )
             bar.update(done - last)
             last = done
             if batch is None:
-                if counts["pending"] == 0:
+                if counts[DeliveryState.PENDING] == 0:
                     break
                 due = outbox_store.next_due(db, kind=service.KIND, ref=survey_id)
                 time.sleep(min(1.0, max(0.05, (due or time.time() + 0.2) - time.time())))
                 continue
             sender.send_one(db, rt.line, batch)
     counts = outbox_store.counts(db, service.KIND, survey_id)
-    click.echo(f"送信済み {counts['sent']} 人 / 失敗 {counts['failed']} 人 / 停止 {counts['stopped']} 人")
+    click.echo(
+        f"送信済み {counts[DeliveryState.SENT]} 人 / 失敗 {counts[DeliveryState.FAILED]} 人 / 停止 {counts[DeliveryState.STOPPED]} 人"
+    )
     error = outbox_store.last_error(db, service.KIND, survey_id)
-    if counts["stopped"] and error:
+    if counts[DeliveryState.STOPPED] and error:
         click.echo(error)
 
 

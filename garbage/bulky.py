@@ -20,6 +20,7 @@ from typing import Protocol
 
 from faq.csvio import FaqCsvError, FaqCsvInvalid, csv_records, decode_csv_bytes
 from garbage.items import ItemIndex
+from store.vocab import BULKY_STATUS
 
 SAMPLE_FEES = Path(__file__).resolve().parent.parent / "data" / "garbage" / "bulky_fees.csv"
 LEAD_DAYS = 3  # the earliest collection is this many days after the request (the contractor's route planning)
@@ -181,7 +182,7 @@ def export_csv(requests: Iterable[dict[str, object]], area_names: dict[str, str]
                     "・".join(i["name"] for i in items),  # type: ignore[union-attr]
                     len(items),  # type: ignore[arg-type]
                     r["total_fee"],
-                    {"booked": "受付済み", "cancelled": "取消"}.get(str(r["status"]), r["status"]),
+                    BULKY_STATUS.label(str(r["status"])),
                     r.get("cancel_reason") or "",
                 )
             ]

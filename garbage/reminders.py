@@ -20,6 +20,7 @@ from garbage.model import GarbageSet
 from garbage.service import resolve_area
 from store import alerts as alert_store
 from store import garbage as garbage_store
+from store.vocab import AlertState, AlertStatus, MsgType
 
 EVENING_START = 17  # hour, ward time
 EVENING_END = 21
@@ -102,15 +103,15 @@ def _outbox(
     row = {
         "created_at": now,
         "created_by": BY,
-        "status": "actual",
-        "msg_type": "alert",
+        "status": AlertStatus.ACTUAL,
+        "msg_type": MsgType.ALERT,
         "event": "garbage_reminder",
         "severity": "Minor",
         "headline": compose("ja", area_name, day, labels)[0],
         "areas": [code],
         "topics": ["garbage"],
         "expires_at": expires,
-        "state": "approved",
+        "state": AlertState.APPROVED,
         # A routine reminder from the ward's own calendar: no second person approves it.
         "approved_by": BY,
         "approved_at": now,

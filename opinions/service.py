@@ -26,18 +26,13 @@ from faq.csvio import FaqCsvInvalid, decode_csv_bytes
 from store import audit, transaction
 from store import opinions as store
 from store import outbox as outbox_store
+from store.vocab import DELIVERY_STATE, OPINION_STATUS, DeliveryState, OpinionStatus, ReplyState
 
 KIND = "opinion_reply"
 DRAFT_MAX_AGE = 86400.0  # a day: come back tomorrow morning and your text is still there
 TEXT_MAX = 5000  # LINE's own limit for one message
 REPLY_MAX = 4000
 PER_DAY = 10  # opinions one resident can send a day (abuse limit)
-STATUS_LABELS = {
-    store.RECEIVED: "受付",
-    store.IN_PROGRESS: "対応中",
-    store.ANSWERED: "回答済み",
-    store.NO_ACTION: "対応なし",
-}
 LANG_COLUMNS = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
 
 
@@ -296,20 +291,22 @@ def get(db: Database, opinion_id: int) -> dict[str, Any]:
     if row is None:
         raise OpinionError(f"ご意見 {opinion_id} は見つかりません。")
     row["number"] = receipt(opinion_id)
-    row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+    row["status_label"] = OPINION_STATUS.label(row["status"])
     return row
 
 
 def set_status(db: Database, opinion_id: int, status: str, by: str, source: str = "console") -> None:
-    if status not in STATUS_LABELS:
+    if status not in OPINION_STATUS:
         raise OpinionError("状態の指定が正しくありません。")
     get(db, opinion_id)
     with transaction(db):
         fields: dict[str, Any] = {"status": status}
-        if status == store.ANSWERED:
+        if status == OpinionStatus.ANSWERED:
             fields["answered_at"] = time.time()
         store.update_opinion(db, opinion_id, **fields)
-        audit.record(db, by, "opinion.status", f"opinion:{opinion_id}", {"status": STATUS_LABELS[status]}, source)
+        audit.record(
+            db, by, "opinion.status", f"opinion:{opinion_id}", {"status": OPINION_STATUS.label(status)}, source
+        )
 
 
 def assign(db: Database, opinion_id: int, department: str, by: str, source: str = "console") -> None:
@@ -365,7 +362,7 @@ def write_reply(
 
 def approve_reply(db: Database, reply_id: int, by: str, render: Any, source: str = "console") -> None:
     reply = store.get_reply(db, reply_id)
-    if reply is None or reply["state"] != store.REPLY_DRAFT:
+    if reply is None or reply["state"] != ReplyState.DRAFT:
         raise OpinionError("承認待ちの返信が見つかりません。")
     if reply["created_by"].casefold() == by.casefold():
         raise OpinionError("返信を書いた本人は承認できません。別の職員が承認してください。")
@@ -380,21 +377,21 @@ def _send_reply(db: Database, reply_id: int, by: str, render: Any, source: str, 
         raise OpinionError("この方はもう友だちではないため、返信できません。")
     with transaction(db):
         if not store.set_reply_state(
-            db, reply_id, (store.REPLY_DRAFT,), state=store.REPLY_SENT, approved_by=approved_by, approved_at=time.time()
+            db, reply_id, (ReplyState.DRAFT,), state=ReplyState.SENT, approved_by=approved_by, approved_at=time.time()
         ):
             raise OpinionError("この返信はすでに送られています。")
         outbox_store.enqueue_push(db, KIND, reply_id, user_id, render(opinion, reply["body"]), opinion["lang"])
-        store.update_opinion(db, opinion["id"], status=store.ANSWERED, answered_at=time.time())
+        store.update_opinion(db, opinion["id"], status=OpinionStatus.ANSWERED, answered_at=time.time())
         audit.record(db, by, "opinion.reply", f"opinion:{opinion['id']}", {"reply": reply_id}, source)
 
 
 def reply_delivery(db: Database, reply_id: int) -> str:
     counts = outbox_store.counts(db, KIND, reply_id)
-    if counts["sent"]:
-        return "送信済み"
-    if counts["pending"]:
-        return "送信待ち"
-    if counts["failed"] or counts["stopped"]:
+    if counts[DeliveryState.SENT]:
+        return DELIVERY_STATE.label(DeliveryState.SENT)
+    if counts[DeliveryState.PENDING]:
+        return DELIVERY_STATE.label(DeliveryState.PENDING)
+    if counts[DeliveryState.FAILED] or counts[DeliveryState.STOPPED]:
         return "送信できませんでした"
     return "—"
 
@@ -408,7 +405,7 @@ def monthly_report(db: Database, start: float, end: float, topics: Mapping[str, 
         name = topics[topic].names["ja"] if topic in topics else topic
         by_topic[name] += n
         by_area[area or "-"] += n
-        by_status[STATUS_LABELS.get(status, status)] += n
+        by_status[OPINION_STATUS.label(status)] += n
         table[name][area or "-"] += n
     return {
         "total": sum(by_topic.values()),

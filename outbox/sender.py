@@ -24,6 +24,7 @@ from common.delivery import Failed, RateLimiter, Retry, Sent, Stop, backoff_dela
 from common.line_api import LineApi, LineApiError
 from store import Store
 from store import outbox as store
+from store.vocab import DeliveryState
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ def send_one(db, line: LineApi, batch: dict[str, Any], backoff_base: float = 1.0
     """Send one claimed batch; returns sent | retry | failed | stopped."""
     users = store.recipients(db, batch["id"])
     if not users:  # everyone in it unfollowed meanwhile
-        store.finish(db, batch["id"], store.SENT, 204)
-        return "sent"
+        store.finish(db, batch["id"], DeliveryState.SENT, 204)
+        return DeliveryState.SENT
     try:
         if len(users) == 1:
             line.push(users[0], _messages(batch["messages"]), retry_key=batch["retry_key"])
@@ -50,28 +51,28 @@ def send_one(db, line: LineApi, batch: dict[str, Any], backoff_base: float = 1.0
             line.multicast(users, _messages(batch["messages"]), batch["retry_key"])
     except LineApiError as err:
         return _settle(db, batch, err, backoff_base)
-    store.finish(db, batch["id"], store.SENT, 200)
-    return "sent"
+    store.finish(db, batch["id"], DeliveryState.SENT, 200)
+    return DeliveryState.SENT
 
 
 def _settle(db, batch: dict[str, Any], err: LineApiError, backoff_base: float) -> str:
     """Record what LINE's error means for the batch (see `common.delivery.decide_retry`)."""
     decision = decide_retry(err.status, batch["attempts"], err.message, max_attempts=MAX_ATTEMPTS)
     if isinstance(decision, Sent):  # an earlier attempt with this key was accepted
-        store.finish(db, batch["id"], store.SENT, decision.status)
-        return "sent"
+        store.finish(db, batch["id"], DeliveryState.SENT, decision.status)
+        return DeliveryState.SENT
     if isinstance(decision, Stop):
         store.stop_kind(db, batch["kind"], batch["ref"], QUOTA_MESSAGE)
         log.error("outbox %s %s stopped: monthly message limit", batch["kind"], batch["ref"])
-        return "stopped"
+        return DeliveryState.STOPPED
     if isinstance(decision, Retry):
         delay = backoff_delay(batch["attempts"], backoff_base, 60.0)
         store.retry_later(db, batch["id"], delay, err.status, err.message)
         return "retry"
     assert isinstance(decision, Failed)
-    store.finish(db, batch["id"], store.FAILED, err.status, err.message)
+    store.finish(db, batch["id"], DeliveryState.FAILED, err.status, err.message)
     log.warning("outbox %s %s batch %s failed: %s", batch["kind"], batch["ref"], batch["id"], err.status)
-    return "failed"
+    return DeliveryState.FAILED
 
 
 def deliver_due(store_: Store, line: LineApi, worker_id: str | None = None, backoff_base: float = 1.0) -> int:

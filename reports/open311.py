@@ -13,9 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reports.kinds import ReportKind
-from store import reports as store
+from store.vocab import OPEN311_GROUPS, REPORT_OPEN, Open311Status, ReportStatus
 
-OPEN_STATUSES = (store.RECEIVED, store.IN_PROGRESS)
 DEFAULT_DAYS = 90  # the spec: without start_date, the last 90 days
 MAX_RESULTS = 1000
 
@@ -59,10 +58,8 @@ def statuses_for(value: str | None) -> list[str]:
     out: list[str] = []
     for part in value.split(","):
         part = part.strip().lower()
-        if part == "open":
-            out += OPEN_STATUSES
-        elif part == "closed":
-            out += store.CLOSED
+        if part in OPEN311_GROUPS:
+            out += OPEN311_GROUPS[Open311Status(part)]
         elif part:
             raise Open311Error("status must be open or closed")
     return out
@@ -75,11 +72,11 @@ def request(
     area = area_names.get(row.get("area_code") or "", "")
     address = " ".join(x for x in (area, row.get("address") or "") if x) if public else area
     notes = row.get("status_notes") or ""
-    if row.get("status") == store.DUPLICATE and row.get("duplicate_of"):
+    if row.get("status") == ReportStatus.DUPLICATE and row.get("duplicate_of"):
         notes = " ".join(x for x in (notes, f"duplicate of {row['duplicate_of']}") if x)
     return {
         "service_request_id": str(row["id"]),
-        "status": "open" if row["status"] in OPEN_STATUSES else "closed",
+        "status": Open311Status.OPEN if row["status"] in REPORT_OPEN else Open311Status.CLOSED,
         "status_notes": notes,
         "service_name": row["kind_name"],
         "service_code": row["kind"],

@@ -25,6 +25,7 @@ from reports.flow import Draft, FlowError, StoredPhoto
 from reports.kinds import ReportKind, by_code, load_kinds
 from reports.media import MediaStore
 from store import reports as store
+from store.vocab import REPORT_STATUS, ReportStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +41,13 @@ CANCEL_WORDS = {
     "stop report",
     "quit",
 }
-STATUS_LABELS_JA = {
-    store.RECEIVED: "受付",
-    store.IN_PROGRESS: "対応中",
-    store.DONE: "完了",
-    store.REJECTED: "対応不可",
-    store.DUPLICATE: "重複",
-}
 # Which status may follow which (a closed report can be reopened).
 TRANSITIONS = {
-    store.RECEIVED: (store.IN_PROGRESS, store.DONE, store.REJECTED, store.DUPLICATE),
-    store.IN_PROGRESS: (store.DONE, store.REJECTED, store.DUPLICATE, store.RECEIVED),
-    store.DONE: (store.IN_PROGRESS,),
-    store.REJECTED: (store.IN_PROGRESS,),
-    store.DUPLICATE: (store.IN_PROGRESS,),
+    ReportStatus.RECEIVED: (ReportStatus.IN_PROGRESS, ReportStatus.DONE, ReportStatus.REJECTED, ReportStatus.DUPLICATE),
+    ReportStatus.IN_PROGRESS: (ReportStatus.DONE, ReportStatus.REJECTED, ReportStatus.DUPLICATE, ReportStatus.RECEIVED),
+    ReportStatus.DONE: (ReportStatus.IN_PROGRESS,),
+    ReportStatus.REJECTED: (ReportStatus.IN_PROGRESS,),
+    ReportStatus.DUPLICATE: (ReportStatus.IN_PROGRESS,),
 }
 
 
@@ -424,15 +418,15 @@ def change_status(
     report = store.get_report(db, report_id)
     if report is None:
         raise ReportError("通報が見つかりません。")
-    if new_status not in STATUS_LABELS_JA:
+    if new_status not in REPORT_STATUS:
         raise ReportError("状態が正しくありません。")
     if new_status == report["status"]:
         raise ReportError("すでにその状態です。")
     if new_status not in TRANSITIONS[report["status"]]:
         raise ReportError(
-            f"「{STATUS_LABELS_JA[report['status']]}」から「{STATUS_LABELS_JA[new_status]}」には変えられません。"
+            f"「{REPORT_STATUS.label(report['status'])}」から「{REPORT_STATUS.label(new_status)}」には変えられません。"
         )
-    if new_status == store.DUPLICATE:
+    if new_status == ReportStatus.DUPLICATE:
         if duplicate_of is None or duplicate_of == report_id or store.get_report(db, duplicate_of) is None:
             raise ReportError("重複にするには、元の通報の受付番号を入力してください。")
     note = (note or "").strip()[:1000]

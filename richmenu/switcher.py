@@ -31,6 +31,7 @@ from richmenu.sync import DEFAULT_KEY
 from store import Store
 from store import alerts as alert_store
 from store import richmenu as menu_store
+from store.vocab import AlertKind
 
 log = logging.getLogger(__name__)
 BULK_MAX = 500  # LINE: userIds per bulk link/unlink request
@@ -43,7 +44,7 @@ def is_disaster_trigger(alert: dict) -> bool:
     if alert.get("test_audience"):
         return False
     template = alert.get("template") or ""
-    if "lift" in template or "kaijo" in template:
+    if AlertKind.LIFT in template or "kaijo" in template:
         return False  # 解除: the order ended
     return (alert.get("level") or 0) >= 3 or template == "shelter_open"
 

@@ -21,29 +21,28 @@ import numpy as np
 from sqlite_utils import Database
 
 import wardtime
+from common.i18n import t
 from nlp.normalize import normalize
 from shelters.importer import HAZARD_COLUMNS, HAZARDS, SAME_SOURCE_FORMATS, ParsedFile, ShelterRecord, read_shelters
 from store import Store, audit, transaction
 from store import shelters as shelter_store
-from store.shelters import STATUSES
+from store.vocab import SHELTER_STATUS, SHELTER_TAKING_IN, ShelterStatus
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AREAS_CSV = ROOT / "data" / "areas.csv"
 JST = timezone(timedelta(hours=9))
-OPEN_STATUSES = ("open", "crowded")
 EARTH_RADIUS_M = 6_371_008.8
-STATUS_ALIASES = {
-    "開設": "open",
-    "開設中": "open",
-    "混雑": "crowded",
-    "満": "full",
-    "満員": "full",
-    "未開設": "closed",
-    "閉鎖": "closed",
+# What staff may type for a status besides its code: the words either audience reads (the catalog's
+# Japanese for residents, so a word seen in LINE works on the command line too), and two shorthands.
+STATUS_ALIASES: dict[str, ShelterStatus] = {
+    **{label: code for code, label in SHELTER_STATUS.staff.items()},
+    **{t(SHELTER_STATUS.resident_key(code), "ja"): code for code in ShelterStatus},
+    "開設中": ShelterStatus.OPEN,
+    "満": ShelterStatus.FULL,
 }
-_STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
+_STATUS_CODE = {s: i for i, s in enumerate(ShelterStatus)}
 
 
 # Far above any shelter's capacity, far below what the database's 64-bit integers hold (a
@@ -152,8 +151,7 @@ def get_shelter(db: Database, source_id: str) -> dict[str, Any]:
 def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
     """Shelters designated for an area (対象となる町会・自治会), open ones first."""
     rows = [_public(r) for r in shelter_store.shelters_for_area(db, area_name)]
-    order = {"open": 0, "crowded": 1, "full": 2, "closed": 3}
-    return sorted(rows, key=lambda s: (order[s["status"]], s["source_id"]))
+    return sorted(rows, key=lambda s: (SHELTER_STATUS.rank(s["status"]), s["source_id"]))
 
 
 # --- import ------------------------------------------------------------------------------
@@ -231,9 +229,9 @@ def ensure_seeded(store: Store, path: Path | str | None) -> int | None:
 def normalize_status(status: str) -> str:
     value = (status or "").strip()
     value = STATUS_ALIASES.get(value, value.lower())
-    if value not in STATUSES:
-        raise InvalidStatus(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-    return value
+    if value not in SHELTER_STATUS:
+        raise InvalidStatus(f"status must be one of {', '.join(ShelterStatus)}, got {status!r}")
+    return ShelterStatus(value)
 
 
 def set_status(
@@ -289,7 +287,7 @@ class _Arrays:
     lon: np.ndarray
     cos_lat: np.ndarray
     bits: np.ndarray
-    status: np.ndarray  # index into STATUSES
+    status: np.ndarray  # index into ShelterStatus
 
 
 _CACHE: dict[str, _Arrays] = {}
@@ -350,7 +348,7 @@ def nearest(
         return []
     mask = np.ones(len(a.ids), dtype=bool)
     if only_open:
-        mask &= (a.status == _STATUS_CODE["open"]) | (a.status == _STATUS_CODE["crowded"])
+        mask &= np.isin(a.status, [_STATUS_CODE[s] for s in SHELTER_TAKING_IN])
     if hazard is not None:
         mask &= (a.bits & (1 << HAZARDS.index(hazard))) != 0
     candidates = np.flatnonzero(mask)
@@ -371,7 +369,7 @@ def nearest(
     out = []
     for source_id, d in picked:
         row = rows.get(source_id)
-        if row is None or (only_open and row["status"] not in OPEN_STATUSES):
+        if row is None or (only_open and row["status"] not in SHELTER_TAKING_IN):
             continue  # changed since the arrays were built: never report a closed shelter as open
         out.append({**_public(row), "distance_m": round(d, 1)})
     return out

@@ -23,11 +23,6 @@ from store.dialect import skip_locked
 
 migrations = Migrations("madoguchi.alerts")
 
-# Alert life cycle.
-DRAFT, APPROVED, SENDING, SENT, STOPPED, WITHDRAWN = "draft", "approved", "sending", "sent", "stopped", "withdrawn"
-# Batch states.
-PENDING, BATCH_SENT, FAILED, BATCH_WITHDRAWN = "pending", "sent", "failed", "withdrawn"
-
 
 @migrations(name="0001_alerts")
 def _m0001(db: Database) -> None:

@@ -13,6 +13,7 @@ from sqlite_utils import Database, Migrations
 from nlp.pii import mask_personal
 from store import transaction
 from store.dialect import skip_locked
+from store.vocab import InboxState
 
 migrations = Migrations("madoguchi.core")
 
@@ -118,7 +119,7 @@ def _m0004(db: Database) -> None:
 # workers: queued (payload kept) → working (owner set) → done | expired | failed (payload
 # and user key erased). Every claim and release is one atomic UPDATE … RETURNING.
 
-INBOX_OPEN_STATES = ("queued", "working")
+INBOX_OPEN_STATES = (InboxState.QUEUED, InboxState.WORKING)
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def mark_sending(db: Database, event_id: str, owner: str, via: str) -> bool:
     return cur.rowcount == 1
 
 
-def finish_event(db: Database, event_id: str, owner: str | None = None, state: str = "done") -> bool:
+def finish_event(db: Database, event_id: str, owner: str | None = None, state: str = InboxState.DONE) -> bool:
     """Close an event and erase its payload (it holds a user id and text).
 
     With `owner`, only while that owner still holds it: a process that was presumed dead
@@ -303,7 +304,7 @@ def release_dead_owners(db: Database, lease_seconds: float, now: float | None = 
 def inbox_stats(db: Database, lease_seconds: float, now: float | None = None) -> dict[str, Any]:
     """Backlog and live answer workers, for /healthz."""
     at = now if now is not None else time.time()
-    counts = {"queued": 0, "working": 0}
+    counts: dict[str, int] = dict.fromkeys(INBOX_OPEN_STATES, 0)
     oldest = None
     for state, n, first in db.execute(
         "SELECT state, COUNT(*), MIN(received_at) FROM processed_events WHERE state IN ('queued', 'working')"
@@ -318,8 +319,8 @@ def inbox_stats(db: Database, lease_seconds: float, now: float | None = None) ->
         ).fetchall()
     ]
     return {
-        "queued": counts["queued"],
-        "in_progress": counts["working"],
+        "queued": counts[InboxState.QUEUED],
+        "in_progress": counts[InboxState.WORKING],
         "oldest_seconds": round(at - oldest, 1) if oldest is not None else 0.0,
         "workers": workers,
     }

@@ -16,10 +16,6 @@ from sqlite_utils import Database, Migrations
 
 migrations = Migrations("madoguchi.opinions")
 
-RECEIVED, IN_PROGRESS, ANSWERED, NO_ACTION = "received", "in_progress", "answered", "no_action"
-STATUSES = (RECEIVED, IN_PROGRESS, ANSWERED, NO_ACTION)
-REPLY_DRAFT, REPLY_SENT, REPLY_REJECTED = "draft", "sent", "rejected"
-
 
 @migrations(name="0001_opinions")
 def _m0001(db: Database) -> None:

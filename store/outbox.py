@@ -19,10 +19,10 @@ from sqlite_utils import Database, Migrations
 
 from store import transaction
 from store.dialect import skip_locked
+from store.vocab import DeliveryState
 
 migrations = Migrations("madoguchi.outbox")
 
-PENDING, SENT, FAILED, STOPPED, WITHDRAWN = "pending", "sent", "failed", "stopped", "withdrawn"
 MULTICAST_MAX = 500  # LINE: recipients per multicast
 
 
@@ -195,7 +195,7 @@ def withdraw(db: Database, kind: str, ref: int) -> int:
 
 def counts(db: Database, kind: str, ref: int) -> dict[str, int]:
     """Recipients per batch status for one survey/reply: pending, sent, failed, stopped, withdrawn."""
-    out = {s: 0 for s in (PENDING, SENT, FAILED, STOPPED, WITHDRAWN)}
+    out: dict[str, int] = dict.fromkeys(DeliveryState, 0)
     for status, n in db.execute(
         "SELECT status, COALESCE(SUM(n), 0) FROM outbox_batches WHERE kind = ? AND ref = ? GROUP BY status", [kind, ref]
     ):

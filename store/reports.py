@@ -19,12 +19,9 @@ from sqlite_utils import Database, Migrations
 from store import audit as audit_store
 from store import outbox as outbox_store
 from store import transaction
+from store.vocab import REPORT_CLOSED, ReportStatus
 
 migrations = Migrations("madoguchi.reports")
-
-RECEIVED, IN_PROGRESS, DONE, REJECTED, DUPLICATE = "received", "in_progress", "done", "rejected", "duplicate"
-STATUSES = (RECEIVED, IN_PROGRESS, DONE, REJECTED, DUPLICATE)
-CLOSED = (DONE, REJECTED, DUPLICATE)
 
 
 @migrations(name="0001_reports")
@@ -262,7 +259,7 @@ def submit(
             )
         db.execute(
             "INSERT INTO report_changes (report_id, at, actor, action, to_status) VALUES (?, ?, 'resident', 'create', ?)",
-            [report_id, now, RECEIVED],
+            [report_id, now, ReportStatus.RECEIVED],
         )
     return report_id
 
@@ -287,7 +284,7 @@ def insert_reports(db: Database, rows: Iterable[dict[str, Any]]) -> int:
                     row.get("lon"),
                     row.get("address"),
                     row.get("area_code"),
-                    row.get("status", RECEIVED),
+                    row.get("status", ReportStatus.RECEIVED),
                     row.get("status_notes", ""),
                     row.get("department"),
                     row["created_at"],
@@ -417,11 +414,18 @@ def change_status(
         if row is None or row[0] != expect_status:
             return None
         lang = row[2]
-        closed = now if new_status in CLOSED else None
+        closed = now if new_status in REPORT_CLOSED else None
         db.execute(
             "UPDATE reports SET status = ?, status_notes = COALESCE(?, status_notes), duplicate_of = ?,"
             " updated_at = ?, closed_at = ? WHERE id = ?",
-            [new_status, status_notes, duplicate_of if new_status == DUPLICATE else None, now, closed, report_id],
+            [
+                new_status,
+                status_notes,
+                duplicate_of if new_status == ReportStatus.DUPLICATE else None,
+                now,
+                closed,
+                report_id,
+            ],
         )
         cur = db.execute(
             "INSERT INTO report_changes (report_id, at, actor, action, from_status, to_status, note)"

@@ -18,12 +18,13 @@ from store import outbox as outbox_store
 from store import reports as report_store
 from store import surveys as survey_store
 from store import transaction
+from store.vocab import Topic
 
 migrations = Migrations("madoguchi.residents")
 
 # 防災 is always on; the others are opt-in.
-ALWAYS_TOPIC = "disaster"
-TOPICS = ("disaster", "event", "childcare", "garbage")
+ALWAYS_TOPIC = Topic.DISASTER
+TOPICS = tuple(Topic)
 _FIELDS = ("area", "lang", "lang_source", "topics", "delivery_stopped", "safety_stopped", "reg_step")
 
 

@@ -12,8 +12,6 @@ from store.dialect import is_postgres
 
 migrations = Migrations("madoguchi.shelters")
 
-STATUSES = ("closed", "open", "crowded", "full")
-
 # Columns that come from the source file (an import replaces these and nothing else).
 DATA_COLUMNS = (
     "name",

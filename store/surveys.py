@@ -19,9 +19,6 @@ from store import transaction
 
 migrations = Migrations("madoguchi.surveys")
 
-DRAFT, APPROVED, SENDING, CLOSED = "draft", "approved", "sending", "closed"
-STATES = (DRAFT, APPROVED, SENDING, CLOSED)
-
 
 @migrations(name="0001_surveys")
 def _m0001(db: Database) -> None:

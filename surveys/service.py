@@ -27,10 +27,9 @@ from store import audit, transaction
 from store import outbox as outbox_store
 from store import residents as resident_store
 from store import surveys as store
+from store.vocab import QUESTION_KIND, SURVEY_STATE, DeliveryState, QuestionKind, SurveyState
 
 KIND = "survey"
-KINDS = ("single", "multi", "rating", "text")
-KIND_LABELS = {"single": "ひとつ選ぶ", "multi": "いくつでも選ぶ", "rating": "5段階評価", "text": "自由記述"}
 MAX_QUESTIONS = 10
 MAX_OPTIONS = 13  # LINE: 13 quick-reply items
 OPTION_MAX = 20  # LINE: quick-reply label ≤ 20 characters
@@ -38,12 +37,6 @@ QUESTION_MAX = 500
 TITLE_MAX = 100
 TEXT_ANSWER_MAX = 1000
 RATING = ("1", "2", "3", "4", "5")
-STATE_LABELS = {
-    store.DRAFT: "下書き（承認待ち）",
-    store.APPROVED: "承認済み（未送信）",
-    store.SENDING: "受付中",
-    store.CLOSED: "締切",
-}
 
 
 class SurveyError(Exception):
@@ -68,7 +61,7 @@ class SelfApproval(SurveyError):
 
 class WrongState(SurveyError):
     def __init__(self, state: str, doing: str):
-        super().__init__(f"このアンケートは「{STATE_LABELS.get(state, state)}」なので{doing}できません。")
+        super().__init__(f"このアンケートは「{SURVEY_STATE.label(state)}」なので{doing}できません。")
 
 
 @dataclass(frozen=True)
@@ -96,13 +89,13 @@ def make_question(
     """A question from Japanese text and options (translations: {lang: {"text", "options"}})."""
     texts = {"ja": (text or "").strip()}
     opts: list[dict[str, str]] = [{"ja": (o or "").strip()} for o in options]
-    if kind == "rating":
+    if kind == QuestionKind.RATING:
         opts = [{"ja": r} for r in RATING]
     for lang, tr in (translations or {}).items():
         if tr.get("text"):
             texts[lang] = str(tr["text"]).strip()
         for i, label in enumerate(tr.get("options") or []):
-            if i < len(opts) and label and kind != "rating":
+            if i < len(opts) and label and kind != QuestionKind.RATING:
                 opts[i][lang] = str(label).strip()
     return Question(kind, texts, opts)
 
@@ -116,15 +109,15 @@ def validate(title: str, questions: Sequence[Question]) -> list[str]:
     if not 1 <= len(questions) <= MAX_QUESTIONS:
         problems.append(f"質問は 1〜{MAX_QUESTIONS} 問です（{len(questions)} 問）")
     for n, q in enumerate(questions, start=1):
-        if q.kind not in KINDS:
+        if q.kind not in QUESTION_KIND:
             problems.append(f"質問{n}: 種類が不明です（{q.kind}）")
             continue
         if not q.text.get("ja"):
             problems.append(f"質問{n}: 質問文を入れてください")
         if any(len(t) > QUESTION_MAX for t in q.text.values()):
             problems.append(f"質問{n}: 質問文は {QUESTION_MAX} 文字までです")
-        if q.kind in ("single", "multi"):
-            limit = MAX_OPTIONS if q.kind == "single" else MAX_OPTIONS - 1  # multi keeps one button for 決定
+        if q.kind in (QuestionKind.SINGLE, QuestionKind.MULTI):
+            limit = MAX_OPTIONS if q.kind == QuestionKind.SINGLE else MAX_OPTIONS - 1  # multi keeps one button for 決定
             if not 2 <= len(q.options) <= limit:
                 problems.append(
                     f"質問{n}: 選択肢は 2〜{limit} 個です（{len(q.options)} 個。LINE のボタンは 13 個までのため）"
@@ -181,7 +174,7 @@ def get(db: Database, survey_id: int) -> dict[str, Any]:
     if survey is None:
         raise UnknownSurvey(survey_id)
     survey["questions"] = [Question.from_dict(q) for q in survey["questions"]]
-    survey["state_label"] = STATE_LABELS.get(survey["state"], survey["state"])
+    survey["state_label"] = SURVEY_STATE.label(survey["state"])
     return survey
 
 
@@ -191,7 +184,7 @@ def approve(db: Database, survey_id: int, by: str, source: str = "cli") -> None:
         audit.record(db, by, "survey.approve_refused", f"survey:{survey_id}", None, source)
         raise SelfApproval()
     if not store.update_survey(
-        db, survey_id, (store.DRAFT,), state=store.APPROVED, approved_by=by, approved_at=time.time()
+        db, survey_id, (SurveyState.DRAFT,), state=SurveyState.APPROVED, approved_by=by, approved_at=time.time()
     ):
         raise WrongState(survey["state"], "承認")
     audit.record(db, by, "survey.approve", f"survey:{survey_id}", None, source)
@@ -209,14 +202,14 @@ def start_sending(db: Database, survey_id: int, by: str, messages_for: Any, sour
     this module stays free of LINE message types. Returns the number of recipients.
     """
     survey = get(db, survey_id)
-    if survey["state"] != store.APPROVED:
+    if survey["state"] != SurveyState.APPROVED:
         raise WrongState(survey["state"], "送信")
     groups: dict[str, list[str]] = defaultdict(list)
     with transaction(db):
         if not store.update_survey(
-            db, survey_id, (store.APPROVED,), state=store.SENDING, sent_by=by, sent_at=time.time()
+            db, survey_id, (SurveyState.APPROVED,), state=SurveyState.SENDING, sent_by=by, sent_at=time.time()
         ):
-            raise WrongState(store.SENDING, "送信")
+            raise WrongState(SurveyState.SENDING, "送信")
         for user_id, lang, _area in audience(db, survey):
             groups[lang or "ja"].append(user_id)
         store.add_recipients(db, survey_id, (u for ids in groups.values() for u in ids))
@@ -231,10 +224,12 @@ def start_sending(db: Database, survey_id: int, by: str, messages_for: Any, sour
 def close(db: Database, survey_id: int, by: str, source: str = "cli") -> int:
     """Stop taking answers; invitations not sent yet are withdrawn. Returns how many were withdrawn."""
     survey = get(db, survey_id)
-    if survey["state"] == store.CLOSED:
+    if survey["state"] == SurveyState.CLOSED:
         raise WrongState(survey["state"], "締切")
     with transaction(db):
-        store.update_survey(db, survey_id, store.STATES, state=store.CLOSED, closed_by=by, closed_at=time.time())
+        store.update_survey(
+            db, survey_id, tuple(SurveyState), state=SurveyState.CLOSED, closed_by=by, closed_at=time.time()
+        )
         withdrawn = outbox_store.withdraw(db, KIND, survey_id)
         audit.record(db, by, "survey.close", f"survey:{survey_id}", {"withdrawn_batches": withdrawn}, source)
     return withdrawn
@@ -254,7 +249,7 @@ def close_due(db: Database) -> list[int]:
 
 def is_open(survey: Mapping[str, Any], now: float | None = None) -> bool:
     now = time.time() if now is None else now
-    return survey["state"] == store.SENDING and (survey["closes_at"] is None or survey["closes_at"] > now)
+    return survey["state"] == SurveyState.SENDING and (survey["closes_at"] is None or survey["closes_at"] > now)
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -278,7 +273,7 @@ def results(db: Database, survey_id: int) -> dict[str, Any]:
                 continue
             n += 1
             chosen = _labels(q, r["answer"])
-            if q.kind == "text":
+            if q.kind == QuestionKind.TEXT:
                 texts.append(str(r["answer"]))
             for label in chosen:
                 counts[label] += 1
@@ -302,9 +297,9 @@ def results(db: Database, survey_id: int) -> dict[str, Any]:
         "id": survey_id,
         "title": survey["title"],
         "state": survey["state"],
-        "sent": delivered["sent"],
-        "pending": delivered["pending"],
-        "failed": delivered["failed"] + delivered["stopped"],
+        "sent": delivered[DeliveryState.SENT],
+        "pending": delivered[DeliveryState.PENDING],
+        "failed": delivered[DeliveryState.FAILED] + delivered[DeliveryState.STOPPED],
         "recipients": store.count_recipients(db, survey_id),
         "answered": store.count_respondents(db, survey_id),
         "counts": first["counts"],
@@ -314,7 +309,7 @@ def results(db: Database, survey_id: int) -> dict[str, Any]:
 
 def _labels(q: Question, answer: Any) -> list[str]:
     """Option labels (Japanese) an answer chose: an index, a list of indexes, or free text."""
-    if q.kind == "text":
+    if q.kind == QuestionKind.TEXT:
         return []
     picks = answer if isinstance(answer, list) else [answer]
     return [q.options[i]["ja"] for i in picks if isinstance(i, int) and 0 <= i < len(q.options)]
@@ -328,7 +323,7 @@ def results_csv(db: Database, survey_id: int) -> bytes:
     writer.writerow(["回答者（仮名）", "質問番号", "質問", "回答", "地域", "言語", "回答日時(UTC)"])
     for r in store.answers(db, survey_id):
         q = survey["questions"][r["question"]]
-        answer = str(r["answer"]) if q.kind == "text" else " / ".join(_labels(q, r["answer"]))
+        answer = str(r["answer"]) if q.kind == QuestionKind.TEXT else " / ".join(_labels(q, r["answer"]))
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["answered_at"]))
         writer.writerow(
             [
@@ -405,10 +400,10 @@ def next_unanswered(db: Database, survey: Mapping[str, Any], respondent: str, af
 
 
 def _clean(q: Question, value: Any) -> Any:
-    if q.kind == "text":
+    if q.kind == QuestionKind.TEXT:
         text = str(value or "").strip()
         return text[:TEXT_ANSWER_MAX] if text else None
-    if q.kind == "multi":
+    if q.kind == QuestionKind.MULTI:
         picks = sorted({int(v) for v in value}) if isinstance(value, Iterable) and not isinstance(value, str) else []
         return picks if picks and all(0 <= p < len(q.options) for p in picks) else None
     try:

@@ -82,9 +82,9 @@ def test_none_open_nearby_says_so_and_marks_designated_ones_closed(client, emula
     text, flex = send_location(client, emulator, *MIDORI_SCHOOL, user=USER)
     assert "開設している避難所は、まだありません" in text["text"]
     check_text(text)
-    assert listed(flex) == [("未開設", ranked[0]["name"]), ("満", ranked[1]["name"]), ("未開設", ranked[2]["name"])]
+    assert listed(flex) == [("未開設", ranked[0]["name"]), ("満員", ranked[1]["name"]), ("未開設", ranked[2]["name"])]
     headers = [b["header"]["contents"][0]["text"] for b in check_flex(flex)]
-    assert headers == ["未開設", "満", "未開設"]
+    assert headers == ["未開設", "満員", "未開設"]
 
 
 def test_location_far_from_every_shelter(client, emulator):

@@ -154,7 +154,7 @@ def test_cli_status_prints_the_alert_command_and_refuses_unknown_ids(runner, app
     assert runner.invoke(args=["shelters", "import", str(SAMPLE)]).exit_code == 0
     result = runner.invoke(args=["shelters", "status", "E131999002601", "open", "--count", "12", "--by", "tanaka"])
     assert result.exit_code == 0, result.output
-    assert "未開設 → 開設" in result.output
+    assert "閉鎖 → 開設" in result.output
     assert "NOT notified" in result.output
     cmd = result.output.strip().splitlines()[-1]
     assert cmd.startswith(

@@ -25,6 +25,7 @@ from garbage import service as garbage_service
 from nlp.normalize import normalize
 from store import garbage as garbage_store
 from store import residents as resident_store
+from store.vocab import BULKY_STATUS, BulkyStatus
 
 log = logging.getLogger(__name__)
 
@@ -253,10 +254,10 @@ def list_requests(ctx: Ctx) -> list[Message]:
                 date=format_date(day, ctx.lang),
                 items="・".join(i["name"] for i in r["items"]),
                 total=f"{r['total_fee']:,}",
-                status=t(f"bulky_status_{r['status']}", ctx.lang),
+                status=t(BULKY_STATUS.resident_key(r["status"]), ctx.lang),
             )
         )
-        if r["status"] == "booked" and bulky.can_cancel(day, today):
+        if r["status"] == BulkyStatus.BOOKED and bulky.can_cancel(day, today):
             quick.append(
                 (
                     t("bulky_cancel_label", ctx.lang, receipt=r["receipt"]),
@@ -335,7 +336,7 @@ def bulky_postback(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Mes
         if request is None:
             return list_requests(ctx)
         day = date.fromisoformat(request["day"])
-        if request["status"] != "booked" or not bulky.can_cancel(day, _today()):
+        if request["status"] != BulkyStatus.BOOKED or not bulky.can_cancel(day, _today()):
             return [_text(t("bulky_cancel_too_late", ctx.lang), ctx.lang)]
         if action == "cancel":
             yes = (t("bulky_cancel_yes", ctx.lang), postback_data(a="bulky", v="cancel_yes", r=request["id"]), None)

@@ -41,11 +41,12 @@ from common.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
 from common.line_api import LineApiError
 from nlp.normalize import normalize
 from store import residents as resident_store
+from store.vocab import TOPIC, Topic
 
 log = logging.getLogger(__name__)
 
 AREAS_PER_PAGE = 11  # + 「次へ」 + 「決めない」 = LINE's 13 quick-reply items
-OPT_TOPICS = ("event", "childcare", "garbage")
+OPT_TOPICS = tuple(topic for topic in Topic if topic != resident_store.ALWAYS_TOPIC)
 
 
 def area_list(ctx: Ctx) -> tuple[Area, ...]:
@@ -105,7 +106,7 @@ def summary(ctx: Ctx, resident: dict[str, Any]) -> str:
         lang,
         area=_area_name(ctx, resident["area"], lang),
         language=LANGUAGE_NAMES.get(resident["lang"] or "ja", resident["lang"] or "ja"),
-        topics="・".join(t(f"topic_{x}", lang) for x in resident["topics"]),
+        topics="・".join(t(TOPIC.resident_key(x), lang) for x in resident["topics"]),
         delivery=t(_delivery_key(resident), lang),
     )
 
@@ -139,9 +140,9 @@ def ask_topics(resident: dict[str, Any], lang: str, mode: str = "r") -> Message:
     items = []
     for topic in OPT_TOPICS:
         mark = "✓ " if topic in chosen else "＋ "
-        items.append((mark + t(f"topic_{topic}", lang), postback_data(a="topic", v=topic, m=mode), None))
+        items.append((mark + t(TOPIC.resident_key(topic), lang), postback_data(a="topic", v=topic, m=mode), None))
     items.append((t("reg_done_label", lang), postback_data(a="reg_done", m=mode), None))
-    topics = "・".join(t(f"topic_{x}", lang) for x in resident["topics"])
+    topics = "・".join(t(TOPIC.resident_key(x), lang) for x in resident["topics"])
     return TextMessage(text=t("reg_topics_ask", lang, topics=topics), quick_reply=_qr(items))
 
 
@@ -444,9 +445,9 @@ _LANGUAGE_ALIASES = {
     "pt": "português portugues ポルトガル語 portuguese 葡萄牙语",
 }
 _TOPIC_ALIASES = {
-    "garbage": "ごみ ゴミ 粗大ごみ 収集 garbage trash rubbish",
-    "childcare": "子育て 子ども こども 子供 育児 保育 child children kids",
-    "event": "イベント 催し もよおし 行事 event events",
+    Topic.GARBAGE: "ごみ ゴミ 粗大ごみ 収集 garbage trash rubbish",
+    Topic.CHILDCARE: "子育て 子ども こども 子供 育児 保育 child children kids",
+    Topic.EVENT: "イベント 催し もよおし 行事 event events",
 }
 _DONE = re.compile(
     r"^(これで)?(完了|かんりょう|終わり|おわり|終了|以上|決定|ok|okay|done|finish(ed)?|that's all"
@@ -475,7 +476,7 @@ _LANGUAGE_TABLE = _alias_table(
 )
 _TOPIC_TABLE = _alias_table(
     _TOPIC_ALIASES,
-    {topic: [c[f"topic_{topic}"] for c in CATALOG.values() if f"topic_{topic}" in c] for topic in OPT_TOPICS},
+    {topic: [c[key] for c in CATALOG.values() if (key := TOPIC.resident_key(topic)) in c] for topic in OPT_TOPICS},
 )
 
 

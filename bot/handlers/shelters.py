@@ -3,7 +3,7 @@
 A location → the nearest open shelters suitable for the active hazard: a short intro and the
 shelters once, as a Flex carousel (its altText lists them for chat lists and notifications);
 none open nearby → say so and show the nearest designated ones with their real status
-(未開設 / 満). 「避難所」, "nearest shelter" and the like → a quick reply with LINE's location
+(未開設 / 満員). 「避難所」, "nearest shelter" and the like → a quick reply with LINE's location
 action. 「<area>の避難所」 (also 「若葉の避難所」 without 丁目, kana or the area's name in the
 resident's language) → the shelters designated for that area.
 """
@@ -37,6 +37,7 @@ from common.i18n import t
 from shelters import service
 from shelters.importer import HAZARDS
 from store import residents
+from store.vocab import SHELTER_STATUS, ShelterStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,12 @@ MAX_AREA_RESULTS = 10  # a carousel holds 12 bubbles
 ALT_TEXT_MAX = 400
 FLEX_BYTES_MAX = 8_000  # LINE's limit is not confirmed; keep contents well under 10 KB
 ROUTE_URL = "https://www.google.com/maps/dir/?api=1&destination={lat},{lon}&travelmode=walking"
-STATUS_COLORS = {"open": "#1E7E34", "crowded": "#B35900", "full": "#C62828", "closed": "#5F6368"}
-STATUS_MARKS = {"open": "🟢", "crowded": "🟠", "full": "🔴", "closed": "⚪"}
+STATUS_COLORS = {
+    ShelterStatus.OPEN: "#1E7E34",
+    ShelterStatus.CROWDED: "#B35900",
+    ShelterStatus.FULL: "#C62828",
+    ShelterStatus.CLOSED: "#5F6368",
+}
 # Dialogues that take a location while in progress (a report's place); None = not theirs.
 LOCATION_FIRST: list[Callable[[Ctx, Any], Sequence[Message] | None]] = []
 
@@ -105,7 +110,7 @@ def capacity_text(shelter: dict[str, Any], lang: str) -> str:
 
 
 def status_text(status: str, lang: str) -> str:
-    return t(f"shelter_status_{status}", lang)
+    return t(SHELTER_STATUS.resident_key(status), lang)
 
 
 def _bubble(shelter: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -267,8 +272,9 @@ def area_reply(ctx: Ctx, found: Sequence[Area]) -> list[Message]:
     for area in found:
         for shelter in service.shelters_for_area(ctx.db, area.name):
             by_id.setdefault(shelter["source_id"], shelter)
-    order = {"open": 0, "crowded": 1, "full": 2, "closed": 3}
-    shelters = sorted(by_id.values(), key=lambda s: (order[s["status"]], s["source_id"]))[:MAX_AREA_RESULTS]
+    shelters = sorted(by_id.values(), key=lambda s: (SHELTER_STATUS.rank(s["status"]), s["source_id"]))[
+        :MAX_AREA_RESULTS
+    ]
     if not shelters:
         return [
             TextMessage(

@@ -14,6 +14,7 @@ from common.i18n import t
 from nlp.normalize import normalize
 from store import residents as resident_store
 from store import surveys as survey_store
+from store.vocab import QuestionKind
 from surveys import service
 
 PENDING_MAX_AGE = 86400.0  # a free-text or multiple-choice answer in progress, kept a day
@@ -44,12 +45,12 @@ def question_message(survey: dict[str, Any], index: int, lang: str, selected: Se
             "action": {"type": "postback", "label": clip_label(label), "data": data, "displayText": shown[:300]},
         }
 
-    if q.kind in ("single", "rating"):
+    if q.kind in (QuestionKind.SINGLE, QuestionKind.RATING):
         for i, opt in enumerate(q.options):
             items.append(button(_label(opt, lang), _label(opt, lang), a="sv", o=i))
-        if q.kind == "rating":
+        if q.kind == QuestionKind.RATING:
             parts.append(t("survey_rating_hint", lang))
-    elif q.kind == "multi":
+    elif q.kind == QuestionKind.MULTI:
         for i, opt in enumerate(q.options):
             mark = "✓ " if i in selected else ""
             items.append(button(mark + _label(opt, lang), _label(opt, lang), a="svm", o=i))
@@ -86,7 +87,7 @@ def _after(ctx: Ctx, outcome: service.Answered) -> list[Message]:
         survey_store.clear_pending(ctx.db, ctx.user_id)
         return [TextMessage(text=t("survey_thanks", ctx.lang, title=survey["title"]))]
     nxt = survey["questions"][outcome.next_question]
-    if nxt.kind in ("text", "multi"):
+    if nxt.kind in (QuestionKind.TEXT, QuestionKind.MULTI):
         survey_store.set_pending(ctx.db, ctx.user_id, survey["id"], outcome.next_question)
     else:
         survey_store.clear_pending(ctx.db, ctx.user_id)
@@ -189,7 +190,7 @@ def _free_text(ctx: Ctx, text: str) -> Sequence[Message] | None:
         survey_store.clear_pending(ctx.db, ctx.user_id)
         return None
     question = pending["question"]
-    if question >= len(survey["questions"]) or survey["questions"][question].kind != "text":
+    if question >= len(survey["questions"]) or survey["questions"][question].kind != QuestionKind.TEXT:
         return None
     if normalized in SKIP_WORDS:
         key = service.respondent_key(ctx.user_id, str(ctx.config.get("SECRET_KEY", "")))

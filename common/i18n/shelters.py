@@ -12,7 +12,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "shelter_area_none": "{area}の避難所は登録されていません。位置情報を送ると、近くの避難所をお知らせします。",
         "shelter_status_open": "開設",
         "shelter_status_crowded": "混雑",
-        "shelter_status_full": "満",
+        "shelter_status_full": "満員",
         "shelter_status_closed": "未開設",
         "shelter_distance_m": "約{value}m",
         "shelter_distance_km": "約{value}km",
