@@ -18,14 +18,13 @@ The first row (in file order) that matches and whose requirement holds answers.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from excelcsv import CsvError, CsvInvalid, Sheet
 from nlp.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -36,12 +35,9 @@ REQUIRES = ("", "7119", "no7119")
 _COLUMN_OF = {"zh-Hant": "zh"}
 
 
-class UrgentCsvError(ValueError):
-    """The urgent-topics file is not usable: ``line N, column C: reason``."""
-
-    def __init__(self, line: int, column: str, reason: str) -> None:
-        super().__init__(f"line {line}, column {column}: {reason}")
-        self.line, self.column, self.reason = line, column, reason
+class UrgentCsvError(CsvError, ValueError):
+    """The urgent-topics file is not usable: ``line N, column C: reason`` (the first problem; ``line``
+    is the line of the file, as the file's first users read it in a text editor)."""
 
 
 @dataclass(frozen=True)
@@ -62,48 +58,43 @@ class UrgentTopic:
         return ""
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp932")  # as Excel saves it; a wrong guess fails loudly below
-
-
 def parse_urgent_csv(data: bytes) -> tuple[UrgentTopic, ...]:
     """Parse the urgent-topics CSV; any error raises UrgentCsvError naming line and column."""
     try:
-        text = _decode(data)
-    except UnicodeDecodeError as err:
-        raise UrgentCsvError(1, "-", "not UTF-8 or CP932 text") from err
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+        sheet = Sheet(data)
+    except CsvInvalid as exc:
+        e = exc.errors[0]
+        raise UrgentCsvError(e.line, e.column, e.reason, e.ja) from None
     for column in ("id", "triggers", "answer_ja"):
-        if column not in header:
-            raise UrgentCsvError(1, column, "required column missing")
+        if column not in sheet.header:
+            raise UrgentCsvError(sheet.header_file_line, column, "required column missing")
     topics: list[UrgentTopic] = []
     seen: set[str] = set()
-    for row in reader:
-        line = reader.line_num
-        tid = (row.get("id") or "").strip()
+    for record in sheet.rows():
+        line, row = record.file_line, sheet.as_dict(record)
+        tid = row.get("id", "")
         if not tid:
             raise UrgentCsvError(line, "id", "empty")
         if tid in seen:
             raise UrgentCsvError(line, "id", f"duplicate id {tid!r}")
         seen.add(tid)
         phrases = []
-        for phrase in (row.get("triggers") or "").split("|"):
+        for phrase in row["triggers"].split("|"):
             parts = tuple(p for p in (normalize(x) for x in phrase.split("+")) if p)
             if parts:
                 phrases.append(parts)
         if not phrases:
             raise UrgentCsvError(line, "triggers", "no trigger phrase")
-        requires = (row.get("requires") or "").strip().lower()
+        requires = row.get("requires", "").lower()
         if requires not in REQUIRES:
             raise UrgentCsvError(line, "requires", "must be empty, 7119 or no7119")
-        answers = {lang: (row.get(f"answer_{lang}") or "").strip() for lang in ANSWER_LANGS}
+        answers = {lang: row.get(f"answer_{lang}", "") for lang in ANSWER_LANGS}
         if not answers["ja"]:
             raise UrgentCsvError(line, "answer_ja", "empty")
         topics.append(UrgentTopic(tid, tuple(phrases), requires, {k: v for k, v in answers.items() if v}))
+    if sheet.errors:
+        e = sheet.errors[0]
+        raise UrgentCsvError(e.line, e.column, e.reason, e.ja)
     return tuple(topics)
 
 

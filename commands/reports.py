@@ -6,8 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from excelcsv import CsvInvalid
 from reports import service
-from reports.csvfile import CsvFileInvalid
 from reports.kinds import parse_kinds
 
 reports_cli = AppGroup("reports", help="Residents' reports: the kinds file, housekeeping.")
@@ -23,7 +23,7 @@ def validate_kinds(path: str) -> None:
     try:
         with open(path, "rb") as fh:
             kinds = parse_kinds(fh.read())
-    except CsvFileInvalid as exc:
+    except CsvInvalid as exc:
         for err in exc.errors:
             click.echo(str(err), err=True)
         raise click.ClickException(f"{len(exc.errors)} 件のエラーがあります。ファイルは使われません。") from None

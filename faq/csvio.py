@@ -12,9 +12,10 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from excelcsv import SAVE_AS_UTF8, CsvError, CsvInvalid, Sheet, decode_text, records, utf16_len
 from faq.model import LANGS, FaqEntry
 
 REQUIRED = ("id", "question", "answer")
@@ -36,135 +37,15 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$", re.IGNOREC
 # question mark ends a sentence), and so is a "?" standing alone as a word (Portuguese "é").
 _LOSSY_LANGS = ("zh", "ko", "vi", "pt")
 _LOSSY_RE = re.compile(r"\?\?|(?<=\w)\?(?=\w)|(?:^|(?<=\s))\?(?=\s)")
-SAVE_AS_UTF8 = (
-    "Excelの「名前を付けて保存」で、ファイルの種類「CSV UTF-8 (コンマ区切り) (*.csv)」を選んで保存し直してください。"
-)
 
 
-class FaqCsvError(Exception):
-    """One problem in a FAQ CSV: the row as Excel numbers it (header = 1), the column name, why.
-
-    ``reason`` is English (the CLI's ``line N, column C: reason``); ``ja`` says the same in
-    Japanese for the console.
-    """
-
-    def __init__(self, line: int, column: str, reason: str, ja: str | None = None, whole_file: bool = False) -> None:
-        super().__init__(line, column, reason)
-        self.line = line
-        self.column = column
-        self.reason = reason
-        self.ja = ja or reason
-        self.whole_file = whole_file  # about the file as a whole (the console shows no row for it)
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.reason}"
+# The FAQ's errors are the shared CSV errors; FaqCsvInvalid stays its own type because the CLI
+# and the console catch an FAQ upload's rejection by that name.
+FaqCsvError = CsvError
 
 
-class FaqCsvInvalid(Exception):
-    """The file was rejected; ``errors`` lists every problem found."""
-
-    def __init__(self, errors: list[FaqCsvError]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, as LINE counts characters."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _row_of_offset(data: bytes, offset: int, encoding: str) -> int:
-    """The Excel row of the record that byte ``offset`` belongs to (quoted line breaks stay in one row)."""
-    prefix = data[:offset].decode(encoding, errors="replace") + "x"  # "x": the record the byte starts or continues
-    rows = 0
-    try:
-        for _ in csv.reader(io.StringIO(prefix, newline="")):
-            rows += 1
-    except csv.Error:
-        rows += 1
-    return max(rows, 1)
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    """(text, "utf-8" | "cp932"); raise FaqCsvInvalid on undecodable bytes."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data[:200].count(b"\x00") > 10:
-        raise FaqCsvInvalid(
-            [
-                FaqCsvError(
-                    1,
-                    "-",
-                    "the file is UTF-16 (Excel's 'Unicode text'); save it as CSV UTF-8",
-                    "このファイルは UTF-16（Excelの「Unicode テキスト」）で保存されています。" + SAVE_AS_UTF8,
-                    whole_file=True,
-                )
-            ]
-        )
-    if data.startswith(codecs.BOM_UTF8):
-        body = data[len(codecs.BOM_UTF8) :]
-        try:
-            return body.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError as exc:
-            row = _row_of_offset(body, exc.start, "utf-8")
-            raise FaqCsvInvalid(
-                [
-                    FaqCsvError(
-                        row,
-                        "-",
-                        f"invalid UTF-8 byte 0x{body[exc.start]:02x} at byte {exc.start + 3}",
-                        f"UTF-8 として読めない文字があります（{exc.start + 3}バイト目 0x{body[exc.start]:02x}）。"
-                        + SAVE_AS_UTF8,
-                    )
-                ]
-            ) from None
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as utf8_exc:
-        try:
-            return data.decode("cp932"), "cp932"
-        except UnicodeDecodeError as cp_exc:
-            # Report the decoder that got further: that is the encoding the file was meant to be in.
-            bad, name = (utf8_exc, "UTF-8") if utf8_exc.start >= cp_exc.start else (cp_exc, "CP932")
-            row = _row_of_offset(data, bad.start, "utf-8" if name == "UTF-8" else "cp932")
-            raise FaqCsvInvalid(
-                [
-                    FaqCsvError(
-                        row,
-                        "-",
-                        f"undecodable byte 0x{data[bad.start]:02x} at byte {bad.start} "
-                        f"(neither UTF-8 nor CP932; read as {name} up to there)",
-                        f"文字コードが UTF-8 でも Shift_JIS（CP932）でもない文字があります"
-                        f"（{bad.start}バイト目 0x{data[bad.start]:02x}）。" + SAVE_AS_UTF8,
-                    )
-                ]
-            ) from None
-
-
-def _records(text: str) -> Iterable[tuple[int, list[str]]]:
-    """Yield (Excel row number, fields) for each record, blank rows included."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    row_no = 0
-    while True:
-        row_no += 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FaqCsvError(
-                row_no,
-                "-",
-                f"CSV syntax error: {exc}",
-                f'CSVの書式が正しくありません（引用符「"」の閉じ忘れなど）: {exc}',
-            ) from None
-        # Excel writes LF inside quoted cells, other tools CRLF or CR: keep only LF.
-        yield row_no, [c.replace("\r\n", "\n").replace("\r", "\n") if "\r" in c else c for c in row]
-
-
-def _column_at(header: list[str], index: int) -> str:
-    return header[index] if index < len(header) and header[index] else f"#{index + 1}"
+class FaqCsvInvalid(CsvInvalid):
+    """The FAQ file was rejected; ``errors`` lists every problem found."""
 
 
 def unescape_formula(value: str) -> str:
@@ -266,27 +147,14 @@ def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEn
     """
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError("parse_faq_csv() expects bytes")
-    data = bytes(data)
-    text, encoding = _decode(data)
-    if not text.strip():
-        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。", whole_file=True)])
-
+    try:
+        sheet = Sheet(data)
+    except CsvInvalid as exc:
+        raise FaqCsvInvalid(exc.errors) from None
     errors: list[FaqCsvError] = []
     entries: list[FaqEntry] = []
-    records = _records(text)
-    header_raw: list[str] | None = None
-    try:
-        for _start, row in records:
-            if any(cell.strip() for cell in row):
-                header_raw = row
-                header_line = _start
-                break
-    except FaqCsvError as exc:
-        raise FaqCsvInvalid([exc]) from None
-    if header_raw is None:
-        raise FaqCsvInvalid([FaqCsvError(1, "-", "empty file", "ファイルが空です。", whole_file=True)])
-
-    header = [h.strip().lstrip("\ufeff").lower() for h in header_raw]
+    header_line = sheet.header_line
+    header = [h.lower() for h in sheet.header]
     seen_cols: dict[str, int] = {}
     for i, name in enumerate(header):
         if not name:
@@ -322,96 +190,81 @@ def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEn
 
     col = seen_cols
     first_line_of_id: dict[str, int] = {}
-    n_fields = len(header)
     published_by_id = {e.id: e for e in published}
     lossy: list[FaqCsvError] = []
     n_rows = 0
-    try:
-        for line, row in records:
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines between records are harmless
-            n_rows += 1
-            if n_rows > MAX_FAQ_ROWS:
-                errors.append(
-                    FaqCsvError(
-                        line,
-                        "-",
-                        f"too many FAQ rows: more than {MAX_FAQ_ROWS} (this is row {MAX_FAQ_ROWS + 1}); "
-                        "split or trim the file",
-                        f"FAQは{MAX_FAQ_ROWS:,}件までです（この行が{MAX_FAQ_ROWS + 1:,}件目）。"
-                        "別の表が混ざっていないか確かめ、件数を減らしてください。",
-                    )
+    for line, row, _ in sheet.rows():
+        n_rows += 1
+        if n_rows > MAX_FAQ_ROWS:
+            errors.append(
+                FaqCsvError(
+                    line,
+                    "-",
+                    f"too many FAQ rows: more than {MAX_FAQ_ROWS} (this is row {MAX_FAQ_ROWS + 1}); "
+                    "split or trim the file",
+                    f"FAQは{MAX_FAQ_ROWS:,}件までです（この行が{MAX_FAQ_ROWS + 1:,}件目）。"
+                    "別の表が混ざっていないか確かめ、件数を減らしてください。",
                 )
-                break
-            if len(row) > n_fields and any(c.strip() for c in row[n_fields:]):
-                errors.append(
-                    FaqCsvError(
-                        line,
-                        "-",
-                        f"expected {n_fields} fields, found {len(row)}",
-                        f'列の数が見出し行（{n_fields}列）より多い {len(row)} 列です。セル内の「,」は "…" で囲んでください。',
-                    )
-                )
-                continue
-            # Rows cut short (hand-edited files, some exporters) read as empty trailing cells;
-            # a missing id/question/answer is then reported as empty.
-            row = [unescape_formula(c) for c in row[:n_fields]] + [""] * (n_fields - len(row))
+            )
+            break
+        # Rows cut short (hand-edited files, some exporters) come padded with empty cells;
+        # a missing id/question/answer is then reported as empty.
+        row = [unescape_formula(c) for c in row]
 
-            def cell(name: str, row: list[str] = row) -> str:
-                i = col.get(name)
-                return row[i].strip() if i is not None else ""
+        def cell(name: str, row: list[str] = row) -> str:
+            i = col.get(name)
+            return row[i].strip() if i is not None else ""
 
-            row_errors: list[FaqCsvError] = []
-            fid, question, answer = cell("id"), cell("question"), cell("answer")
-            labels = {"id": "ID", "question": "質問", "answer": "回答"}
-            for name, value in (("id", fid), ("question", question), ("answer", answer)):
-                if not value:
-                    row_errors.append(FaqCsvError(line, name, f"empty {name}", f"{labels[name]}が空です。"))
-            if fid:
-                if fid in first_line_of_id:
-                    row_errors.append(
-                        FaqCsvError(
-                            line,
-                            "id",
-                            f"duplicate id {fid!r} (first on line {first_line_of_id[fid]})",
-                            f"ID「{fid}」が重複しています（最初は{first_line_of_id[fid]}行目）。",
-                        )
-                    )
-                else:
-                    first_line_of_id[fid] = line
-            translations: dict[str, dict[str, str]] = {}
-            for lang in LANGS:
-                q_t, a_t = cell(f"question_{lang}"), cell(f"answer_{lang}")
-                fields = {k: v for k, v in (("question", q_t), ("answer", a_t)) if v}
-                if fields:
-                    translations[lang] = fields
-            for column, value in _lossy_cells(fid, translations, published_by_id, encoding == "cp932"):
-                lossy.append(
+        row_errors: list[FaqCsvError] = []
+        fid, question, answer = cell("id"), cell("question"), cell("answer")
+        labels = {"id": "ID", "question": "質問", "answer": "回答"}
+        for name, value in (("id", fid), ("question", question), ("answer", answer)):
+            if not value:
+                row_errors.append(FaqCsvError(line, name, f"empty {name}", f"{labels[name]}が空です。"))
+        if fid:
+            if fid in first_line_of_id:
+                row_errors.append(
                     FaqCsvError(
                         line,
-                        column,
-                        f"characters replaced by '?' (saved as CP932/Shift_JIS): {value[:40]!r}",
-                        f"文字が「?」に置き換わっています（Shift_JIS で保存されたため）: {value[:40]}",
+                        "id",
+                        f"duplicate id {fid!r} (first on line {first_line_of_id[fid]})",
+                        f"ID「{fid}」が重複しています（最初は{first_line_of_id[fid]}行目）。",
                     )
                 )
-            if fid and question and answer:
-                entry = FaqEntry(
-                    id=fid,
-                    question=question,
-                    answer=row[col["answer"]].strip("\r\n").strip(),
-                    category=cell("category"),
-                    alternates=tuple(a.strip() for a in _ALTERNATE_SPLIT_RE.split(cell("alternates")) if a.strip()),
-                    url=cell("url"),
-                    contact=cell("contact"),
-                    translations=translations,
+            else:
+                first_line_of_id[fid] = line
+        translations: dict[str, dict[str, str]] = {}
+        for lang in LANGS:
+            q_t, a_t = cell(f"question_{lang}"), cell(f"answer_{lang}")
+            fields = {k: v for k, v in (("question", q_t), ("answer", a_t)) if v}
+            if fields:
+                translations[lang] = fields
+        for column, value in _lossy_cells(fid, translations, published_by_id, sheet.encoding == "cp932"):
+            lossy.append(
+                FaqCsvError(
+                    line,
+                    column,
+                    f"characters replaced by '?' (saved as CP932/Shift_JIS): {value[:40]!r}",
+                    f"文字が「?」に置き換わっています（Shift_JIS で保存されたため）: {value[:40]}",
                 )
-                row_errors += entry_errors(entry, line)
-            if row_errors:
-                errors.extend(row_errors)
-                continue
-            entries.append(entry)
-    except FaqCsvError as exc:
-        errors.append(exc)
+            )
+        if fid and question and answer:
+            entry = FaqEntry(
+                id=fid,
+                question=question,
+                answer=row[col["answer"]].strip("\r\n").strip(),
+                category=cell("category"),
+                alternates=tuple(a.strip() for a in _ALTERNATE_SPLIT_RE.split(cell("alternates")) if a.strip()),
+                url=cell("url"),
+                contact=cell("contact"),
+                translations=translations,
+            )
+            row_errors += entry_errors(entry, line)
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        entries.append(entry)
+    errors.extend(sheet.errors)  # rows wider than the header, a broken quote
     if lossy:
         langs = sorted({e.column.split("_", 1)[1] for e in lossy}, key=_LOSSY_LANGS.index)
         errors.insert(
@@ -427,7 +280,7 @@ def parse_faq_csv(data: bytes, published: Iterable[FaqEntry] = ()) -> list[FaqEn
             ),
         )
         errors.extend(lossy)
-        errors.sort(key=lambda e: e.line)
+    errors.sort(key=lambda e: e.line)
     if errors:
         raise FaqCsvInvalid(errors)
     if not entries:
@@ -464,10 +317,16 @@ def dump_faq_csv(entries: Iterable[FaqEntry]) -> bytes:
     return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
 
 
-# Other Excel-edited lists (the 5374 garbage files, the 粗大ごみ fee list) read CSV the same way.
+# Kept for readers written against the FAQ module: the decoder and record reader are excelcsv's.
 def decode_csv_bytes(data: bytes) -> str:
-    """UTF-8 (BOM optional) or CP932 text; FaqCsvInvalid on undecodable bytes."""
-    return _decode(data)[0]
+    """UTF-8 (BOM optional) or CP932 text; FaqCsvInvalid locating an undecodable byte."""
+    try:
+        return decode_text(data)
+    except CsvInvalid as exc:
+        raise FaqCsvInvalid(exc.errors) from None
 
 
-csv_records = _records
+def csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(Excel row, cells) of every record, as ``excelcsv.records`` gives them."""
+    for line, cells, _ in records(text):
+        yield line, cells

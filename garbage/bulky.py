@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from faq.csvio import FaqCsvError, FaqCsvInvalid, csv_records, decode_csv_bytes
+from excelcsv import CsvError, CsvInvalid, Sheet
 from garbage.items import ItemIndex
 from store.vocab import BULKY_STATUS
 
@@ -33,8 +33,8 @@ MAX_ADDRESS = 60
 _YEN = re.compile(r"^(\d{1,3}(?:,\d{3})*|\d+)円?$")
 
 
-class FeeListInvalid(FaqCsvInvalid):
-    """The fee list was rejected; ``errors`` lists every problem (FaqCsvError: line, column, reason)."""
+class FeeListInvalid(CsvInvalid):
+    """The fee list was rejected; ``errors`` lists every problem (line, column, reason)."""
 
 
 @dataclass(frozen=True)
@@ -48,53 +48,46 @@ class Fee:
 def parse_fee_list(data: bytes) -> list[Fee]:
     """Parse the 粗大ごみ fee list; raise FeeListInvalid listing every error."""
     try:
-        text = decode_csv_bytes(bytes(data))
-    except FaqCsvInvalid as exc:
+        sheet = Sheet(data)
+    except CsvInvalid as exc:
         raise FeeListInvalid(exc.errors) from None
-    errors: list[FaqCsvError] = []
-    try:
-        records = [(line, row) for line, row in csv_records(text) if any(c.strip() for c in row)]
-    except FaqCsvError as exc:
-        raise FeeListInvalid([exc]) from None
-    if not records:
-        raise FeeListInvalid([FaqCsvError(1, "-", "empty file")])
-    header_line, header = records[0]
-    names = [h.strip().lstrip("\ufeff").lower() for h in header]
+    names = [h.lower() for h in sheet.header]
     col = {n: i for i, n in enumerate(names) if n}
-    for need in ("品目", "手数料"):
-        if need not in col:
-            errors.append(FaqCsvError(header_line, need, "missing required column"))
+    errors: list[CsvError] = [
+        CsvError(sheet.header_line, need, "missing required column") for need in ("品目", "手数料") if need not in col
+    ]
     if errors:
         raise FeeListInvalid(errors)
     fees: list[Fee] = []
     seen: dict[str, int] = {}
-    for line, row in records[1:]:
-        row = [c.strip() for c in row] + [""] * (len(names) - len(row))
+    for line, cells, _ in sheet.rows():
+        row = [c.strip() for c in cells]
 
         def cell(name: str, row: list[str] = row) -> str:
             return row[col[name]] if name in col else ""
 
         name, raw_fee = cell("品目"), unicodedata.normalize("NFKC", cell("手数料"))
         if not name:
-            errors.append(FaqCsvError(line, "品目", "empty item name"))
+            errors.append(CsvError(line, "品目", "empty item name"))
             continue
         if name in seen:
-            errors.append(FaqCsvError(line, "品目", f"duplicate item {name!r} (first on line {seen[name]})"))
+            errors.append(CsvError(line, "品目", f"duplicate item {name!r} (first on line {seen[name]})"))
             continue
         seen[name] = line
         m = _YEN.match(raw_fee)
         if not m:
-            errors.append(FaqCsvError(line, "手数料", f"{raw_fee!r} is not an amount in yen (e.g. 400 or 1,200円)"))
+            errors.append(CsvError(line, "手数料", f"{raw_fee!r} is not an amount in yen (e.g. 400 or 1,200円)"))
             continue
         fee = int(m.group(1).replace(",", ""))
         if fee <= 0 or fee % 100:
-            errors.append(FaqCsvError(line, "手数料", f"{fee} yen cannot be paid with 処理券 (multiples of 100 yen)"))
+            errors.append(CsvError(line, "手数料", f"{fee} yen cannot be paid with 処理券 (multiples of 100 yen)"))
             continue
         fees.append(Fee(name, fee, cell("notes"), cell("furigana")))
+    errors.extend(sheet.errors)
     if errors:
-        raise FeeListInvalid(errors)
+        raise FeeListInvalid(sorted(errors, key=lambda e: e.line))
     if not fees:
-        raise FeeListInvalid([FaqCsvError(header_line, "-", "no items")])
+        raise FeeListInvalid([CsvError(sheet.header_line, "-", "no items")])
     return fees
 
 

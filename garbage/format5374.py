@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from faq.csvio import FaqCsvError, FaqCsvInvalid, csv_records, decode_csv_bytes
+from excelcsv import CsvError, CsvInvalid, Sheet, find_column
 from garbage.model import WEEKDAYS, Area, Category, GarbageSet, Item, Pause, Rule
 
 FILES = ("area_days.csv", "target.csv", "description.csv", "center.csv", "remarks.csv")
@@ -35,7 +35,7 @@ _SLASH_DATE = re.compile(r"^(\d{4})[/\-](\d{1,2})[/\-](\d{1,2})$")
 _MONTH = re.compile(r"^(\d{1,2})$")
 
 
-class GarbageDataError(FaqCsvError):
+class GarbageDataError(CsvError):
     """One problem in one file of a 5374 directory."""
 
     def __init__(self, file: str, line: int, column: str, reason: str) -> None:
@@ -46,15 +46,8 @@ class GarbageDataError(FaqCsvError):
         return f"{self.file}: line {self.line}, column {self.column}: {self.reason}"
 
 
-class GarbageDataInvalid(Exception):
+class GarbageDataInvalid(CsvInvalid):
     """The directory was rejected; ``errors`` lists every problem found."""
-
-    def __init__(self, errors: list[GarbageDataError]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
 
 
 class CellError(ValueError):
@@ -157,40 +150,23 @@ def parse_pause_date(value: str) -> date:
 
 
 class _Table:
-    """A CSV file's header and rows, with the physical line of each row."""
+    """A CSV file's header and rows (cells stripped), with the Excel row of each row."""
 
     def __init__(self, file: str, data: bytes, errors: list[GarbageDataError]) -> None:
         self.file = file
         self.header: list[str] = []
         self.rows: list[tuple[int, list[str]]] = []
         try:
-            text = decode_csv_bytes(data)
-        except FaqCsvInvalid as exc:
+            sheet = Sheet(data)
+        except CsvInvalid as exc:
             errors.extend(GarbageDataError(file, e.line, e.column, e.reason) for e in exc.errors)
             return
-        try:
-            records = [(line, row) for line, row in csv_records(text) if any(c.strip() for c in row)]
-        except FaqCsvError as exc:
-            errors.append(GarbageDataError(file, exc.line, exc.column, exc.reason))
-            return
-        if not records:
-            errors.append(GarbageDataError(file, 1, "-", "empty file (the header is missing)"))
-            return
-        self.header_line, header = records[0]
-        self.header = [h.strip().lstrip("\ufeff") for h in header]
-        width = len(self.header)
-        for line, row in records[1:]:
-            if len(row) > width and any(c.strip() for c in row[width:]):
-                errors.append(GarbageDataError(file, line, "-", f"expected {width} fields, found {len(row)}"))
-                continue
-            self.rows.append((line, [c.strip() for c in row[:width]] + [""] * (width - len(row))))
+        self.header_line, self.header = sheet.header_line, sheet.header
+        self.rows = [(line, [c.strip() for c in cells]) for line, cells, _ in sheet.rows()]
+        errors.extend(GarbageDataError(file, e.line, e.column, e.reason) for e in sheet.errors)
 
     def column(self, *names: str) -> int | None:
-        lowered = [h.lower() for h in self.header]
-        for name in names:
-            if name.lower() in lowered:
-                return lowered.index(name.lower())
-        return None
+        return find_column(self.header, *names)
 
 
 def _read(directory: Path, name: str, errors: list[GarbageDataError]) -> _Table | None:

@@ -10,8 +10,6 @@ department's topic says so.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -22,7 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from faq.csvio import FaqCsvInvalid, decode_csv_bytes
+from excelcsv import CsvError, CsvInvalid, Sheet
 from store import audit, transaction
 from store import opinions as store
 from store import outbox as outbox_store
@@ -40,10 +38,8 @@ class OpinionError(Exception):
     """Base of opinion errors; str() is a Japanese sentence for staff."""
 
 
-class TopicFileError(OpinionError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+class TopicFileError(CsvInvalid, OpinionError):
+    """The topics file was refused; ``errors`` (in Japanese) lists every problem."""
 
 
 @dataclass(frozen=True)
@@ -60,35 +56,36 @@ class Topic:
 def load_topics(path: str | Path) -> dict[str, Topic]:
     """The ward's topic list: code, ja (name), other languages, department, reply_approval (0/1)."""
     try:
-        text = decode_csv_bytes(Path(path).read_bytes())
-    except FaqCsvInvalid as exc:
-        raise TopicFileError([f"line {e.line}, column {e.column}: {e.ja}" for e in exc.errors]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    problems: list[str] = []
-    missing = [c for c in ("code", "ja", "department") if c not in (reader.fieldnames or [])]
+        sheet = Sheet(Path(path).read_bytes())
+    except CsvInvalid as exc:
+        raise TopicFileError([e.in_japanese() for e in exc.errors]) from None
+    top = sheet.header_line
+    missing = [c for c in ("code", "ja", "department") if c not in sheet.header]
     if missing:
-        raise TopicFileError([f"line 1, column {c}: 必須の列がありません" for c in missing])
+        raise TopicFileError([CsvError(top, c, "必須の列がありません") for c in missing])
+    problems: list[CsvError] = []
     topics: dict[str, Topic] = {}
-    for row in reader:
-        line = reader.line_num
+    for record in sheet.rows():
+        line, row = record.line, sheet.as_dict(record)
         code = (row.get("code") or "").strip()
         if not code or not code.replace("_", "").replace("-", "").isalnum() or not code.isascii():
-            problems.append(f"line {line}, column code: 英数字のコードを書いてください（{code!r}）")
+            problems.append(CsvError(line, "code", f"英数字のコードを書いてください（{code!r}）"))
             continue
         if code in topics:
-            problems.append(f"line {line}, column code: {code} が2回あります")
+            problems.append(CsvError(line, "code", f"{code} が2回あります"))
         name = (row.get("ja") or "").strip()
         if not name or len(name) > 20:
-            problems.append(f"line {line}, column ja: 1〜20文字の名前を書いてください（ボタンに入る長さ）")
+            problems.append(CsvError(line, "ja", "1〜20文字の名前を書いてください（ボタンに入る長さ）"))
         names = {c: (row.get(c) or "").strip()[:20] for c in LANG_COLUMNS if (row.get(c) or "").strip()}
         flag = (row.get("reply_approval") or "0").strip()
         if flag not in ("0", "1", ""):
-            problems.append(f"line {line}, column reply_approval: 0 か 1 です（{flag!r}）")
+            problems.append(CsvError(line, "reply_approval", f"0 か 1 です（{flag!r}）"))
         topics[code] = Topic(code, names, (row.get("department") or "").strip(), flag == "1")
+    problems.extend(e.in_japanese() for e in sheet.errors)
     if problems:
-        raise TopicFileError(problems)
+        raise TopicFileError(sorted(problems, key=lambda e: e.line))
     if not topics:
-        raise TopicFileError(["line 2, column code: 分野が1つもありません"])
+        raise TopicFileError([CsvError(top + 1, "code", "分野が1つもありません")])
     return topics
 
 

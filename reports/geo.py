@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from reports.csvfile import CsvFileError, CsvFileInvalid, records
+from excelcsv import CsvError, CsvInvalid, Sheet
 
 EARTH_M = 6_371_000.0
 
@@ -29,24 +29,29 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def parse_points(data: bytes, names: dict[str, str]) -> list[AreaPoint]:
     """`code,lat,lon` rows; `names` maps area codes to names (areas.csv)."""
-    rows = records(data)
-    _, header = next(rows)
-    errors = [CsvFileError(1, c, "required column is missing") for c in ("code", "lat", "lon") if c not in header]
+    sheet = Sheet(data)
+    errors = [
+        CsvError(sheet.header_line, c, "required column is missing")
+        for c in ("code", "lat", "lon")
+        if c not in sheet.header
+    ]
     if errors:
-        raise CsvFileInvalid(errors)
+        raise CsvInvalid(errors)
     out = []
-    for line, row in rows:
+    for record in sheet.rows():
+        line, row = record.line, sheet.as_dict(record)
         try:
             lat, lon = float(row["lat"]), float(row["lon"])
         except ValueError:
-            errors.append(CsvFileError(line, "lat", "not a number"))
+            errors.append(CsvError(line, "lat", "not a number"))
             continue
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            errors.append(CsvFileError(line, "lat", "out of range"))
+            errors.append(CsvError(line, "lat", "out of range"))
             continue
         out.append(AreaPoint(row["code"], names.get(row["code"], row["code"]), lat, lon))
+    errors.extend(sheet.errors)
     if errors:
-        raise CsvFileInvalid(errors)
+        raise CsvInvalid(sorted(errors, key=lambda e: e.line))
     return out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from reports.csvfile import CsvFileError, CsvFileInvalid, records
+from excelcsv import CsvError, CsvInvalid, Sheet
 
 REQUIRED = ("code", "name")
 OPTIONAL = ("department", "description", "keywords", "group")
@@ -38,39 +38,40 @@ class ReportKind:
 
 
 def parse_kinds(data: bytes) -> list[ReportKind]:
-    """Parse the kinds CSV; raise CsvFileInvalid listing every error."""
-    rows = records(data)
-    _, header = next(rows)
-    errors: list[CsvFileError] = []
+    """Parse the kinds CSV; raise CsvInvalid listing every error."""
+    sheet = Sheet(data)
+    header, top = sheet.header, sheet.header_line
+    errors: list[CsvError] = []
     known = set(REQUIRED) | set(OPTIONAL) | {f"name_{lang}" for lang in LANGS}
     for col in REQUIRED:
         if col not in header:
-            errors.append(CsvFileError(1, col, "required column is missing"))
+            errors.append(CsvError(top, col, "required column is missing"))
     for col in header:
         if col not in known:
-            errors.append(CsvFileError(1, col, "unknown column"))
+            errors.append(CsvError(top, col, "unknown column"))
     if errors:
-        raise CsvFileInvalid(errors)
+        raise CsvInvalid(errors)
     kinds: list[ReportKind] = []
     seen: dict[str, int] = {}
-    for line, row in rows:
+    for record in sheet.rows():
+        line, row = record.line, sheet.as_dict(record)
         code, name = row.get("code", ""), row.get("name", "")
         if not code:
-            errors.append(CsvFileError(line, "code", "empty"))
+            errors.append(CsvError(line, "code", "empty"))
         elif not CODE_RE.match(code):
-            errors.append(CsvFileError(line, "code", "use letters, digits, - or _ (at most 40)"))
+            errors.append(CsvError(line, "code", "use letters, digits, - or _ (at most 40)"))
         elif code in seen:
-            errors.append(CsvFileError(line, "code", f"duplicate of line {seen[code]}"))
+            errors.append(CsvError(line, "code", f"duplicate of line {seen[code]}"))
         else:
             seen[code] = line
         if not name:
-            errors.append(CsvFileError(line, "name", "empty"))
+            errors.append(CsvError(line, "name", "empty"))
         elif len(name) > 20:
-            errors.append(CsvFileError(line, "name", "longer than 20 characters (LINE's button label limit)"))
+            errors.append(CsvError(line, "name", "longer than 20 characters (LINE's button label limit)"))
         names = {lang: row[f"name_{lang}"] for lang in LANGS if row.get(f"name_{lang}")}
         for lang, label in names.items():
             if len(label) > 20:
-                errors.append(CsvFileError(line, f"name_{lang}", "longer than 20 characters"))
+                errors.append(CsvError(line, f"name_{lang}", "longer than 20 characters"))
         kinds.append(
             ReportKind(
                 code=code,
@@ -82,12 +83,13 @@ def parse_kinds(data: bytes) -> list[ReportKind]:
                 names=names,
             )
         )
+    errors.extend(sheet.errors)
     if not kinds and not errors:
-        errors.append(CsvFileError(2, "-", "no report kinds"))
+        errors.append(CsvError(top + 1, "-", "no report kinds"))
     if len(kinds) > MAX_KINDS:
-        errors.append(CsvFileError(1, "-", f"at most {MAX_KINDS} kinds (LINE's quick reply limit)"))
+        errors.append(CsvError(top, "-", f"at most {MAX_KINDS} kinds (LINE's quick reply limit)"))
     if errors:
-        raise CsvFileInvalid(errors)
+        raise CsvInvalid(sorted(errors, key=lambda e: e.line))
     return kinds
 
 

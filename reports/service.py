@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 import wardtime
+from excelcsv import CsvInvalid, Sheet
 from reports import flow, geo, images
-from reports.csvfile import CsvFileInvalid, records
 from reports.flow import Draft, FlowError, StoredPhoto
 from reports.kinds import ReportKind, by_code, load_kinds
 from reports.media import MediaStore
@@ -85,10 +85,11 @@ class Settings:
         areas_csv = Path(config["AREAS_CSV"])
         names: dict[str, str] = {}
         try:
-            for _, row in records(areas_csv.read_bytes()):
-                if row.get("code") and row.get("code") != "code":
+            sheet = Sheet(areas_csv.read_bytes())
+            for row in map(sheet.as_dict, sheet.rows()):
+                if row.get("code"):
                     names[row["code"]] = row.get("name") or row["code"]
-        except (OSError, CsvFileInvalid):
+        except (OSError, CsvInvalid):
             log.warning("areas file unreadable: reports will name no area")
         settings = cls(
             kinds_csv=Path(config["REPORT_KINDS_CSV"]),

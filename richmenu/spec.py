@@ -19,14 +19,12 @@ A row with action `chatbar` (row and col empty) gives the menu's chat-bar text p
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from faq.csvio import FaqCsvInvalid, decode_csv_bytes
+from excelcsv import CsvError, CsvInvalid, Sheet
 
 MENUS = ("normal", "disaster")
 LANGS = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
@@ -44,26 +42,12 @@ REQUIRED = ("menu", "row", "col", "action", "value", "color", "ja")
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class MenuFileError(Exception):
-    """One problem in the menu file, located as `line N, column C`."""
-
-    def __init__(self, line: int, column: str, reason: str) -> None:
-        super().__init__(line, column, reason)
-        self.line, self.column, self.reason = line, column, reason
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.reason}"
+# The menu file's errors are worded in Japanese (staff read them in the CLI and the console).
+MenuFileError = CsvError
 
 
-class MenuFileInvalid(Exception):
+class MenuFileInvalid(CsvInvalid):
     """The file was refused; `errors` lists every problem."""
-
-    def __init__(self, errors: list[MenuFileError]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
 
 
 @dataclass(frozen=True)
@@ -97,14 +81,6 @@ class Menu:
 
     def chat_bar_text(self, lang: str) -> str:
         return self.chat_bar.get(lang) or self.chat_bar.get("ja") or "メニュー"
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 with or without BOM, else CP932: the FAQ's decoder, with its errors as menu-file errors."""
-    try:
-        return decode_csv_bytes(data)
-    except FaqCsvInvalid as exc:
-        raise MenuFileInvalid([MenuFileError(e.line, e.column, e.ja) for e in exc.errors]) from None
 
 
 def _int(value: str, line: int, column: str, lo: int, hi: int, errors: list[MenuFileError]) -> int:
@@ -155,36 +131,21 @@ def _check_grid(menus: dict[str, Menu], errors: list[MenuFileError]) -> None:
 
 def parse_menu_csv(data: bytes) -> dict[str, Menu]:
     """Parse and validate the whole file; raise MenuFileInvalid listing every problem."""
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    errors: list[MenuFileError] = []
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise MenuFileInvalid([MenuFileError(1, "-", "ファイルが空です")]) from None
-    except csv.Error as exc:
-        raise MenuFileInvalid([MenuFileError(1, "-", f"CSV の書き方に誤りがあります: {exc}")]) from None
+        sheet = Sheet(data)
+    except CsvInvalid as exc:
+        raise MenuFileInvalid([e.in_japanese() for e in exc.errors]) from None
+    header, top = sheet.header, sheet.header_line
+    errors: list[MenuFileError] = []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise MenuFileInvalid([MenuFileError(1, c, "必須の列がありません") for c in missing])
+        raise MenuFileInvalid([MenuFileError(top, c, "必須の列がありません") for c in missing])
     unknown = [h for h in header if h and h not in REQUIRED and h != "span" and h not in LANGS]
-    errors.extend(MenuFileError(1, h, "知らない列です（言語は " + ", ".join(LANGS) + "）") for h in unknown)
+    errors.extend(MenuFileError(top, h, "知らない列です（言語は " + ", ".join(LANGS) + "）") for h in unknown)
     menus = {name: Menu(name) for name in MENUS}
-    line = 1
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(MenuFileError(start, "-", f"CSV の書き方に誤りがあります: {exc}"))
-            break
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        row = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header) if h}
-        _parse_row(row, start, menus, errors)
+    for record in sheet.rows():
+        _parse_row(sheet.as_dict(record), record.line, menus, errors)
+    errors.extend(e.in_japanese() for e in sheet.errors)
     _check_grid(menus, errors)
     if errors:
         raise MenuFileInvalid(sorted(errors, key=lambda e: e.line))

@@ -13,8 +13,6 @@ Real files have quirks: a UTF-8 BOM or CP932 bytes, a blank header cell, capacit
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import unicodedata
@@ -23,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from excelcsv import CsvError, CsvInvalid, Sheet, decode_text
 from shelters import hazards
 
 # The 8 災害種別 of the Disaster Countermeasures Basic Act, in a fixed order (bit i = HAZARDS[i]).
@@ -48,26 +47,17 @@ _FALSE_FLAGS = {"", "0", "×", "✕", "-", "－", "―", "無", "なし", "false
 _AREA_SPLIT = re.compile(r"[、,，/／・;；\s]+")
 
 
-@dataclass(frozen=True)
-class ShelterError:
-    """One problem in a shelter file (`line` is 1-based, counting the header as line 1)."""
-
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column or '-'}: {self.reason}"
+# `line` is the line of the file (header = 1) as a text editor shows it, in CSV as in GeoJSON:
+# shelter files are published open data, opened as text as often as in Excel.
+ShelterError = CsvError
 
 
-class ShelterFileInvalid(ValueError):
+class ShelterFileInvalid(CsvInvalid, ValueError):
     """The file was rejected; `errors` lists every problem found."""
 
-    def __init__(self, errors: list[ShelterError]):
-        self.errors = errors
-        first = str(errors[0]) if errors else "invalid file"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(first + more)
+    def __str__(self) -> str:
+        first = str(self.errors[0]) if self.errors else "invalid file"
+        return first + (f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else "")
 
 
 @dataclass
@@ -100,50 +90,6 @@ class ShelterRecord:
 class ParsedFile:
     format: str
     records: list[ShelterRecord]
-
-
-# --- decoding ----------------------------------------------------------------------------
-
-
-def _line_of(data: bytes, pos: int) -> int:
-    return data.count(b"\n", 0, pos) + 1
-
-
-def _column_at(data: bytes, pos: int, header: list[str]) -> str:
-    start = data.rfind(b"\n", 0, pos) + 1
-    index = data[start:pos].count(b",")
-    return header[index] if 0 <= index < len(header) and header[index] else f"#{index + 1}"
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or CP932, detected; undecodable bytes → ShelterFileInvalid."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    # Non-ASCII text decoded fine before the bad byte: a UTF-8 file with a broken byte,
-    # not a CP932 file (whose first Japanese character already fails as UTF-8).
-    prefix_ascii = data[: utf8_error.start].isascii()
-    bad = utf8_error
-    if prefix_ascii:
-        try:
-            return data.decode("cp932")
-        except UnicodeDecodeError as exc:
-            bad = exc
-    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    header = [h.strip() for h in first_line.split(",")]
-    byte = data[bad.start : bad.start + 1].hex()
-    raise ShelterFileInvalid(
-        [
-            ShelterError(
-                _line_of(data, bad.start),
-                _column_at(data, bad.start, header),
-                f"undecodable byte 0x{byte} (save the file as UTF-8 or Shift_JIS/CP932)",
-            )
-        ]
-    )
 
 
 # --- cell parsing ------------------------------------------------------------------------
@@ -362,14 +308,9 @@ def _check_duplicates(layout: Layout, records: Iterable[ShelterRecord], errors: 
 
 
 def _parse_csv(text: str) -> ParsedFile:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        raw_header = next(reader)
-    except StopIteration:
-        raise ShelterFileInvalid([ShelterError(1, "", "the file is empty")]) from None
-    except csv.Error as exc:
-        raise ShelterFileInvalid([ShelterError(1, "", f"not a CSV file: {exc}")]) from None
-    header = [_clean(h.lstrip("\ufeff")) for h in raw_header]
+    sheet = Sheet(text)
+    top = sheet.header_file_line
+    header = [_clean(h) for h in sheet.header]
     names = set(header)
     if "共通ID" in names:
         layout = GSI
@@ -377,40 +318,31 @@ def _parse_csv(text: str) -> ParsedFile:
         layout = STANDARD
     else:
         raise ShelterFileInvalid(
-            [ShelterError(1, "ID", "required column missing (自治体標準 files need ID, GSI files 共通ID)")]
+            [ShelterError(top, "ID", "required column missing (自治体標準 files need ID, GSI files 共通ID)")]
         )
-    errors = [ShelterError(1, col, "required column missing") for col in layout.required if col not in names]
+    errors = [ShelterError(top, col, "required column missing") for col in layout.required if col not in names]
     seen_cols: set[str] = set()
     for col in header:
         if col and col in seen_cols:
-            errors.append(ShelterError(1, col, "column appears twice in the header"))
+            errors.append(ShelterError(top, col, "column appears twice in the header"))
         seen_cols.add(col)
     if errors:
         raise ShelterFileInvalid(errors)
     kind = "指定避難所" if "指定緊急避難場所との重複" in names else "指定緊急避難場所"
     records: list[ShelterRecord] = []
-    last_line = 1
-    try:
-        for cells in reader:
-            line = last_line + 1
-            last_line = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            row: dict[str, Any] = {}
-            for col, cell in zip(header, cells, strict=False):  # short rows: missing cells are empty
-                if col:  # a blank header column (as in Matsuyama's file) carries nothing
-                    row[col] = cell
-            row["__kind__"] = kind
-            rec = _record(layout, row, line, errors)
-            if rec is not None:
-                records.append(rec)
-    except csv.Error as exc:
-        errors.append(ShelterError(reader.line_num, "", f"broken CSV: {exc}"))
+    for _, cells, line in sheet.rows():
+        # A blank header column (as in Matsuyama's file) carries nothing.
+        row: dict[str, Any] = {col: cell for col, cell in zip(header, cells, strict=True) if col}
+        row["__kind__"] = kind
+        rec = _record(layout, row, line, errors)
+        if rec is not None:
+            records.append(rec)
+    errors.extend(sheet.errors)
     _check_duplicates(layout, records, errors)
     if errors:
         raise ShelterFileInvalid(errors)
     if not records:
-        raise ShelterFileInvalid([ShelterError(2, "", "the file has no shelters")])
+        raise ShelterFileInvalid([ShelterError(top + 1, "", "the file has no shelters")])
     return ParsedFile(layout.format, records)
 
 
@@ -464,11 +396,15 @@ def _parse_geojson(text: str) -> ParsedFile:
 
 def parse_bytes(data: bytes) -> ParsedFile:
     """Detect the format of `data` and read every shelter (ShelterFileInvalid on any error)."""
-    text = decode(data)
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("{") or stripped.startswith("["):
-        return _parse_geojson(text)
-    return _parse_csv(text)
+    try:
+        text = decode_text(data)
+        if text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+            return _parse_geojson(text)
+        return _parse_csv(text)
+    except ShelterFileInvalid:
+        raise
+    except CsvInvalid as exc:  # undecodable bytes, an empty file, a broken header
+        raise ShelterFileInvalid(exc.errors) from None
 
 
 def read_shelters(path: Path) -> ParsedFile:

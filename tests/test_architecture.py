@@ -1,4 +1,4 @@
-"""The import graph reads one way: nlp ← faq; store, common ← features ← bot ← admin, commands ← webhook.
+"""The import graph reads one way: nlp, excelcsv ← faq; store, common ← features ← bot ← admin, commands ← webhook.
 
 Every module is parsed with `ast`, imports placed inside functions included (an import moved into a
 function to dodge a cycle is still a dependency). A package may import packages of lower layers;
@@ -17,6 +17,7 @@ FEATURES = ("shelters", "alerts", "reports", "garbage", "surveys", "opinions", "
 LAYERS: dict[str, int] = {
     "wardtime": 0,
     "nlp": 0,
+    "excelcsv": 0,
     "store": 1,
     "faq": 1,
     "common": 2,

@@ -96,16 +96,16 @@ def test_translation_answer_too_long_and_unknown_language() -> None:
     ]
 
 
-def test_undecodable_bytes_give_line() -> None:
+def test_undecodable_bytes_give_line_and_column() -> None:
     data = "id,question,answer\n1,質問,回答\n".encode() + b"2,q,\xff\xfe\x80\n"
     errors = _errors(data)
     assert len(errors) == 1
-    assert errors[0].startswith("line 3, column -: undecodable byte")
+    assert errors[0].startswith("line 3, column answer: undecodable byte")
 
 
 def test_bad_byte_after_bom() -> None:
     data = codecs.BOM_UTF8 + b"id,question,answer\n1,q,\xff\n"
-    assert _errors(data)[0].startswith("line 2, column -: invalid UTF-8 byte 0xff")
+    assert _errors(data)[0].startswith("line 2, column answer: invalid UTF-8 byte 0xff")
 
 
 @pytest.mark.parametrize("data", [b"", b"   \r\n", codecs.BOM_UTF8])

@@ -199,7 +199,7 @@ def test_duplicate_area_and_undecodable_bytes(tmp_path):
     ):
         parse_directory(d)
     (d / "remarks.csv").write_bytes(b"ID,\x82\n1,\xff\xff\n")
-    with pytest.raises(GarbageDataInvalid, match="remarks.csv: line 1, column -: undecodable byte 0x82"):
+    with pytest.raises(GarbageDataInvalid, match="remarks.csv: line 1, column #2: undecodable byte 0x82"):
         parse_directory(d)
 
 

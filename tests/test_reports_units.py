@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image, PngImagePlugin
 
+from excelcsv import CsvInvalid
 from reports import flow, geo, images, open311
-from reports.csvfile import CsvFileInvalid
 from reports.flow import Draft, FlowError, StoredPhoto
 from reports.kinds import load_kinds, parse_kinds
 from reports.media import DirectoryMediaStore, valid_name
@@ -19,7 +19,7 @@ HEADER = "code,name,department,name_en\n"
 
 
 def _errors(data: bytes) -> list[str]:
-    with pytest.raises(CsvFileInvalid) as exc:
+    with pytest.raises(CsvInvalid) as exc:
         parse_kinds(data)
     return [str(e) for e in exc.value.errors]
 
