@@ -35,11 +35,6 @@ SAVE_AS_UTF8 = (
 _UTF8_EVIDENCE = 2
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: how LINE counts a message's characters (an emoji is 2)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 class CsvError(Exception):
     """One problem in a CSV file: the row as Excel numbers it (header = 1), the column, why.
 

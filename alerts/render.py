@@ -17,6 +17,7 @@ from alerts.vocab import (
     TEXT_MAX,
 )
 from common.i18n import t
+from nlp.language import clip_utf16, utf16_len
 from store.vocab import ALERT_KIND, ALERT_STATE, ALERT_STATUS, TOPIC, AlertKind, AlertStatus, MsgType
 
 
@@ -83,9 +84,9 @@ def length_problems(prefix: str, headline: str | None, body: str | None) -> list
 
 
 def clip(text: str) -> str:
-    if len(text.encode("utf-16-le")) // 2 <= TEXT_MAX:
+    if utf16_len(text) <= TEXT_MAX:
         return text
-    return text[: TEXT_MAX - 200] + "…"
+    return clip_utf16(text, TEXT_MAX - 200) + "…"
 
 
 def compose(

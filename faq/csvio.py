@@ -15,8 +15,9 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from excelcsv import SAVE_AS_UTF8, CsvError, CsvInvalid, Sheet, decode_text, records, utf16_len
+from excelcsv import SAVE_AS_UTF8, CsvError, CsvInvalid, Sheet, decode_text, records
 from faq.model import LANGS, FaqEntry
+from nlp.language import utf16_len
 
 REQUIRED = ("id", "question", "answer")
 OPTIONAL = ("category", "alternates", "url", "contact")

@@ -35,6 +35,8 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 Errors = list[tuple[str, str]]
 
 
+# The product has its own (nlp.language.utf16_len). The emulator keeps a separate one on purpose:
+# an emulator that measured texts with the bot's function could not catch a bug in it.
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, as LINE counts text (non-BMP characters count 2)."""
     if text.isascii():

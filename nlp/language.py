@@ -46,6 +46,11 @@ _URL_RE = re.compile(r"https?://\S+|(?<!\S)[^\s@]*@\S*")
 TEXT_MAX_UTF16 = 5000
 
 
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: how LINE counts a text's characters (an emoji is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def clip_utf16(text: str, limit: int = TEXT_MAX_UTF16) -> str:
     """At most `limit` UTF-16 code units (LINE's count: a character outside the BMP is 2)."""
     if len(text) <= limit // 2:

@@ -7,7 +7,7 @@ import codecs
 import pytest
 
 from bot.urgent import UrgentCsvError, parse_urgent_csv
-from excelcsv import CsvError, CsvInvalid, Sheet, decode, records, utf16_len
+from excelcsv import CsvError, CsvInvalid, Sheet, decode, records
 from faq.csvio import FaqCsvInvalid, decode_csv_bytes, parse_faq_csv
 from garbage.bulky import FeeListInvalid, parse_fee_list
 from reports.kinds import parse_kinds
@@ -127,10 +127,6 @@ def test_error_shape():
     assert str(error) == "line 4, column -: empty" and error.ja == "空です"
     assert str(error.in_japanese()) == "line 4, column -: 空です"
     assert str(CsvInvalid([error, CsvError(5, "id", "x")])) == "line 4, column -: empty\nline 5, column id: x"
-
-
-def test_utf16_len_counts_as_line_does():
-    assert utf16_len("abc") == 3 and utf16_len("避難所") == 3 and utf16_len("🏠") == 2 and utf16_len("") == 0
 
 
 def test_the_faq_module_still_offers_its_decoder():

@@ -16,6 +16,7 @@ from bot.urgent import UrgentTopic, find_urgent, load_urgent
 from common.i18n import t
 from faq.decide import Decision
 from faq.model import FaqEntry
+from nlp.language import clip_utf16, utf16_len
 from nlp.normalize import normalize
 from store import core as core_store
 
@@ -99,10 +100,6 @@ def intent(matches: Callable[[str], bool]) -> Callable[[Command], Command]:
     return deco
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 _PAREN = re.compile(r"\s*[（(][^（()）]*[)）]")
 
 
@@ -121,16 +118,8 @@ def numbered_label(number: int, text: str, limit: int = LABEL_MAX) -> str:
 
 
 def clip_text(text: str, limit: int = TEXT_MAX) -> str:
-    if utf16_len(text) <= limit:
-        return text
-    out = []
-    used = 0
-    for ch in text:
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > limit - 1:
-            break
-        out.append(ch)
-    return "".join(out) + "…"
+    """``text`` within ``limit`` UTF-16 units; a clipped text ends with "…" (counted)."""
+    return text if utf16_len(text) <= limit else clip_utf16(text, limit - 1) + "…"
 
 
 # Catalog languages answered from another language's translation column.
