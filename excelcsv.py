@@ -35,7 +35,7 @@ SAVE_AS_UTF8 = (
 _UTF8_EVIDENCE = 2
 
 
-class CsvError(Exception):
+class CsvError(ValueError):
     """One problem in a CSV file: the row as Excel numbers it (header = 1), the column, why.
 
     ``reason`` is English (the CLI's ``line N, column C: reason``); ``ja`` says the same in
@@ -59,7 +59,7 @@ class CsvError(Exception):
         return CsvError(self.line, self.column, self.ja, self.ja, self.whole_file)
 
 
-class CsvInvalid(Exception):
+class CsvInvalid(ValueError):
     """The file was rejected; ``errors`` lists every problem found."""
 
     def __init__(self, errors: Sequence[CsvError]) -> None:

@@ -35,7 +35,7 @@ REQUIRES = ("", "7119", "no7119")
 _COLUMN_OF = {"zh-Hant": "zh"}
 
 
-class UrgentCsvError(CsvError, ValueError):
+class UrgentCsvError(CsvError):
     """The urgent-topics file is not usable: ``line N, column C: reason`` (the first problem; ``line``
     is the line of the file, as the file's first users read it in a text editor)."""
 

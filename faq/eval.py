@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from excelcsv import CsvInvalid, Sheet
 from faq.decide import Decision, decide
 from faq.index import FaqIndex
 from faq.model import FaqEntry
@@ -50,20 +51,19 @@ class EvalResult:
 
 
 def read_queries(path: str | Path) -> list[EvalQuery]:
-    """Read a ``query,expected`` CSV (UTF-8, BOM optional)."""
-    text = Path(path).read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    names = {(n or "").strip() for n in reader.fieldnames or []}
+    """Read a ``query,expected`` CSV (as Excel saves it: UTF-8 with or without BOM, or CP932)."""
+    sheet = Sheet(Path(path).read_bytes())
+    names = {n for n in sheet.header if n}
     if not {"query", "expected"} <= names:
         raise ValueError(f"{path}: needs the columns query,expected (found {sorted(names)})")
     out = []
-    for row in reader:
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
-        q = row["query"].strip()
-        if not q:
-            continue
-        ids = tuple(i.strip() for i in _ID_SPLIT_RE.split(row["expected"]) if i.strip())
-        out.append(EvalQuery(q, ids, reader.line_num))
+    for record in sheet.rows():
+        row = sheet.as_dict(record)
+        if row["query"]:
+            ids = tuple(i.strip() for i in _ID_SPLIT_RE.split(row["expected"]) if i.strip())
+            out.append(EvalQuery(row["query"], ids, record.line))
+    if sheet.errors:
+        raise CsvInvalid(sheet.errors)
     return out
 
 

@@ -6,12 +6,11 @@ index time and to the resident's message at query time, so both sides meet.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from excelcsv import CsvInvalid, Sheet, decode_text
 from nlp.normalize import normalize
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "synonyms.csv"
@@ -53,19 +52,19 @@ class Synonyms:
     @classmethod
     def parse(cls, text: str) -> Synonyms:
         """Parse CSV text with header ``term,synonyms``."""
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-        if reader.fieldnames is None or not {"term", "synonyms"} <= {f.strip() for f in reader.fieldnames}:
+        sheet = Sheet(text)
+        if not {"term", "synonyms"} <= set(sheet.header):
             raise ValueError("synonyms CSV needs the columns term,synonyms")
         groups = []
-        for row in reader:
-            row = {k.strip(): (v or "") for k, v in row.items() if k}
-            term = row["term"].strip()
-            if not term or term.startswith("#"):
-                continue
-            groups.append((term, [s.strip() for s in re.split(r"[|｜]", row["synonyms"]) if s.strip()]))
+        for row in map(sheet.as_dict, sheet.rows()):
+            term = row["term"]
+            if term and not term.startswith("#"):
+                groups.append((term, [s.strip() for s in re.split(r"[|｜]", row["synonyms"]) if s.strip()]))
+        if sheet.errors:
+            raise CsvInvalid(sheet.errors)
         return cls(groups)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_PATH) -> Synonyms:
-        """Load a synonyms CSV (UTF-8, BOM optional)."""
-        return cls.parse(Path(path).read_text(encoding="utf-8-sig"))
+        """Load a synonyms CSV (UTF-8 with or without BOM, or CP932 as Excel saves it)."""
+        return cls.parse(decode_text(Path(path).read_bytes()))

@@ -52,7 +52,7 @@ _AREA_SPLIT = re.compile(r"[、,，/／・;；\s]+")
 ShelterError = CsvError
 
 
-class ShelterFileInvalid(CsvInvalid, ValueError):
+class ShelterFileInvalid(CsvInvalid):
     """The file was rejected; `errors` lists every problem found."""
 
     def __str__(self) -> str:

@@ -9,6 +9,8 @@ import pytest
 from bot.urgent import UrgentCsvError, parse_urgent_csv
 from excelcsv import CsvError, CsvInvalid, Sheet, decode, records
 from faq.csvio import FaqCsvInvalid, decode_csv_bytes, parse_faq_csv
+from faq.eval import read_queries
+from faq.synonyms import Synonyms
 from garbage.bulky import FeeListInvalid, parse_fee_list
 from reports.kinds import parse_kinds
 from richmenu.spec import MenuFileInvalid, parse_menu_csv
@@ -182,3 +184,22 @@ def test_menu_file_decoding_errors_are_in_japanese():
     with pytest.raises(MenuFileInvalid) as info:
         parse_menu_csv("menu,ja\n".encode("utf-16"))
     assert "UTF-16" in str(info.value) and "保存し直してください" in str(info.value)
+
+
+def test_eval_queries_and_synonyms_saved_by_excel_as_cp932_are_read(tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_bytes('query,expected\n粗大ごみを出したい,"g1|g2"\n\n住民票,\n'.encode("cp932"))
+    assert [(q.query, q.expected, q.line) for q in read_queries(queries)] == [
+        ("粗大ごみを出したい", ("g1", "g2"), 2),
+        ("住民票", (), 4),
+    ]
+    synonyms = tmp_path / "s.csv"
+    synonyms.write_bytes("term,synonyms\n粗大ごみ,大型ごみ|粗大ゴミ\n".encode("cp932"))
+    assert len(Synonyms.load(synonyms)) == 2
+
+
+def test_an_eval_query_with_a_stray_comma_is_refused(tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_text("query,expected\nごみ, 粗大,g1\n", encoding="utf-8")
+    with pytest.raises(CsvInvalid, match="line 2, column -: expected 2 fields, found 3"):
+        read_queries(queries)

@@ -36,6 +36,7 @@ from bot.handlers.chat import (
     intent,
     small_talk,
 )
+from bot.language import normalize_lang
 from common.areas import Area, find_areas, load_areas
 from common.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
 from common.line_api import LineApiError
@@ -57,17 +58,6 @@ def area_list(ctx: Ctx) -> tuple[Area, ...]:
 def areas(ctx: Ctx) -> tuple[tuple[str, str], ...]:
     """(code, Japanese name) of the ward's areas."""
     return tuple((a.code, a.name) for a in area_list(ctx))
-
-
-def profile_lang(value: str | None) -> str | None:
-    """Map a LINE profile language (ja, en, zh-Hans, zh-TW, pt-BR, …) to ours."""
-    if not value:
-        return None
-    v = value.lower()
-    if v.startswith("zh"):
-        return "zh-Hant" if any(x in v for x in ("hant", "tw", "hk", "mo")) else "zh"
-    base = v.split("-")[0]
-    return base if base in LANGUAGES else None
 
 
 def _lang(ctx: Ctx, resident: dict[str, Any] | None) -> str:
@@ -196,7 +186,7 @@ def follow(ctx: Ctx, event: Any) -> Sequence[Message]:
         lang = None
         try:
             prof = ctx.line.profile(ctx.user_id)
-            lang = profile_lang((prof or {}).get("language"))
+            lang = normalize_lang((prof or {}).get("language"))
         except LineApiError as err:
             log.info("profile of %s unavailable: %s", ctx.user_hash, err.status)
         resident_store.set_resident(
