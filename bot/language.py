@@ -20,7 +20,7 @@ from typing import Any
 
 from common.i18n import DEFAULT_LANG, LANGUAGES
 from nlp.language import detect_language
-from store.residents import get_resident
+from store.residents import Resident, get_resident
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class ProfileLanguageCache:
             self._data.pop(user_id, None)
 
 
-def _stored_resident(db: Any, user_id: str) -> dict[str, Any] | None:
+def _stored_resident(db: Any, user_id: str) -> Resident | None:
     return get_resident(db, user_id)
 
 
@@ -149,8 +149,8 @@ def resident_languages(ctx: Any, cache: ProfileLanguageCache | None) -> tuple[st
         return None, None
     record = _stored_resident(ctx.db, ctx.user_id)
     if record is not None:
-        lang = normalize_lang(record.get("lang"))
-        if record.get("lang_source") == "choice":
+        lang = normalize_lang(record.lang)
+        if record.lang_source == "choice":
             return lang, None
         return None, lang
     if cache is None:

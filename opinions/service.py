@@ -24,6 +24,7 @@ from excelcsv import CsvError, CsvInvalid, Sheet
 from store import audit, transaction
 from store import opinions as store
 from store import outbox as outbox_store
+from store.residents import Resident
 from store.vocab import DELIVERY_STATE, OPINION_STATUS, DeliveryState, OpinionStatus, ReplyState
 
 KIND = "opinion_reply"
@@ -237,7 +238,7 @@ def submit(
     user_id: str,
     author: str,
     topics: Mapping[str, Topic],
-    resident: Mapping[str, Any] | None,
+    resident: Resident | None,
     lang: str,
 ) -> Step:
     """Turn the confirmed draft into an opinion; the draft goes in the same transaction."""
@@ -254,7 +255,7 @@ def submit(
             {
                 "user_id": user_id,
                 "author": author,
-                "area": (resident or {}).get("area"),
+                "area": (resident.area if resident else None),
                 "lang": lang,
                 "topic": topic.code,
                 "department": topic.department,

@@ -12,7 +12,7 @@ import csv
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from nlp.normalize import normalize
 from shelters.importer import HAZARD_COLUMNS, HAZARDS, SAME_SOURCE_FORMATS, ParsedFile, ShelterRecord, read_shelters
 from store import Store, audit, transaction
 from store import shelters as shelter_store
+from store.shelters import Shelter
 from store.vocab import SHELTER_STATUS, SHELTER_TAKING_IN, ShelterStatus
 
 log = logging.getLogger(__name__)
@@ -92,30 +93,30 @@ def hazards_of(bits: int) -> list[str]:
     return [h for i, h in enumerate(HAZARDS) if bits & (1 << i)]
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    """A shelter row as the dict every caller gets."""
-    status_at = row.get("status_updated_at")
+def _public(row: Shelter) -> dict[str, Any]:
+    """A stored shelter as the dict every caller gets (the shape of the public exports)."""
+    status_at = row.status_updated_at
     return {
-        "id": row["source_id"],
-        "source_id": row["source_id"],
-        "name": row["name"],
-        "kana": row["kana"],
-        "address": row["address"],
-        "lat": row["lat"],
-        "lon": row["lon"],
-        "hazards": hazards_of(row["hazard_bits"]),
-        "capacity": row["capacity"],
-        "areas": [a for a in row["areas"].split("|") if a],
-        "is_shelter": bool(row["is_shelter"]),
-        "url": row["url"],
-        "municipality": row["municipality"],
-        "status": row["status"],
-        "head_count": row["head_count"],
-        "status_by": row["status_by"],
+        "id": row.source_id,
+        "source_id": row.source_id,
+        "name": row.name,
+        "kana": row.kana,
+        "address": row.address,
+        "lat": row.lat,
+        "lon": row.lon,
+        "hazards": hazards_of(row.hazard_bits),
+        "capacity": row.capacity,
+        "areas": list(row.areas),
+        "is_shelter": row.is_shelter,
+        "url": row.url,
+        "municipality": row.municipality,
+        "status": row.status,
+        "head_count": row.head_count,
+        "status_by": row.status_by,
         "status_updated_at": _iso(status_at),
-        "data_updated_at": _iso(row["data_updated_at"]),
-        "updated_at": _iso(max(row["data_updated_at"], status_at or 0)),
-        "withdrawn_at": _iso(row.get("withdrawn_at")),  # not published (web.PUBLIC_FIELDS)
+        "data_updated_at": _iso(row.data_updated_at),
+        "updated_at": _iso(max(row.data_updated_at, status_at or 0)),
+        "withdrawn_at": _iso(row.withdrawn_at),  # not published (web.PUBLIC_FIELDS)
     }
 
 
@@ -250,8 +251,8 @@ def set_status(
         raise InvalidStatus(f"head count must be a whole number from 0 to {MAX_HEAD_COUNT}, got {count!r}")
     with transaction(db):
         row = shelter_store.get_shelter(db, source_id)
-        if row is not None and row["withdrawn_at"] is not None:
-            raise WithdrawnShelter(source_id, row["name"], row["withdrawn_at"])
+        if row is not None and row.withdrawn_at is not None:
+            raise WithdrawnShelter(source_id, row.name, row.withdrawn_at)
         try:
             previous = shelter_store.update_status(db, source_id, value, count, by.strip(), source)
         except LookupError:
@@ -273,7 +274,7 @@ def status_history(db: Database, source_id: str) -> list[dict[str, Any]]:
     """Every status change of a shelter, newest first: at, status, previous_status, head_count, by, via."""
     if shelter_store.get_shelter(db, source_id) is None:
         raise UnknownShelter(source_id)
-    return [{**r, "at": _iso(r["at"])} for r in shelter_store.status_log(db, source_id)]
+    return [{**asdict(r), "at": _iso(r.at)} for r in shelter_store.status_log(db, source_id)]
 
 
 # --- nearest -----------------------------------------------------------------------------
@@ -365,11 +366,11 @@ def nearest(
     picked = [
         (a.ids[candidates[i]], float(dist[i])) for i in top if max_distance_m is None or dist[i] <= max_distance_m
     ]
-    rows = {r["source_id"]: r for r in shelter_store.shelters_by_ids(db, [p[0] for p in picked])}
+    rows = {r.source_id: r for r in shelter_store.shelters_by_ids(db, [p[0] for p in picked])}
     out = []
     for source_id, d in picked:
         row = rows.get(source_id)
-        if row is None or (only_open and row["status"] not in SHELTER_TAKING_IN):
+        if row is None or (only_open and row.status not in SHELTER_TAKING_IN):
             continue  # changed since the arrays were built: never report a closed shelter as open
         out.append({**_public(row), "distance_m": round(d, 1)})
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database, Migrations
@@ -60,28 +61,43 @@ def _m0002(db: Database) -> None:
     db.execute("ALTER TABLE residents ADD COLUMN safety_stopped INTEGER NOT NULL DEFAULT 0")
 
 
-def _row_to_dict(db: Database, row: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """A follower's settings (frozen: a change goes through `set_resident`, then a fresh read)."""
+
+    user_id: str
+    area: str | None  # an area code of AREAS_CSV; None = not chosen (receives every area's alerts)
+    lang: str | None
+    lang_source: str | None  # "profile" (LINE's setting) | "choice" (they picked it) | None
+    topics: tuple[Topic, ...]  # always with 防災 first when they did not list it
+    delivery_stopped: bool  # ordinary notices stopped (配信停止)
+    safety_stopped: bool  # life-safety alerts stopped too (only after a warning)
+    reg_step: str | None  # the registration question in progress; None when done
+
+
+def _resident(db: Database, row: dict[str, Any]) -> Resident:
     topics = [
-        r[0] for r in db.execute("SELECT topic FROM resident_topics WHERE user_id = ? ORDER BY topic", [row["user_id"]])
+        Topic(r[0])
+        for r in db.execute("SELECT topic FROM resident_topics WHERE user_id = ? ORDER BY topic", [row["user_id"]])
     ]
     if ALWAYS_TOPIC not in topics:
         topics.insert(0, ALWAYS_TOPIC)
-    return {
-        "user_id": row["user_id"],
-        "area": row["area"],
-        "lang": row["lang"],
-        "lang_source": row["lang_source"],
-        "topics": topics,
-        "delivery_stopped": bool(row["delivery_stopped"]),
-        "safety_stopped": bool(row["safety_stopped"]),
-        "reg_step": row["reg_step"],
-    }
+    return Resident(
+        user_id=row["user_id"],
+        area=row["area"],
+        lang=row["lang"],
+        lang_source=row["lang_source"],
+        topics=tuple(topics),
+        delivery_stopped=bool(row["delivery_stopped"]),
+        safety_stopped=bool(row["safety_stopped"]),
+        reg_step=row["reg_step"],
+    )
 
 
-def get_resident(db: Database, user_id: str) -> dict[str, Any] | None:
+def get_resident(db: Database, user_id: str) -> Resident | None:
     """The resident's settings, or None when they are not (or no longer) registered."""
     rows = list(db.query("SELECT * FROM residents WHERE user_id = ?", [user_id]))
-    return _row_to_dict(db, rows[0]) if rows else None
+    return _resident(db, rows[0]) if rows else None
 
 
 def set_resident(db: Database, user_id: str, **fields: Any) -> None:

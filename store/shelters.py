@@ -1,16 +1,104 @@
-"""SQL for the shelters domain: shelter data, live status, status history, data version."""
+"""SQL for the shelters domain: shelter data, live status, status history, data version.
+
+Reads return frozen records (`Shelter`, `StatusChange`): typed, and they cannot grow keys on the
+way to a page; what a caller adds (a distance, the public JSON shape) is a new object.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
 from store.dialect import is_postgres
+from store.vocab import ShelterStatus
 
 migrations = Migrations("madoguchi.shelters")
+
+
+@dataclass(frozen=True, slots=True)
+class Shelter:
+    """A shelter as stored: the source file's data, its live status, withdrawn when the source dropped it."""
+
+    source_id: str  # the source's own id (ID / 共通ID)
+    name: str
+    kana: str
+    address: str
+    lat: float
+    lon: float
+    hazard_bits: int  # bit i = suitable for shelters.importer.HAZARDS[i]
+    capacity: int | None
+    areas: tuple[str, ...]  # 対象となる町会・自治会
+    is_shelter: bool  # also a 指定避難所 (not only a 緊急避難場所)
+    url: str
+    municipality: str
+    source_format: str
+    source_name: str
+    created_at: float
+    data_updated_at: float
+    status: ShelterStatus
+    head_count: int | None
+    status_updated_at: float | None
+    status_by: str | None
+    withdrawn_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Shelter:
+        return cls(
+            source_id=row["source_id"],
+            name=row["name"],
+            kana=row["kana"],
+            address=row["address"],
+            lat=row["lat"],
+            lon=row["lon"],
+            hazard_bits=row["hazard_bits"],
+            capacity=row["capacity"],
+            areas=tuple(a for a in row["areas"].split("|") if a),
+            is_shelter=bool(row["is_shelter"]),
+            url=row["url"],
+            municipality=row["municipality"],
+            source_format=row["source_format"],
+            source_name=row["source_name"],
+            created_at=row["created_at"],
+            data_updated_at=row["data_updated_at"],
+            status=ShelterStatus(row["status"]),
+            head_count=row["head_count"],
+            status_updated_at=row["status_updated_at"],
+            status_by=row["status_by"],
+            withdrawn_at=row["withdrawn_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One line of a shelter's status history."""
+
+    id: int
+    source_id: str
+    at: float
+    status: ShelterStatus
+    previous_status: ShelterStatus | None
+    head_count: int | None
+    by: str
+    via: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> StatusChange:
+        previous = row["previous_status"]
+        return cls(
+            id=row["id"],
+            source_id=row["source_id"],
+            at=row["at"],
+            status=ShelterStatus(row["status"]),
+            previous_status=ShelterStatus(previous) if previous else None,
+            head_count=row["head_count"],
+            by=row["by"],
+            via=row["via"],
+        )
+
 
 # Columns that come from the source file (an import replaces these and nothing else).
 DATA_COLUMNS = (
@@ -187,22 +275,24 @@ def upsert_shelters(
     return {**counts, "withdrawn_ids": withdraw}
 
 
-def all_shelters(db: Database) -> list[dict[str, Any]]:
+def all_shelters(db: Database) -> list[Shelter]:
     """Every shelter in service (withdrawn ones left out)."""
-    return list(db.query("SELECT * FROM shelters WHERE withdrawn_at IS NULL ORDER BY source_id"))
+    return [
+        Shelter.from_row(r) for r in db.query("SELECT * FROM shelters WHERE withdrawn_at IS NULL ORDER BY source_id")
+    ]
 
 
-def get_shelter(db: Database, source_id: str) -> dict[str, Any] | None:
+def get_shelter(db: Database, source_id: str) -> Shelter | None:
     rows = list(db.query("SELECT * FROM shelters WHERE source_id = ?", [source_id]))
-    return rows[0] if rows else None
+    return Shelter.from_row(rows[0]) if rows else None
 
 
-def shelters_by_ids(db: Database, source_ids: Sequence[str]) -> list[dict[str, Any]]:
+def shelters_by_ids(db: Database, source_ids: Sequence[str]) -> list[Shelter]:
     if not source_ids:
         return []
     marks = ", ".join("?" for _ in source_ids)
     by_id = {
-        r["source_id"]: r
+        r["source_id"]: Shelter.from_row(r)
         for r in db.query(
             f"SELECT * FROM shelters WHERE withdrawn_at IS NULL AND source_id IN ({marks})", list(source_ids)
         )
@@ -210,14 +300,15 @@ def shelters_by_ids(db: Database, source_ids: Sequence[str]) -> list[dict[str, A
     return [by_id[s] for s in source_ids if s in by_id]
 
 
-def shelters_for_area(db: Database, area_name: str) -> list[dict[str, Any]]:
+def shelters_for_area(db: Database, area_name: str) -> list[Shelter]:
     """Shelters whose 対象となる町会・自治会 lists `area_name` (areas stored '|'-joined)."""
-    return list(
-        db.query(
+    return [
+        Shelter.from_row(r)
+        for r in db.query(
             "SELECT * FROM shelters WHERE withdrawn_at IS NULL AND '|' || areas || '|' LIKE ? ORDER BY source_id",
             ["%|" + area_name.replace("%", "").replace("_", "") + "|%"],
         )
-    )
+    ]
 
 
 def position_rows(db: Database) -> list[tuple[str, float, float, int, str]]:
@@ -242,13 +333,13 @@ def database_key(db: Database) -> str:
 
 def update_status(
     db: Database, source_id: str, status: str, head_count: int | None, by: str, via: str, now: float | None = None
-) -> str | None:
+) -> ShelterStatus | None:
     """Set a shelter's status and log the change (call inside a transaction); returns the previous status."""
     now = now if now is not None else time.time()
     row = db.execute("SELECT status FROM shelters WHERE source_id = ?", [source_id]).fetchone()
     if row is None:
         raise LookupError(source_id)
-    previous = row[0]
+    previous = ShelterStatus(row[0])
     db.execute(
         "UPDATE shelters SET status = ?, head_count = ?, status_updated_at = ?, status_by = ? WHERE source_id = ?",
         [status, head_count, now, by, source_id],
@@ -262,11 +353,12 @@ def update_status(
     return previous
 
 
-def status_log(db: Database, source_id: str, limit: int = 500) -> list[dict[str, Any]]:
-    return list(
-        db.query(
+def status_log(db: Database, source_id: str, limit: int = 500) -> list[StatusChange]:
+    return [
+        StatusChange.from_row(r)
+        for r in db.query(
             "SELECT id, source_id, at, status, previous_status, head_count, by, via FROM shelter_status_log"
             " WHERE source_id = ? ORDER BY id DESC LIMIT ?",
             [source_id, limit],
         )
-    )
+    ]

@@ -27,6 +27,7 @@ from store import audit, transaction
 from store import outbox as outbox_store
 from store import residents as resident_store
 from store import surveys as store
+from store.residents import Resident
 from store.vocab import QUESTION_KIND, SURVEY_STATE, DeliveryState, QuestionKind, SurveyState
 
 KIND = "survey"
@@ -367,7 +368,7 @@ def answer(
     value: Any,
     user_id: str,
     secret: str,
-    resident: Mapping[str, Any] | None,
+    resident: Resident | None,
 ) -> Answered:
     """Record one answer for the resident who tapped (never for anyone named in the postback)."""
     try:
@@ -386,7 +387,7 @@ def answer(
         return Answered(refused="bad", survey=survey)
     key = respondent_key(user_id, secret)
     replaced = store.record_answer(
-        db, survey_id, key, question, clean, (resident or {}).get("area"), (resident or {}).get("lang")
+        db, survey_id, key, question, clean, resident.area if resident else None, resident.lang if resident else None
     )
     return Answered(replaced=replaced, next_question=next_unanswered(db, survey, key, after=question), survey=survey)
 

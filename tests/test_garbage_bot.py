@@ -121,7 +121,7 @@ def test_tomorrow_and_this_week(gomi, client, emulator):
     assert remind
     assert "前日の夕方" in tap(client, emulator, remind[0]["data"])[0]["text"]
     with gomi.app_context():
-        assert "garbage" in resident_store.get_resident(gomi.extensions["madoguchi"].store.db, USER)["topics"]
+        assert "garbage" in resident_store.get_resident(gomi.extensions["madoguchi"].store.db, USER).topics
     assert not quick_actions(say(client, emulator, "明日のごみは？")[0])
 
 

@@ -26,7 +26,7 @@ def outcomes(app) -> list[str]:
         return [r["outcome"] for r in core_store.query_log_rows(app.extensions["madoguchi"].store.db)]
 
 
-def resident(app, user: str = USER) -> dict:
+def resident(app, user: str = USER) -> resident_store.Resident:
     with app.app_context():
         return resident_store.get_resident(app.extensions["madoguchi"].store.db, user)
 
@@ -169,7 +169,7 @@ def test_english_question_from_a_resident_who_chose_japanese(app, client, emulat
     register(app, lang="ja")
     messages = say(client, emulator, "How can I throw away my old couch?")
     assert messages[0]["text"].startswith("Large items")
-    assert resident(app)["lang"] == "ja"  # notices stay in the chosen language
+    assert resident(app).lang == "ja"  # notices stay in the chosen language
     # An entry with no English translation: answered in the chosen Japanese, no apology note.
     messages = tap(client, emulator, "a=faq&id=juminhyo-006")
     assert "郵送" in messages[0]["text"]
@@ -226,14 +226,14 @@ def test_registration_by_typing(app, client, emulator):
     emulator.add_user(USER, language="ja")
     follow(client, emulator)
     (msg,) = say(client, emulator, "みどり1丁目です")
-    assert "言語" in msg["text"] and resident(app)["area"] == "midori-1"
+    assert "言語" in msg["text"] and resident(app).area == "midori-1"
     (msg,) = say(client, emulator, "English")
-    assert "notices" in msg["text"].lower() and resident(app)["lang"] == "en"
+    assert "notices" in msg["text"].lower() and resident(app).lang == "en"
     (msg,) = say(client, emulator, "ごみと子育て")
-    assert set(resident(app)["topics"]) >= {"garbage", "childcare"}
+    assert set(resident(app).topics) >= {"garbage", "childcare"}
     (msg,) = say(client, emulator, "OK")
     r = resident(app)
-    assert r["reg_step"] is None and "Midori 1-chome" in msg["text"]
+    assert r.reg_step is None and "Midori 1-chome" in msg["text"]
     assert outcomes(app) == []  # no registration answer was logged as a question
 
 
@@ -245,7 +245,7 @@ def test_town_without_chome_asks_which_and_unknown_area_says_so(app, client, emu
     data = [i["action"]["data"] for i in msg["quickReply"]["items"]]
     assert data[:3] == ["a=area&v=wakaba-1&m=r", "a=area&v=wakaba-2&m=r", "a=area&v=wakaba-3&m=r"]
     (msg,) = say(client, emulator, "渋谷です")
-    assert "見つかりませんでした" in msg["text"] and resident(app)["reg_step"] == "area"
+    assert "見つかりませんでした" in msg["text"] and resident(app).reg_step == "area"
     ack, question = say(client, emulator, "了解です")  # small talk: acknowledged, then asked again
     assert "ありがとうございます" in ack["text"] and "地域を選んで" in question["text"]
     assert outcomes(app) == []
@@ -258,7 +258,7 @@ def test_a_question_mid_registration_is_answered_and_registration_goes_on(app, c
     assert "粗大ごみ" in messages[0]["text"]
     assert "地域を選んで" in messages[-1]["text"]  # the pending question, with its buttons
     assert any("a=area" in (i["action"].get("data") or "") for i in messages[-1]["quickReply"]["items"])
-    assert resident(app)["reg_step"] == "area"
+    assert resident(app).reg_step == "area"
 
 
 def test_a_maybe_list_mid_registration_keeps_its_buttons(app, client, emulator):
@@ -268,6 +268,6 @@ def test_a_maybe_list_mid_registration_keeps_its_buttons(app, client, emulator):
     data = [i["action"].get("data") or "" for i in messages[-1].get("quickReply", {}).get("items", [])]
     assert data and all(not d.startswith("a=area") for d in data)  # the candidates, not the area list
     assert any(d.startswith("a=faq") for d in data)
-    assert resident(app)["reg_step"] == "area"  # asked again with the next reply
+    assert resident(app).reg_step == "area"  # asked again with the next reply
     messages = say(client, emulator, "粗大ごみを出したい")
     assert "地域を選んで" in messages[-1]["text"]

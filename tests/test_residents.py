@@ -59,11 +59,11 @@ def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
     with app.app_context():
         db = app.extensions["madoguchi"].store.db
         r = resident_store.get_resident(db, uid)
-    assert (r["area"], r["lang"], r["lang_source"], r["topics"], r["reg_step"]) == (
+    assert (r.area, r.lang, r.lang_source, r.topics, r.reg_step) == (
         "midori-2",
         "vi",
         "choice",
-        ["disaster", "garbage"],
+        ("disaster", "garbage"),
         None,
     )
 
@@ -80,11 +80,11 @@ def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
     post_events(client, [text_event(uid, "配信停止", emulator.mint_token(uid))])
     with app.app_context():
         r = resident_store.get_resident(db, uid)
-        assert r["area"] is None and r["delivery_stopped"] is True
+        assert r.area is None and r.delivery_stopped is True
     assert "a=delivery&v=restart" in quick_data(last_reply(emulator, uid))
     send_postback(client, emulator, uid, "a=delivery&v=restart")
     with app.app_context():
-        assert resident_store.get_resident(db, uid)["delivery_stopped"] is False
+        assert resident_store.get_resident(db, uid).delivery_stopped is False
 
     post_events(client, [_event("unfollow", uid)])
     with app.app_context():

@@ -138,13 +138,13 @@ def test_cancel_of_a_life_safety_alert_reaches_the_stopped_residents_who_got_it(
 def test_restart_clears_both_stops_and_safety_stop_needs_ordinary_stop(rt):
     db = rt.store.db
     resident_store.set_resident(db, "Ux", area="midori-1", delivery_stopped=True, safety_stopped=True)
-    assert resident_store.get_resident(db, "Ux")["safety_stopped"] is True
+    assert resident_store.get_resident(db, "Ux").safety_stopped is True
     resident_store.set_resident(db, "Ux", delivery_stopped=False)
     r = resident_store.get_resident(db, "Ux")
-    assert (r["delivery_stopped"], r["safety_stopped"]) == (False, False)
+    assert (r.delivery_stopped, r.safety_stopped) == (False, False)
     # A half-set state (life-safety off, ordinary on) is never stored.
     resident_store.set_resident(db, "Ux", safety_stopped=True)
-    assert resident_store.get_resident(db, "Ux")["safety_stopped"] is False
+    assert resident_store.get_resident(db, "Ux").safety_stopped is False
 
 
 # --- the dialogue -------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def _quick(message):
 def _state(app, uid):
     with app.app_context():
         r = resident_store.get_resident(app.extensions["madoguchi"].store.db, uid)
-        return r["delivery_stopped"], r["safety_stopped"]
+        return r.delivery_stopped, r.safety_stopped
 
 
 def test_stop_reply_says_what_still_arrives_and_full_stop_takes_a_warned_second_step(app, client, emulator):

@@ -361,7 +361,7 @@ def bulky_postback(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Mes
         if not state["items"]:
             return [_text(t("bulky_no_items", ctx.lang), ctx.lang, [_quit_item(ctx.lang)])]
         resident = resident_store.get_resident(ctx.db, ctx.user_id)
-        code = (resident or {}).get("area")
+        code = resident.area if resident else None
         if code and code in dict(ward_areas(ctx)):
             state.update(step="address", area=code)
             garbage_store.save_draft(ctx.db, ctx.user_id, state)

@@ -76,7 +76,7 @@ def _resident_area(ctx: Ctx, gset: GarbageSet) -> tuple[str | None, Area | None]
     if not ctx.user_id:
         return None, None
     resident = resident_store.get_resident(ctx.db, ctx.user_id)
-    code = (resident or {}).get("area")
+    code = resident.area if resident else None
     if not code:
         return None, None
     return code, garbage_service.resolve_area(gset, code, dict(ward_areas(ctx)))
@@ -195,7 +195,7 @@ def calendar_messages(ctx: Ctx, loaded: garbage_service.Loaded, kind: str, offse
         lines.append(t("garbage_data_ja", lang))
     quick = []
     resident = resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
-    if resident is not None and "garbage" not in resident["topics"]:
+    if resident is not None and "garbage" not in resident.topics:
         quick.append((t("garbage_remind_label", lang), postback_data(a="g_remind"), None))
     return [TextMessage(text=clip_text("\n".join(lines)), quick_reply=_qr(quick))]
 
@@ -303,6 +303,6 @@ def remind_on(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message]
     if not ctx.user_id:
         return None
     resident = resident_store.get_resident(ctx.db, ctx.user_id)
-    topics = set((resident or {}).get("topics", ())) | {"garbage"}
+    topics = set(resident.topics if resident else ()) | {"garbage"}
     resident_store.set_resident(ctx.db, ctx.user_id, topics=sorted(topics))
     return [TextMessage(text=t("garbage_remind_on", ctx.lang))]

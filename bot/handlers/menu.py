@@ -34,7 +34,7 @@ def say(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Message] | Non
 
 def _area_of(ctx: Ctx) -> str | None:
     resident = resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
-    return resident["area"] if resident else None
+    return resident.area if resident else None
 
 
 @command("避難情報", "ひなんじょうほう", "ひなんの じょうほう", "evacuation info", "evacuation information")

@@ -68,7 +68,7 @@ def _pb(label: str, shown: str, **fields: Any) -> QuickReplyItem:
 
 def _lang(ctx: Ctx) -> str:
     resident = resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
-    return (resident or {}).get("lang") or ctx.lang
+    return (resident.lang if resident else None) or ctx.lang
 
 
 def render(ctx: Ctx, step: service.Step) -> list[Message]:

@@ -42,6 +42,7 @@ from common.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
 from common.line_api import LineApiError
 from nlp.normalize import normalize
 from store import residents as resident_store
+from store.residents import Resident
 from store.vocab import TOPIC, Topic
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,8 @@ def areas(ctx: Ctx) -> tuple[tuple[str, str], ...]:
     return tuple((a.code, a.name) for a in area_list(ctx))
 
 
-def _lang(ctx: Ctx, resident: dict[str, Any] | None) -> str:
-    return (resident or {}).get("lang") or ctx.lang
+def _lang(ctx: Ctx, resident: Resident | None) -> str:
+    return (resident.lang if resident else None) or ctx.lang
 
 
 def _qr(items: list[tuple[str, str, str | None]]) -> QuickReply:
@@ -83,20 +84,20 @@ def _area_name(ctx: Ctx, code: str | None, lang: str) -> str:
     return code
 
 
-def _delivery_key(resident: dict[str, Any]) -> str:
-    if resident.get("safety_stopped"):
+def _delivery_key(resident: Resident) -> str:
+    if resident.safety_stopped:
         return "delivery_all_off"
-    return "delivery_off" if resident["delivery_stopped"] else "delivery_on"
+    return "delivery_off" if resident.delivery_stopped else "delivery_on"
 
 
-def summary(ctx: Ctx, resident: dict[str, Any]) -> str:
+def summary(ctx: Ctx, resident: Resident) -> str:
     lang = _lang(ctx, resident)
     return t(
         "settings_summary",
         lang,
-        area=_area_name(ctx, resident["area"], lang),
-        language=LANGUAGE_NAMES.get(resident["lang"] or "ja", resident["lang"] or "ja"),
-        topics="・".join(t(TOPIC.resident_key(x), lang) for x in resident["topics"]),
+        area=_area_name(ctx, resident.area, lang),
+        language=LANGUAGE_NAMES.get(resident.lang or "ja", resident.lang or "ja"),
+        topics="・".join(t(TOPIC.resident_key(x), lang) for x in resident.topics),
         delivery=t(_delivery_key(resident), lang),
     )
 
@@ -125,20 +126,20 @@ def ask_lang(lang: str, mode: str = "r") -> Message:
     return TextMessage(text=t("reg_lang_ask", lang), quick_reply=_qr(items))
 
 
-def ask_topics(resident: dict[str, Any], lang: str, mode: str = "r") -> Message:
-    chosen = set(resident["topics"])
+def ask_topics(resident: Resident, lang: str, mode: str = "r") -> Message:
+    chosen = set(resident.topics)
     items = []
     for topic in OPT_TOPICS:
         mark = "✓ " if topic in chosen else "＋ "
         items.append((mark + t(TOPIC.resident_key(topic), lang), postback_data(a="topic", v=topic, m=mode), None))
     items.append((t("reg_done_label", lang), postback_data(a="reg_done", m=mode), None))
-    topics = "・".join(t(TOPIC.resident_key(x), lang) for x in resident["topics"])
+    topics = "・".join(t(TOPIC.resident_key(x), lang) for x in resident.topics)
     return TextMessage(text=t("reg_topics_ask", lang, topics=topics), quick_reply=_qr(items))
 
 
-def next_question(ctx: Ctx, resident: dict[str, Any]) -> list[Message]:
+def next_question(ctx: Ctx, resident: Resident) -> list[Message]:
     lang = _lang(ctx, resident)
-    step = resident["reg_step"]
+    step = resident.reg_step
     if step == "area":
         return [ask_area(ctx, lang)]
     if step == "lang":
@@ -148,9 +149,9 @@ def next_question(ctx: Ctx, resident: dict[str, Any]) -> list[Message]:
     return [TextMessage(text=t("reg_done", lang, summary=summary(ctx, resident)))]
 
 
-def settings_messages(ctx: Ctx, resident: dict[str, Any]) -> list[Message]:
+def settings_messages(ctx: Ctx, resident: Resident) -> list[Message]:
     lang = _lang(ctx, resident)
-    stop = ("restart_label", "restart") if resident["delivery_stopped"] else ("stop_label", "stop")
+    stop = ("restart_label", "restart") if resident.delivery_stopped else ("stop_label", "stop")
     items = [
         (t("settings_area_label", lang), postback_data(a="set", v="area"), None),
         (t("settings_lang_label", lang), postback_data(a="set", v="lang"), None),
@@ -178,7 +179,7 @@ def follow(ctx: Ctx, event: Any) -> Sequence[Message]:
     if not ctx.user_id:
         return [TextMessage(text=t("greeting", ctx.lang))]
     resident = resident_store.get_resident(ctx.db, ctx.user_id)
-    if resident is not None and resident["reg_step"] is None:
+    if resident is not None and resident.reg_step is None:
         # Known resident (follow again, or after unblock): ask nothing.
         lang = _lang(ctx, resident)
         return [TextMessage(text=t("welcome_back", lang, summary=summary(ctx, resident)))]
@@ -209,7 +210,7 @@ def unfollow(ctx: Ctx, event: Any) -> None:
     return None
 
 
-def _after_change(ctx: Ctx, resident: dict[str, Any], mode: str) -> list[Message]:
+def _after_change(ctx: Ctx, resident: Resident, mode: str) -> list[Message]:
     if mode == "s":
         return settings_messages(ctx, resident)
     return next_question(ctx, resident)
@@ -237,9 +238,9 @@ def choose_area(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Messag
     return _set_area(ctx, resident, code, fields.get("m", "r"))
 
 
-def _set_area(ctx: Ctx, resident: dict[str, Any], code: str, mode: str) -> list[Message]:
+def _set_area(ctx: Ctx, resident: Resident, code: str, mode: str) -> list[Message]:
     changes: dict[str, Any] = {"area": None if code == "*" else code}
-    if resident["reg_step"] == "area":
+    if resident.reg_step == "area":
         changes["reg_step"] = "lang"
     resident_store.set_resident(ctx.db, ctx.user_id, **changes)
     return _after_change(ctx, resident_store.get_resident(ctx.db, ctx.user_id), mode)
@@ -256,9 +257,9 @@ def choose_lang(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Messag
     return _set_lang(ctx, resident, lang, fields.get("m", "r"))
 
 
-def _set_lang(ctx: Ctx, resident: dict[str, Any], lang: str, mode: str) -> list[Message]:
+def _set_lang(ctx: Ctx, resident: Resident, lang: str, mode: str) -> list[Message]:
     changes: dict[str, Any] = {"lang": lang, "lang_source": "choice"}
-    if resident["reg_step"] == "lang":
+    if resident.reg_step == "lang":
         changes["reg_step"] = "topics"
     resident_store.set_resident(ctx.db, ctx.user_id, **changes)
     ctx.lang = lang
@@ -271,7 +272,7 @@ def toggle_topic(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[Messa
     if resident is None:
         return None
     topic = fields.get("v", "")
-    topics = set(resident["topics"])
+    topics = set(resident.topics)
     if topic in OPT_TOPICS:
         topics ^= {topic}
         resident_store.set_resident(ctx.db, ctx.user_id, topics=sorted(topics))
@@ -287,8 +288,8 @@ def registration_done(ctx: Ctx, event: Any, fields: dict[str, str]) -> Sequence[
     return _finish(ctx, resident, fields.get("m", "r"))
 
 
-def _finish(ctx: Ctx, resident: dict[str, Any], mode: str) -> list[Message]:
-    if resident["reg_step"] is not None:
+def _finish(ctx: Ctx, resident: Resident, mode: str) -> list[Message]:
+    if resident.reg_step is not None:
         resident_store.set_resident(ctx.db, ctx.user_id, reg_step=None)
         resident = resident_store.get_resident(ctx.db, ctx.user_id)
     if mode == "s":
@@ -329,7 +330,7 @@ def _set_delivery(ctx: Ctx, stopped: bool) -> list[Message]:
     if resident is None:
         return []
     lang = _lang(ctx, resident)
-    if stopped and resident["safety_stopped"]:
+    if stopped and resident.safety_stopped:
         # Already stopped completely: say so, instead of implying that alerts still arrive.
         items = [(t("restart_label", lang), postback_data(a="delivery", v="restart"), None)]
         return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=_qr(items))]
@@ -373,7 +374,7 @@ def settings_command(ctx: Ctx, event: Any) -> Sequence[Message]:
     resident = _ensure(ctx)
     if resident is None:
         return []
-    if resident["reg_step"] is not None:
+    if resident.reg_step is not None:
         return next_question(ctx, resident)
     return settings_messages(ctx, resident)
 
@@ -495,7 +496,7 @@ def typed_registration(ctx: Ctx, text: str, normalized: str) -> list[Message] | 
     if not ctx.user_id:
         return None
     resident = resident_store.get_resident(ctx.db, ctx.user_id)
-    step = (resident or {}).get("reg_step")
+    step = resident.reg_step if resident else None
     if step is None or len(normalized) > 30 or _QUESTION.search(normalized):
         return None  # a question: chat answers it and asks the pending question after it
     if step == "topics" and _DONE.match(normalized):  # 「OK」 here means 「これで完了」
@@ -521,7 +522,7 @@ def typed_registration(ctx: Ctx, text: str, normalized: str) -> list[Message] | 
         topics = typed_topics(normalized)
         if not topics:
             return None
-        resident_store.set_resident(ctx.db, ctx.user_id, topics=sorted(set(resident["topics"]) | topics))
+        resident_store.set_resident(ctx.db, ctx.user_id, topics=sorted(set(resident.topics) | topics))
         return [ask_topics(resident_store.get_resident(ctx.db, ctx.user_id), lang)]
     return None
 
@@ -531,7 +532,7 @@ def pending_question(ctx: Ctx) -> list[Message]:
     if not ctx.user_id:
         return []
     resident = resident_store.get_resident(ctx.db, ctx.user_id)
-    if resident is None or resident["reg_step"] is None:
+    if resident is None or resident.reg_step is None:
         return []
     return next_question(ctx, resident)
 
@@ -547,7 +548,7 @@ def disaster_notice(ctx: Ctx) -> list[Message]:
     """While a live Actual alert (level ≥3 or a shelter opening) covers the resident's area,
     put it ahead of every answer, with a 「近くの避難所」 location quick reply."""
     resident = resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
-    active = active_alerts_for(ctx.db, (resident or {}).get("area"))
+    active = active_alerts_for(ctx.db, (resident.area if resident else None))
     if not active:
         return []
     lang = ctx.lang  # the language of the answer it precedes

@@ -68,7 +68,7 @@ def _seed(ctx: Ctx) -> None:
 def _resident_area(ctx: Ctx) -> str | None:
     if not ctx.user_id:
         return None
-    return (residents.get_resident(ctx.db, ctx.user_id) or {}).get("area")
+    return r.area if (r := residents.get_resident(ctx.db, ctx.user_id)) else None
 
 
 def active_hazard(ctx: Ctx) -> str | None:

@@ -14,6 +14,7 @@ from common.i18n import t
 from nlp.normalize import normalize
 from store import residents as resident_store
 from store import surveys as survey_store
+from store.residents import Resident
 from store.vocab import QuestionKind
 from surveys import service
 
@@ -108,15 +109,15 @@ def _ints(fields: dict[str, str], *names: str) -> tuple[int, ...] | None:
     return values if all(0 <= v < 10**9 for v in values) else None
 
 
-def _resident(ctx: Ctx) -> dict[str, Any] | None:
+def _resident(ctx: Ctx) -> Resident | None:
     return resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
 
 
 def _record(ctx: Ctx, survey_id: int, question: int, value: Any) -> list[Message]:
     resident = _resident(ctx)
     # The survey goes on in the resident's own language, whatever language a typed answer is in.
-    if resident and resident.get("lang"):
-        ctx.lang = resident["lang"]
+    if resident and resident.lang:
+        ctx.lang = resident.lang
     outcome = service.answer(
         ctx.db, survey_id, question, value, ctx.user_id, str(ctx.config.get("SECRET_KEY", "")), resident
     )

@@ -1,0 +1,56 @@
+"""store/ hands out typed, frozen records: fields of the right type, and no key added on the way."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from shelters import service
+from store import residents as resident_store
+from store import shelters as shelter_store
+from store.vocab import ShelterStatus, Topic
+from tests.test_shelters_fixtures import SAMPLE
+
+pytestmark = pytest.mark.both_engines
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context():
+        yield app.extensions["madoguchi"].store.db
+
+
+def test_a_shelter_is_typed_and_frozen(db):
+    service.import_file(db, SAMPLE, by="test")
+    first = shelter_store.all_shelters(db)[0]
+    service.set_status(db, first.source_id, "満員", count=40, by="op")
+    shelter = shelter_store.get_shelter(db, first.source_id)
+    assert shelter is not None
+    assert shelter.status is ShelterStatus.FULL and shelter.head_count == 40 and shelter.status_by == "op"
+    assert isinstance(shelter.areas, tuple) and isinstance(shelter.is_shelter, bool)
+    assert shelter.withdrawn_at is None and isinstance(shelter.lat, float)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        shelter.status = ShelterStatus.OPEN  # type: ignore[misc]
+    with pytest.raises((AttributeError, TypeError)):
+        shelter.distance_m = 10  # type: ignore[attr-defined]
+    (change,) = shelter_store.status_log(db, first.source_id)
+    assert (change.status, change.previous_status, change.head_count) == (ShelterStatus.FULL, ShelterStatus.CLOSED, 40)
+    # The public dict is built beside the record, never on it.
+    assert service.get_shelter(db, first.source_id)["areas"] == list(shelter.areas)
+
+
+def test_a_resident_is_typed_and_frozen(db):
+    resident_store.set_resident(db, "Urec", area="midori-1", lang="en", topics=["garbage"], delivery_stopped=True)
+    resident = resident_store.get_resident(db, "Urec")
+    assert resident is not None
+    assert resident.topics == (Topic.DISASTER, Topic.GARBAGE)  # 防災 always kept, first
+    assert (resident.area, resident.lang, resident.delivery_stopped, resident.safety_stopped) == (
+        "midori-1",
+        "en",
+        True,
+        False,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resident.area = "midori-2"  # type: ignore[misc]
+    assert resident_store.get_resident(db, "Unobody") is None
