@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,10 @@ import wardtime
 from bot import bodylimit
 from bot.answer_worker import AnswerWorker
 from bot.faq_runtime import FaqRuntime
+from bot.runtime import Runtime
+from common.areas import Areas, AreasFileError
 from common.line_api import LineApi
+from common.runtime import install
 from store import Store, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent
@@ -94,17 +96,6 @@ class ConfigError(RuntimeError):
     """A required setting is missing or invalid."""
 
 
-@dataclass
-class Runtime:
-    """Per-process objects shared by requests (kept in app.extensions['madoguchi'])."""
-
-    store: Store
-    line: LineApi
-    faq: FaqRuntime
-    signatures: SignatureValidator
-    answers: AnswerWorker
-
-
 def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then the environment, then `test_config`."""
     cfg = dict(DEFAULTS)
@@ -125,6 +116,7 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ANSWER_MAX_AGE_SECONDS",
         "ANSWER_LATE_SECONDS",
         "REPLY_TOKEN_SECONDS",
+        "ALERT_STALE_MINUTES",
     ):
         cfg[key] = float(cfg[key])
     for key in (
@@ -170,8 +162,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Pages read the app's own zone; code without an app (CLI messages, services) the process's.
     app.config["WARD_TZ"] = wardtime.configure(cfg["WARD_TIMEZONE"])
+    try:
+        areas = Areas.load(cfg["AREAS_CSV"])
+    except AreasFileError as exc:
+        raise ConfigError(f"AREAS_CSV: {exc}") from None
     store = Store(cfg["DATABASE_URL"])
-    app.extensions["madoguchi"] = Runtime(
+    runtime = Runtime(
         store=store,
         line=LineApi(
             cfg["LINE_API_BASE_URL"], cfg["LINE_CHANNEL_ACCESS_TOKEN"], data_url=cfg.get("LINE_API_DATA_BASE_URL")
@@ -185,7 +181,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         ),
         signatures=SignatureValidator(cfg["LINE_CHANNEL_SECRET"]),
         answers=AnswerWorker(app),
+        areas=areas,
     )
+    install(app, runtime)
     bodylimit.install(app)
 
     @app.after_request

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from admin.guard import ROLE_LABELS
-from alerts import service as alerts
+from bot.runtime import runtime
 from shelters import hazards
 from store.vocab import ALERT_STATUS, MSG_TYPE, SHELTER_STATUS
 
@@ -105,10 +105,7 @@ _FORMATS = {"standard": "自治体標準", "gsi_csv": "国土地理院 CSV", "gs
 
 
 def _areas() -> dict[str, str]:
-    try:
-        return {a["code"]: a["name"] for a in alerts.load_areas()}
-    except (OSError, ValueError, KeyError):
-        return {}
+    return runtime().areas.names()
 
 
 def _hazards() -> dict[str, str]:

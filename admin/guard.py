@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 import wardtime
 from admin import bp
+from bot.runtime import runtime
 from common import security
 from store import audit as audit_store
 from store import vocab
@@ -51,7 +52,7 @@ def public(fn: Callable) -> Callable:
 
 
 def db() -> Database:
-    return current_app.extensions["madoguchi"].store.db
+    return runtime().store.db
 
 
 def now() -> float:

@@ -13,6 +13,7 @@ from flask import abort, current_app, flash, g, jsonify, redirect, render_templa
 from admin import bp
 from admin.guard import client_ip, db, roles
 from alerts import service
+from bot.runtime import runtime
 from common.i18n import LANGUAGE_NAMES, LANGUAGES
 from shelters import service as shelters
 from store.vocab import ALERT_UNSENT, TOPIC, AlertKind, AlertStatus
@@ -63,7 +64,7 @@ def _composer(form: dict[str, Any], problems: list[str] | None = None, status: i
         templates=_templates(),
         form=form,
         problems=problems or [],
-        areas=service.load_areas(),
+        areas=runtime().areas.all,
         langs=LANGUAGES,
         lang_labels=LANGUAGE_NAMES,
         topics=TOPIC.labels(),
@@ -113,7 +114,7 @@ def alert_new():
             abort(404)
         if shelter.get("withdrawn_at"):
             abort(404)  # no longer designated: nothing to announce
-        pre = shelters.opening_alert_fields(shelter, current_app.config["AREAS_CSV"])
+        pre = shelters.opening_alert_fields(shelter, runtime().areas)
         form.update(
             template="shelter_open",
             areas=pre["areas"],
@@ -252,7 +253,9 @@ def alert_approve(alert_id: int):
 def alert_send(alert_id: int):
     return _act(
         alert_id,
-        lambda: service.start_delivery(db(), alert_id, g.admin_user, source=_source()),
+        lambda: service.start_delivery(
+            db(), alert_id, g.admin_user, source=_source(), stale_minutes=current_app.config["ALERT_STALE_MINUTES"]
+        ),
         "配信を開始しました。",
     )
 

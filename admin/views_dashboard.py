@@ -12,6 +12,7 @@ from admin import bp
 from admin.charts import hbars, stacked_bars
 from admin.guard import db, now, roles
 from alerts import service as alerts
+from bot.runtime import runtime
 from common.i18n import LANGUAGE_NAMES
 from store import admin as admin_store
 from store import core as core_store
@@ -48,10 +49,7 @@ def _residents() -> dict | None:
 
 
 def _area_names() -> dict[str, str]:
-    try:
-        return {a["code"]: a["name"] for a in alerts.load_areas()}
-    except OSError:
-        return {}
+    return runtime().areas.names()
 
 
 def _alerts() -> list[dict] | None:

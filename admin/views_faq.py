@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
 from admin import bp
 from admin.guard import audit, db, roles
 from bot.bodylimit import body_limit
+from bot.runtime import runtime
 from faq.csvio import MAX_FAQ_ROWS, FaqCsvError, FaqCsvInvalid, dump_faq_csv, entry_errors, parse_faq_csv
 from faq.diff import FIELD_LABELS, faq_diff
 from faq.index import FaqIndex
@@ -22,7 +23,7 @@ COLUMN_LABELS = {"id": "ID", **FIELD_LABELS}
 def _published() -> tuple[int | None, list[dict[str, Any]]]:
     version = core_store.published_faq_version(db())
     if version is None:
-        current_app.extensions["madoguchi"].faq.current()  # seeds the sample FAQ on a fresh database
+        runtime().faq.current()  # seeds the sample FAQ on a fresh database
         version = core_store.published_faq_version(db())
     return version, core_store.faq_version_entries(db(), version) if version else []
 
@@ -236,7 +237,7 @@ def faq_alternate():
                     audit("faq.draft_alternate", f"faq:v{version}", {"id": target, "alternates": new})
                     return redirect(url_for("admin.faq_version", version=version))
     # Suggestions: what the bot itself ranks highest for these questions (the same ranking).
-    published = current_app.extensions["madoguchi"].faq.current()
+    published = runtime().faq.current()
     scores: dict[str, float] = {}
     for phrase in phrases[:5]:
         for hit in published.rank(phrase, k=5).hits:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, flash, g, redirect, render_template, request, url_for
 
 from admin import bp
 from admin.guard import audit, db, roles
-from alerts.service import load_areas
 from bot.handlers.garbage import format_date
+from bot.runtime import runtime
 from common.i18n import t
 from garbage import bulky
 from garbage.service import ward_today
@@ -23,10 +23,7 @@ MAX_SPAN = 92
 
 
 def _areas() -> dict[str, str]:
-    try:
-        return {a["code"]: a["name"] for a in load_areas(current_app.config["AREAS_CSV"])}
-    except (OSError, KeyError, ValueError):
-        return {}
+    return runtime().areas.names()
 
 
 def _range() -> tuple[dt.date, dt.date]:

@@ -15,9 +15,9 @@ import wardtime
 from admin import bp
 from admin.charts import hbars
 from admin.guard import db, roles
-from alerts.service import load_areas
 from bot.handlers.opinions import reply_messages
 from bot.handlers.surveys import invitation, question_message
+from bot.runtime import runtime
 from common.i18n import LANGUAGE_NAMES, LANGUAGES
 from opinions import service as opinions
 from store import opinions as opinion_store
@@ -30,7 +30,7 @@ MAX_FORM_QUESTIONS = surveys.MAX_QUESTIONS
 
 
 def _areas() -> dict[str, str]:
-    return {a["code"]: a["name"] for a in load_areas(current_app.config["AREAS_CSV"])}
+    return runtime().areas.names()
 
 
 def _topics() -> dict[str, opinions.Topic]:
@@ -353,7 +353,7 @@ def opinion_media(name: str):
 
     if not valid_name(name):
         abort(404)
-    data = Settings.from_config(current_app.config).media.get(name)
+    data = Settings.from_config(current_app.config, runtime().areas).media.get(name)
     if data is None:
         abort(404)
     return Response(data, content_type="image/jpeg")

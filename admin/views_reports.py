@@ -17,6 +17,7 @@ import wardtime
 from admin import bp
 from admin.guard import client_ip, db, roles
 from bot.handlers.reports import status_notice
+from bot.runtime import runtime
 from reports import geo, service
 from reports.media import valid_name
 from store import reports as store
@@ -35,7 +36,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _settings() -> service.Settings:
-    return service.Settings.from_config(current_app.config)
+    return service.Settings.from_config(current_app.config, runtime().areas)
 
 
 def _day(value: str) -> dt.date | None:

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from admin import bp
 from admin.guard import client_ip, db, roles, safe_next
+from bot.runtime import runtime
 from shelters import service
 from store.vocab import SHELTER_STATUS
 
@@ -25,7 +26,7 @@ def parse_head_count(raw: str, maximum: int) -> int | None:
 
 
 def _seed() -> None:
-    rt = current_app.extensions["madoguchi"]
+    rt = runtime()
     service.ensure_seeded(rt.store, current_app.config.get("SHELTERS_CSV"))
 
 

@@ -1,60 +1,30 @@
-"""The ward's areas as alerts name them (code, name, kana), from the configured `AREAS_CSV`."""
+"""The ward's areas as alerts name them: the app's areas (`AREAS_CSV`, read once when it starts)."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
+
+from flask import has_app_context
 
 from alerts.errors import InvalidAlert
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def setting(key: str, default: Any) -> Any:
-    try:
-        from flask import current_app
-
-        return current_app.config.get(key, default)
-    except RuntimeError:  # outside an app context
-        return default
+from common.areas import Areas
+from common.runtime import services
 
 
-def load_areas(path: str | Path | None = None) -> list[dict[str, str]]:
-    """The ward's areas (code, name, kana) from the staff-edited CSV."""
-    path = Path(path or setting("AREAS_CSV", ROOT / "data" / "areas.csv"))
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [
-            {"code": r["code"].strip(), "name": r["name"].strip(), "kana": (r.get("kana") or "").strip()}
-            for r in csv.DictReader(fh)
-            if (r.get("code") or "").strip()
-        ]
+def ward_areas() -> Areas:
+    """The app's areas: alerts are drafted, shown and sent only inside the app (console, commands, worker)."""
+    return services().areas
 
 
-def resolve_areas(values: Iterable[str], areas: Sequence[Mapping[str, str]] | None = None) -> list[str]:
+def label_names() -> dict[str, str]:
+    """{code: name} for an alert's labels. A script reading delivery progress without an app
+    gets no names: the codes stand for themselves (never the sample file's names)."""
+    return ward_areas().names() if has_app_context() else {}
+
+
+def resolve_areas(values: Iterable[str], areas: Areas | None = None) -> list[str]:
     """Turn codes or names (or kana) into area codes; unknown ones raise InvalidAlert."""
-    areas = areas if areas is not None else load_areas()
-    lookup: dict[str, str] = {}
-    for a in areas:
-        for key in (a["code"], a["name"], a.get("kana") or ""):
-            if key:
-                lookup[key] = a["code"]
-    out: list[str] = []
-    problems = []
-    for v in values:
-        code = lookup.get(v.strip())
-        if code is None:
-            problems.append(f"地区「{v}」は areas.csv にありません")
-        elif code not in out:
-            out.append(code)
-    if problems:
-        raise InvalidAlert(problems)
-    return out
-
-
-def area_names_by_code() -> dict[str, str]:
-    try:
-        return {a["code"]: a["name"] for a in load_areas()}
-    except OSError:
-        return {}
+    codes, unknown = (areas if areas is not None else ward_areas()).resolve(values)
+    if unknown:
+        raise InvalidAlert([f"地区「{v}」は areas.csv にありません" for v in unknown])
+    return codes

@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alerts.areas import ROOT, setting
+from alerts.areas import ward_areas
 from alerts.guide import location_quick_reply, open_shelters_by_area, shelter_guide_message, with_shelter_guide
 from alerts.records import get_alert
 from alerts.render import text_lang_for
 from alerts.vocab import LANG_NAMES
-from common import areas as area_names
 from common.i18n import t
 from store import alerts as alert_store
 from store import residents as resident_store
@@ -72,7 +71,7 @@ def shelter_guide_groups(db: Database, alert: Mapping[str, Any]) -> list[tuple[s
         by_key.setdefault((text_lang_for(lang, texts), area), []).append(uid)
     open_by_area = open_shelters_by_area(db, alert["areas"]) if alert["status"] == AlertStatus.ACTUAL else {}
     # Area names in the resident's script where the areas file gives one (Midori 1-chome, 绿一丁目).
-    named = {a.code: a for a in area_names.load_areas(setting("AREAS_CSV", ROOT / "data" / "areas.csv"))}
+    named = ward_areas().by_code
 
     def name(code: str, lang: str) -> str:
         return named[code].display(lang) if code in named else code

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alerts.areas import setting
 from alerts.audience import recipient_groups, shelter_guide_groups
 from alerts.errors import (
     EXPIRED_MESSAGE,
@@ -43,7 +42,7 @@ def start_delivery(
     alert_id: int,
     by: str,
     *,
-    stale_minutes: float | None = None,
+    stale_minutes: float = DEFAULT_STALE_MINUTES,
     batch_size: int = 500,
     source: str = "cli",
 ) -> None:
@@ -83,7 +82,7 @@ def start_delivery(
             audit.record(db, by, "alert.withdraw", f"alert:{other}", {"reason": "already cancelled"}, source)
 
 
-def _check_sendable(alert: Mapping[str, Any], stale_minutes: float | None, now: float) -> None:
+def _check_sendable(alert: Mapping[str, Any], stale_minutes: float, now: float) -> None:
     """Approved by a second person, not expired, approved recently enough (a stale approval is redone)."""
     if alert["state"] in ALERT_STARTED:
         raise AlreadySent(alert["state"])
@@ -97,7 +96,7 @@ def _check_sendable(alert: Mapping[str, Any], stale_minutes: float | None, now: 
         raise SelfApprovalRefused()
     if alert["expires_at"] is not None and alert["expires_at"] <= now:
         raise AlertExpired()
-    stale = float(stale_minutes if stale_minutes is not None else setting("ALERT_STALE_MINUTES", DEFAULT_STALE_MINUTES))
+    stale = float(stale_minutes)
     if not fixed_cancel and now - alert["approved_at"] > stale * 60:
         raise AlertStale(stale)
 

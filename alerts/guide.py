@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alerts.areas import load_areas
+from alerts.areas import ward_areas
 from alerts.render import clip
 from common.i18n import t
 from shelters import service as shelters
@@ -26,10 +26,7 @@ def with_shelter_guide(alert: Mapping[str, Any]) -> bool:
 
 def open_shelters_by_area(db: Database, area_codes: Sequence[str]) -> dict[str | None, list[dict[str, Any]]]:
     """Open (or crowded) shelters per area code; None → those of the alert's areas (or all)."""
-    try:
-        areas = load_areas()
-    except OSError:
-        areas = []
+    areas = ward_areas()
     live = sorted(
         (s for s in shelters.list_shelters(db) if s["status"] in SHELTER_TAKING_IN),
         key=lambda s: (SHELTER_STATUS.rank(s["status"]), s["source_id"]),

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alerts.areas import area_names_by_code
+from alerts.areas import label_names
 from alerts.errors import UnknownAlert
 from alerts.render import texts_for, with_labels
 from store import alerts as alert_store
@@ -20,13 +20,13 @@ def get_alert(db: Database, alert_id: int | None) -> dict[str, Any]:
         raise UnknownAlert(alert_id)  # type: ignore[arg-type]
     row["texts"] = alert_store.alert_texts(db, alert_id)
     refs = alert_store.headlines(db, [row["references_id"]] if row["references_id"] else [])
-    return with_labels(row, refs, area_names_by_code())
+    return with_labels(row, refs, label_names())
 
 
 def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
     rows = alert_store.list_alerts(db, limit)
     refs = alert_store.headlines(db, [r["references_id"] for r in rows if r["references_id"]])
-    names = area_names_by_code()
+    names = label_names()
     return [with_labels(row, refs, names) for row in rows]
 
 

@@ -20,7 +20,7 @@ languages and topics, expiry. Where each part lives:
 
 from __future__ import annotations
 
-from alerts.areas import ROOT, load_areas, resolve_areas
+from alerts.areas import resolve_areas, ward_areas
 from alerts.audience import LIFE_SAFETY_TEMPLATES, is_life_safety, preview
 from alerts.delivery import resume, start_delivery
 from alerts.drafts import create_alert
@@ -76,7 +76,6 @@ __all__ = [
     "LIFE_SAFETY_TEMPLATES",
     "LIFTABLE",
     "QUOTA_MESSAGE",
-    "ROOT",
     "TEMPLATES",
     "TEXT_MAX",
     "AlertError",
@@ -109,10 +108,10 @@ __all__ = [
     "lift",
     "list_alerts",
     "list_testers",
-    "load_areas",
     "preview",
     "remove_tester",
     "resolve_areas",
+    "ward_areas",
     "resume",
     "start_delivery",
     "status",

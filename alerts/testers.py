@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alerts.areas import setting
 from alerts.errors import InvalidAlert
 from alerts.vocab import FIELD_MAX
 from common.pseudonym import hash_user
@@ -14,9 +13,12 @@ from store import alerts as alert_store
 from store import audit
 
 
-def _tester_ref(user_id: str) -> str:
-    """Audit target for a tester: a pseudonym, so the append-only log keeps no LINE user id."""
-    return "tester:" + hash_user(user_id, str(setting("SECRET_KEY", "")))
+def _tester_ref(user_id: str, secret: str) -> str:
+    """Audit target for a tester: a pseudonym (salted with the app's secret), so the append-only
+    log keeps no LINE user id."""
+    if not secret:
+        raise ValueError("the pseudonym needs the app's SECRET_KEY")
+    return "tester:" + hash_user(user_id, secret)
 
 
 def _check_user_id(user_id: str) -> str:
@@ -26,7 +28,9 @@ def _check_user_id(user_id: str) -> str:
     return user_id
 
 
-def add_tester(db: Database, user_id: str, by: str, note: str | None = None, source: str = "cli") -> bool:
+def add_tester(
+    db: Database, user_id: str, by: str, note: str | None = None, source: str = "cli", *, secret: str
+) -> bool:
     """Put a staff phone (LINE user id) in the test audience; False when it was already there (note updated)."""
     user_id = _check_user_id(user_id)
     if not (by or "").strip():
@@ -37,19 +41,19 @@ def add_tester(db: Database, user_id: str, by: str, note: str | None = None, sou
         db,
         by.strip(),
         "alert.tester_add" if created else "alert.tester_update",
-        _tester_ref(user_id),
+        _tester_ref(user_id, secret),
         {"note": note},
         source,
     )
     return created
 
 
-def remove_tester(db: Database, user_id: str, by: str, source: str = "cli") -> bool:
+def remove_tester(db: Database, user_id: str, by: str, source: str = "cli", *, secret: str) -> bool:
     """Take a LINE user id out of the test audience; False when it was not in it."""
     user_id = (user_id or "").strip()
     removed = alert_store.remove_tester(db, user_id)
     if removed:
-        audit.record(db, (by or "-").strip(), "alert.tester_remove", _tester_ref(user_id), None, source)
+        audit.record(db, (by or "-").strip(), "alert.tester_remove", _tester_ref(user_id, secret), None, source)
     return removed
 
 

@@ -1,8 +1,8 @@
 """Outbox build for an evacuation alert with the per-area shelter guide, against a plain notice.
 
 Usage: .venv/bin/python bench/bench_alert_outbox.py [--residents 100000]
-Builds a throwaway SQLite file in a temp directory (the sample shelters and areas); touches
-nothing else. Prints the preview time, the outbox build time (recipient query, per-area
+Builds the app on a throwaway SQLite file in a temp directory (the sample shelters and areas);
+touches nothing else. Prints the preview time, the outbox build time (recipient query, per-area
 groups, batches with retry keys and fixed messages) and the batch counts.
 """
 
@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alerts import service  # noqa: E402
+from bot.runtime import runtime  # noqa: E402
 from shelters import service as shelters  # noqa: E402
-from store import Store  # noqa: E402
 from store import residents as resident_store  # noqa: E402
+from webhook import create_app  # noqa: E402
 
 LANGS = ["ja"] * 6 + ["en", "easy", "zh", "vi", "ko", "pt"]
 
@@ -31,10 +32,14 @@ def main() -> None:
     ap.add_argument("--residents", type=int, default=100_000)
     args = ap.parse_args()
     rng = random.Random(7)
-    codes = [a["code"] for a in service.load_areas()]
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        db = store.db
+        # Alerts read the ward's areas from the app, as in production.
+        app = create_app({"DEV_MODE": True, "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}"})
+        context = app.app_context()
+        context.push()
+        rt = runtime(app)
+        store, db = rt.store, rt.store.db
+        codes = [a.code for a in rt.areas]
         shelters.ensure_seeded(store, ROOT / "shelters" / "data" / "sample_shelters.csv")
         for s in shelters.list_shelters(db)[::2]:
             shelters.set_status(db, s["source_id"], "open", by="bench")
@@ -72,6 +77,7 @@ def main() -> None:
                 f"outbox {t_outbox * 1000:.0f} ms; batches {n_batches} ({n_with_messages} with their own messages)"
             )
         store.close_thread_connection()
+        context.pop()
 
 
 if __name__ == "__main__":

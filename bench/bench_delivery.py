@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.runtime import runtime
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -100,7 +102,7 @@ def run_once(args: argparse.Namespace, engine: str, db_url: str, workers: int, t
         from webhook import create_app
 
         app = create_app()
-        store = app.extensions["madoguchi"].store
+        store = runtime(app).store
         with app.app_context():
             db = store.db
             langs = ("ja", "en", "zh", "vi", None)

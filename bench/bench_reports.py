@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from bot.runtime import runtime
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -119,7 +121,7 @@ def main() -> None:
     )
 
     # Open311 with 10,000 reports over the last 120 days.
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     now = time.time()
     kinds = [("road", "道路・歩道の損傷"), ("light", "街路灯・防犯灯"), ("park", "公園・遊具"), ("dumping", "不法投棄")]
     statuses = ["received", "in_progress", "done", "rejected"]

@@ -42,6 +42,7 @@ from linebot.v3.webhooks import Event
 from bot import events
 from bot.context import Ctx
 from bot.language import ProfileLanguageCache, language_for_event, resident_languages
+from bot.runtime import Runtime, runtime
 from common.i18n import t
 from nlp.language import clip_utf16
 from store import core as core_store
@@ -101,8 +102,8 @@ class AnswerWorker:
         self._languages = ProfileLanguageCache()
 
     @property
-    def rt(self) -> Any:
-        return self.app.extensions["madoguchi"]
+    def rt(self) -> Runtime:
+        return runtime(self.app)
 
     def status(self) -> dict[str, Any]:
         faq = self.rt.faq
@@ -256,7 +257,7 @@ class AnswerWorker:
         event = parse_event(raw)
         kind = events.event_kind(event)
         uid = _raw_user_id(raw)
-        ctx = Ctx(config=cfg, store=rt.store, line=rt.line, faq=rt.faq, user_id=uid)
+        ctx = Ctx(config=cfg, store=rt.store, line=rt.line, faq=rt.faq, areas=rt.areas, user_id=uid)
         ctx.extra.update(
             event_id=ev.event_id,
             age=age,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.faq_runtime import FaqRuntime
+from common.areas import Areas
 from common.i18n import t
 from common.line_api import LineApi
 from common.pseudonym import hash_user
@@ -21,6 +22,7 @@ class Ctx:
     store: Store
     line: LineApi
     faq: FaqRuntime
+    areas: Areas
     user_id: str | None = None
     lang: str = "ja"
     # Filled by handlers that learn more about the resident.

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 import bot.handlers  # noqa: F401 - registers the event handlers
 from bot.answer_worker import user_key
 from bot.bodylimit import limit_for_request
+from bot.runtime import runtime
 from store import core as core_store
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,6 @@ bp = Blueprint("bot", __name__)
 
 # A JSON \ud800-\udfff escape: only then can json.loads produce a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _runtime():
-    return current_app.extensions["madoguchi"]
 
 
 def _read_body() -> bytes:
@@ -80,7 +77,7 @@ def callback():
         body = raw_body.decode("utf-8")
     except UnicodeDecodeError:
         abort(400, "body is not UTF-8")
-    rt = _runtime()
+    rt = runtime()
     if not rt.signatures.validate(body, signature):
         log.warning("webhook with an invalid signature rejected")
         abort(400, "invalid signature")
@@ -116,7 +113,7 @@ def callback():
 
 @bp.get("/healthz")
 def healthz():
-    rt = _runtime()
+    rt = runtime()
     db = rt.store.db
     ok = core_store.database_ok(db)
     version = core_store.published_faq_version(db) if ok else None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 
+from bot.runtime import runtime
 from common import security
 
 
 def actor(by: str, action: str) -> str:
     """The checked name for `--by` (see security.check_actor), or a clear CLI error."""
     try:
-        return security.check_actor(current_app.extensions["madoguchi"].store.db, by, action)
+        return security.check_actor(runtime().store.db, by, action)
     except security.ActorRefused as exc:
         raise click.ClickException(str(exc)) from None

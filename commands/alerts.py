@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 import wardtime
 from alerts import service
 from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
+from bot.runtime import runtime
 from commands import garbage as garbage_commands
 from commands.actors import actor
 from opinions import service as opinion_service
@@ -27,10 +28,6 @@ from surveys import service as survey_service
 REPORT_SWEEP_SECONDS = 60.0  # expiring a 30-minute draft a minute late is fine; every idle round is not
 
 alert_cli = AppGroup("alert", help="Create, approve, send, follow and cancel emergency alerts.")
-
-
-def _runtime():
-    return current_app.extensions["madoguchi"]
 
 
 def _rps(value: float | None) -> float | None:
@@ -135,7 +132,7 @@ def create_cmd(
         raise click.BadParameter("each language once", param_hint="--translation")
     import time
 
-    db = _runtime().store.db
+    db = runtime().store.db
     with _Edge():
         alert_id = service.create_alert(
             db,
@@ -165,7 +162,7 @@ def preview_cmd(alert_id: int, as_json: bool) -> None:
 
     Example: flask --app webhook alert preview 12
     """
-    db = _runtime().store.db
+    db = runtime().store.db
     with _Edge():
         if as_json:
             click.echo(json.dumps(service.preview(db, alert_id), ensure_ascii=False))
@@ -182,7 +179,7 @@ def approve_cmd(alert_id: int, by: str) -> None:
     Example: flask --app webhook alert approve 12 --by suzuki
     """
     by = actor(by, "alert.approve")
-    db = _runtime().store.db
+    db = runtime().store.db
     with _Edge():
         _echo_preview(db, alert_id)
         service.approve(db, alert_id, by)
@@ -200,12 +197,14 @@ def send_cmd(alert_id: int, by: str, rps: float | None, batch_size: int) -> None
     Example: flask --app webhook alert send 12
     """
     by = actor(by, "alert.send")
-    rt = _runtime()
+    rt = runtime()
     db = rt.store.db
     with _Edge():
         alert = service.get_alert(db, alert_id)
         if alert["state"] in ALERT_UNSENT:
-            service.start_delivery(db, alert_id, by, batch_size=batch_size)
+            service.start_delivery(
+                db, alert_id, by, batch_size=batch_size, stale_minutes=current_app.config["ALERT_STALE_MINUTES"]
+            )
         elif alert["state"] == AlertState.STOPPED:
             service.resume(db, alert_id, by)
         elif alert["state"] == AlertState.WITHDRAWN:
@@ -246,7 +245,7 @@ def status_cmd(alert_id: int, as_json: bool) -> None:
     Example: flask --app webhook alert status 12 --json
     """
     with _Edge():
-        st = service.status(_runtime().store.db, alert_id)
+        st = service.status(runtime().store.db, alert_id)
     if as_json:
         click.echo(json.dumps(st, ensure_ascii=False))
         return
@@ -286,7 +285,7 @@ def cancel_cmd(alert_id: int, by: str, body: str | None, yes: bool) -> None:
     Example: flask --app webhook alert cancel 12 --by tanaka --yes
     """
     by = actor(by, "alert.cancel")
-    db = _runtime().store.db
+    db = runtime().store.db
     with _Edge():
         alert = service.get_alert(db, alert_id)
         sent = alert["state"] not in (*ALERT_UNSENT, AlertState.WITHDRAWN)
@@ -321,7 +320,7 @@ def lift_cmd(alert_id: int, by: str) -> None:
     Example: flask --app webhook alert lift 12 --by tanaka
     """
     by = actor(by, "alert.lift")
-    db = _runtime().store.db
+    db = runtime().store.db
     with _Edge():
         lift_id = service.lift(db, alert_id, by)
         _echo_preview(db, lift_id)
@@ -336,7 +335,7 @@ def list_cmd(limit: int) -> None:
 
     Example: flask --app webhook alert list
     """
-    for a in service.list_alerts(_runtime().store.db, limit):
+    for a in service.list_alerts(runtime().store.db, limit):
         when = wardtime.format_time(a["created_at"])
         click.echo(
             f"{a['id']:5d}  {when}  [{a['status_label']}] {a['kind_label'] or '配信':4} {a['state_label']:12} {a['title']}  by {a['created_by']}"
@@ -359,9 +358,9 @@ def testers_add_cmd(user_id: str, note: str | None, by: str) -> None:
     Example: flask --app webhook alert testers add U0123456789abcdef0123456789abcdef --note 防災課 田中 --by tanaka
     """
     by = actor(by, "alert.testers")
-    db = _runtime().store.db
+    db = runtime().store.db
     with _Edge():
-        created = service.add_tester(db, user_id, by, note=note)
+        created = service.add_tester(db, user_id, by, note=note, secret=current_app.config["SECRET_KEY"])
     click.echo("テスト対象者に追加しました。" if created else "すでに登録されています（メモを更新しました）。")
 
 
@@ -375,7 +374,7 @@ def testers_remove_cmd(user_id: str, by: str) -> None:
     """
     by = actor(by, "alert.testers")
     with _Edge():
-        removed = service.remove_tester(_runtime().store.db, user_id, by)
+        removed = service.remove_tester(runtime().store.db, user_id, by, secret=current_app.config["SECRET_KEY"])
     if not removed:
         raise click.ClickException("そのユーザーIDはテスト対象者に登録されていません。")
     click.echo("テスト対象者から外しました。")
@@ -388,7 +387,7 @@ def testers_list_cmd(as_json: bool) -> None:
 
     Example: flask --app webhook alert testers list
     """
-    rows = service.list_testers(_runtime().store.db)
+    rows = service.list_testers(runtime().store.db)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -419,13 +418,13 @@ def worker_cmd(rps: float | None, once: bool, lease_seconds: float, backoff: flo
 
     Example: flask --app webhook worker
     """
-    rt = _runtime()
+    rt = runtime()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger(__name__).info("delivery worker started")
     # Residents' reports: unfinished ones expire (their photos deleted), retention applies.
-    report_settings = report_service.Settings.from_config(current_app.config)
+    report_settings = report_service.Settings.from_config(current_app.config, rt.areas)
     last_report_sweep = [0.0]
 
     def report_sweep() -> None:

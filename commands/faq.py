@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 import wardtime
+from bot.runtime import runtime
 from commands.actors import actor
 from faq.csvio import FaqCsvInvalid, parse_faq_csv
 from faq.diff import faq_diff
@@ -23,12 +23,8 @@ from store import core as core_store
 faq_cli = AppGroup("faq", help="Validate, publish, evaluate and query the FAQ.")
 
 
-def _runtime():
-    return current_app.extensions["madoguchi"]
-
-
 def _published_entries() -> list[FaqEntry]:
-    db = _runtime().store.db
+    db = runtime().store.db
     version = core_store.published_faq_version(db)
     return [FaqEntry.from_dict(e) for e in core_store.faq_version_entries(db, version)] if version else []
 
@@ -74,7 +70,7 @@ def publish_cmd(file: Path, by: str) -> None:
     entries = _load_or_fail(file)
     FaqIndex.build(entries)  # an FAQ that cannot be indexed is not published
     version = core_store.create_faq_version(
-        _runtime().store.db, [e.to_dict() for e in entries], created_by=by, source_name=file.name, publish=True
+        runtime().store.db, [e.to_dict() for e in entries], created_by=by, source_name=file.name, publish=True
     )
     click.echo(f"published version {version} ({len(entries)} entries)")
 
@@ -99,7 +95,7 @@ def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path
     """
     if faq_file is not None:
         # The same synonyms as the running bot (config SYNONYMS_CSV): measure what residents get.
-        faq_runtime = _runtime().faq
+        faq_runtime = runtime().faq
         index = FaqIndex.build(_load_or_fail(faq_file, compare=False), synonyms=faq_runtime.synonyms())
         if not lexical and faq_runtime.semantic:
             # Same embedding cache as the bot (instance/embeddings): only new texts are embedded.
@@ -108,7 +104,7 @@ def eval_cmd(queries: Path, faq_file: Path | None, as_json: bool, failures: Path
             except SemanticUnavailable as exc:
                 click.echo(f"semantic stage unavailable ({exc}); lexical only", err=True)
     else:
-        faq_runtime = _runtime().faq
+        faq_runtime = runtime().faq
         index = faq_runtime.current().index
         if not lexical:
             faq_runtime.wait_semantic()
@@ -138,7 +134,7 @@ def ask_cmd(question: str, k: int, lang: str | None) -> None:
 
     Example: flask --app webhook faq ask "粗大ごみを出したい"
     """
-    faq_runtime = _runtime().faq
+    faq_runtime = runtime().faq
     published = faq_runtime.current()
     if faq_runtime.semantic and not faq_runtime.wait_semantic(timeout=600):
         click.echo("(the semantic stage is still being built; lexical scores only)", err=True)
@@ -157,7 +153,7 @@ def versions_cmd() -> None:
 
     Example: flask --app webhook faq versions
     """
-    db = _runtime().store.db
+    db = runtime().store.db
     current = core_store.published_faq_version(db)
     for v in core_store.list_faq_versions(db):
         mark = "*" if v.version == current else " "
@@ -175,7 +171,7 @@ def rollback_cmd(version: int, yes: bool, by: str) -> None:
     Example: flask --app webhook faq rollback 3
     """
     by = actor(by, "faq.publish")  # a rollback publishes: the same people may do it
-    db = _runtime().store.db
+    db = runtime().store.db
     current = core_store.published_faq_version(db)
     try:
         target = core_store.faq_version_entries(db, version)

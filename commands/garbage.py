@@ -7,12 +7,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlite_utils import Database
 
 import wardtime
-from alerts.service import load_areas
+from bot.runtime import runtime
 from commands.actors import actor
 from common.i18n import LANGUAGES, t
 from garbage import service
@@ -29,7 +28,7 @@ DRAFT_TTL_SECONDS = 24 * 3600  # a 粗大ごみ request left unfinished this lon
 
 
 def _db():
-    return current_app.extensions["madoguchi"].store.db
+    return runtime().store.db
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -112,10 +111,7 @@ def days_cmd(areas: tuple[str, ...], start: date, end: date, as_json: bool) -> N
 
 
 def _area_names() -> dict[str, str]:
-    try:
-        return {a["code"]: a["name"] for a in load_areas(current_app.config["AREAS_CSV"])}
-    except (OSError, KeyError, ValueError):
-        return {}
+    return runtime().areas.names()
 
 
 COMMANDS = [garbage_cli]

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from bot.runtime import runtime
 from excelcsv import CsvInvalid
 from reports import service
 from reports.kinds import parse_kinds
@@ -38,8 +39,8 @@ def sweep() -> None:
 
     Example: flask --app webhook reports sweep
     """
-    rt = current_app.extensions["madoguchi"]
-    result = service.sweep(rt.store.db, service.Settings.from_config(current_app.config))
+    rt = runtime()
+    result = service.sweep(rt.store.db, service.Settings.from_config(current_app.config, rt.areas))
     click.echo(
         f"期限切れの下書き {result['expired']} 件、削除した写真 {result['deleted']} 件、"
         f"通報者の記録を消した通報 {result['forgotten']} 件"

@@ -9,16 +9,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from bot.runtime import runtime
 from common.line_api import LineApiError
 from richmenu.draw import FontMissing, contact_sheet, render_menu
 from richmenu.spec import LANGS, MenuFileInvalid, load_menu_file
 from richmenu.sync import status, sync
 
 richmenu_cli = AppGroup("richmenu", help="The account's tap menu (rich menu): normal and disaster, per language.")
-
-
-def _runtime():
-    return current_app.extensions["madoguchi"]
 
 
 def _menus(path: str | None):
@@ -39,7 +36,7 @@ def sync_cmd(path: str | None) -> None:
     Example: flask --app webhook richmenu sync
     """
     menus = _menus(path)
-    rt = _runtime()
+    rt = runtime()
     try:
         report = sync(rt.store.db, rt.line, menus)
     except FontMissing as exc:
@@ -61,7 +58,7 @@ def status_cmd(as_json: bool) -> None:
 
     Example: flask --app webhook richmenu status
     """
-    rt = _runtime()
+    rt = runtime()
     try:
         info = status(rt.store.db, rt.line)
     except LineApiError as exc:

@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from bot.runtime import runtime
 from commands.actors import actor
 from shelters import service
 from shelters.importer import ShelterFileInvalid
@@ -22,16 +23,12 @@ STATUSES = [s.value for s in ShelterStatus]
 WITHDRAWN_SHOWN = 20  # withdrawn shelters named in the import summary (the audit log has them all)
 
 
-def _runtime():
-    return current_app.extensions["madoguchi"]
-
-
 def _db():
-    return _runtime().store.db
+    return runtime().store.db
 
 
 def _seed() -> None:
-    service.ensure_seeded(_runtime().store, current_app.config.get("SHELTERS_CSV"))
+    service.ensure_seeded(runtime().store, current_app.config.get("SHELTERS_CSV"))
 
 
 @shelters_cli.command("import")
@@ -115,7 +112,7 @@ def status_cmd(shelter_id: str, status: str, count: int | None, by: str) -> None
         f" → {SHELTER_STATUS.label(shelter['status'])} ({shelter['status']}{head}) by {by}"
     )
     if shelter["status"] == ShelterStatus.OPEN and shelter["previous_status"] != ShelterStatus.OPEN:
-        fields = service.opening_alert_fields(shelter, current_app.config.get("AREAS_CSV"))
+        fields = service.opening_alert_fields(shelter, runtime().areas)
         click.echo("Residents were NOT notified. To announce the opening (needs a second person's approval):")
         if not fields["areas"]:
             click.echo("(no area of data/areas.csv matched this shelter: add --area CODE, or it goes to everyone)")

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 from alerts.service import AlertError, resolve_areas
 from bot.handlers.surveys import invitation
+from bot.runtime import runtime
 from commands.actors import actor
 from outbox import sender
 from store import outbox as outbox_store
@@ -24,7 +25,7 @@ survey_cli = AppGroup("survey", help="Surveys (アンケート): create, approve
 
 
 def _db():
-    return current_app.extensions["madoguchi"].store.db
+    return runtime().store.db
 
 
 class _Edge:
@@ -107,7 +108,7 @@ def send_cmd(survey_id: int, by: str) -> None:
     """
     by = actor(by, "survey.send")
     db = _db()
-    rt = current_app.extensions["madoguchi"]
+    rt = runtime()
     with _Edge():
         survey = service.get(db, survey_id)
         if survey["state"] == SurveyState.APPROVED:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from bot.runtime import runtime
 from common import security
 from store import admin as admin_store
 from store import audit as audit_store
@@ -14,7 +14,7 @@ users_cli = AppGroup("users", help="Manage console accounts (admin, staff, opera
 
 
 def _db():
-    return current_app.extensions["madoguchi"].store.db
+    return runtime().store.db
 
 
 def _clean_name(name: str) -> str:

@@ -6,21 +6,20 @@ the area's name in that language's script, shown to residents who chose it.
 
 A typed area is found however it is written: 「みどり1丁目です」, 「みどりいっちょうめ」,
 「midori 1-chome」 all name みどり一丁目; 「若葉」 without 丁目 names every 若葉 area.
+
+The app reads the file once, at start (`Areas.load` in the app factory), and fails to start on a
+file it cannot use; staff restart the app after editing it, as with the other setting files.
 """
 
 from __future__ import annotations
 
-import csv
-import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
+from excelcsv import CsvInvalid, Sheet
 from nlp.normalize import normalize
-
-log = logging.getLogger(__name__)
 
 NAME_LANGS = ("en", "zh", "ko", "vi", "pt")
 # Catalog languages read from another language's column.
@@ -78,34 +77,95 @@ class Area:
         return {k for k in (area_key(self.name), area_key(self.kana), *map(area_key, self.names.values())) if k}
 
 
-@lru_cache(maxsize=4)
-def _load_cached(path: str, mtime: float) -> tuple[Area, ...]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        out = []
-        for row in csv.DictReader(fh):
-            code = (row.get("code") or "").strip()
-            if not code:
-                continue
-            names = {lang: (row.get(f"name_{lang}") or "").strip() for lang in NAME_LANGS}
-            out.append(
-                Area(
-                    code,
-                    (row.get("name") or "").strip(),
-                    (row.get("kana") or "").strip(),
-                    {k: v for k, v in names.items() if v},
-                )
-            )
-        return tuple(out)
+class AreasFileError(ValueError):
+    """The areas file cannot be used: names the file and, for a bad row, ``line N, column C``."""
 
 
-def load_areas(path: str | Path) -> tuple[Area, ...]:
-    """The areas of ``path``, re-read when staff save the file; () when it cannot be read."""
-    p = Path(path)
+def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(Excel line, {column: stripped cell}) of each non-blank row under the header, read as every
+    staff-edited CSV is (UTF-8 with or without BOM, or CP932 from Excel)."""
     try:
-        return _load_cached(str(p), p.stat().st_mtime)
-    except (OSError, csv.Error, UnicodeDecodeError):
-        log.warning("areas file %s cannot be read", p.name)
-        return ()
+        sheet = Sheet(path.read_bytes())
+    except OSError as exc:
+        raise AreasFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except CsvInvalid as exc:
+        raise AreasFileError(f"{path}: {exc.errors[0]}") from None
+    problems = sheet.missing(("code", "name"))
+    rows = [(row.line, sheet.as_dict(row)) for row in sheet.rows()] if not problems else []
+    problems += sheet.errors
+    if problems:
+        raise AreasFileError(f"{path}: {problems[0]}")
+    return rows
+
+
+class Areas:
+    """The ward's areas, read once when the app starts (staff restart the app after editing the file)."""
+
+    def __init__(self, areas: Iterable[Area] = (), source: str = "") -> None:
+        self.all: tuple[Area, ...] = tuple(areas)
+        self.source = source
+        self.by_code: dict[str, Area] = {a.code: a for a in self.all}
+        # What staff may type for an area in a console form or a command: its code, name or kana.
+        self._lookup: dict[str, str] = {}
+        for a in self.all:
+            for key in (a.code, a.name, a.kana):
+                if key:
+                    self._lookup.setdefault(key, a.code)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Areas:
+        """The areas of ``path``; AreasFileError (file, line, column, why) when it is not usable."""
+        p = Path(path)
+        out: list[Area] = []
+        seen: dict[str, int] = {}
+        for line, row in _read_rows(p):
+            code, name = row.get("code", ""), row.get("name", "")
+            if not code:
+                raise AreasFileError(f"{p}: line {line}, column code: the area has no code")
+            if code in seen:
+                raise AreasFileError(f"{p}: line {line}, column code: {code!r} is already on line {seen[code]}")
+            if not name:
+                raise AreasFileError(f"{p}: line {line}, column name: area {code!r} has no name")
+            seen[code] = line
+            names = {lang: row.get(f"name_{lang}", "") for lang in NAME_LANGS}
+            out.append(Area(code, name, row.get("kana", ""), {k: v for k, v in names.items() if v}))
+        if not out:
+            raise AreasFileError(f"{p}: line 2, column code: the file lists no area")
+        return cls(out, str(p))
+
+    def __iter__(self) -> Iterator[Area]:
+        return iter(self.all)
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.by_code
+
+    def name(self, code: str) -> str:
+        """The area's Japanese name; the code itself for an area no longer in the file."""
+        area = self.by_code.get(code)
+        return area.name if area else code
+
+    def names(self) -> dict[str, str]:
+        """{code: Japanese name}, in the file's order."""
+        return {a.code: a.name for a in self.all}
+
+    def find(self, text: str) -> list[Area]:
+        """The areas a resident's ``text`` names (see `find_areas`)."""
+        return find_areas(self.all, text)
+
+    def resolve(self, values: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(codes, values that name no area) for codes, names or kana as staff type them."""
+        codes: list[str] = []
+        unknown: list[str] = []
+        for value in values:
+            code = self._lookup.get(value.strip())
+            if code is None:
+                unknown.append(value)
+            elif code not in codes:
+                codes.append(code)
+        return codes, unknown
 
 
 def find_areas(areas: Sequence[Area], text: str) -> list[Area]:

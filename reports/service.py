@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 import wardtime
-from excelcsv import CsvInvalid, Sheet
+from common.areas import Areas
 from reports import flow, geo, images
 from reports.flow import Draft, FlowError, StoredPhoto
 from reports.kinds import ReportKind, by_code, load_kinds
@@ -75,26 +75,17 @@ class Settings:
     retention_days: int = 365
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Built from the app's configuration (cached per configuration object)."""
+    def from_config(cls, config: Mapping[str, Any], areas: Areas) -> Settings:
+        """Built from the app's configuration and areas (cached per configuration object)."""
         cached = _SETTINGS.get(id(config))
         if cached is not None and cached[0] is config:
             return cached[1]
         from reports.media import DirectoryMediaStore
 
-        areas_csv = Path(config["AREAS_CSV"])
-        names: dict[str, str] = {}
-        try:
-            sheet = Sheet(areas_csv.read_bytes())
-            for row in map(sheet.as_dict, sheet.rows()):
-                if row.get("code"):
-                    names[row["code"]] = row.get("name") or row["code"]
-        except (OSError, CsvInvalid):
-            log.warning("areas file unreadable: reports will name no area")
         settings = cls(
             kinds_csv=Path(config["REPORT_KINDS_CSV"]),
             area_points_csv=Path(config["REPORT_AREA_POINTS_CSV"]),
-            area_names=names,
+            area_names=areas.names(),
             media=DirectoryMediaStore(config["MEDIA_DIR"]),
             per_day=int(config["REPORTS_PER_DAY"]),
             draft_minutes=float(config["REPORT_DRAFT_MINUTES"]),

@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
+from common.runtime import services as shared_services
 from reports import open311, service
 from reports.media import valid_name
 from store import reports as store
@@ -14,11 +15,11 @@ bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 
 def _settings() -> service.Settings:
-    return service.Settings.from_config(current_app.config)
+    return service.Settings.from_config(current_app.config, shared_services().areas)
 
 
 def _db():
-    return current_app.extensions["madoguchi"].store.db
+    return shared_services().store.db
 
 
 def _error(status: int, description: str) -> Response:

@@ -8,7 +8,6 @@ alert (`opening_alert_fields`) that goes through the alerts feature's two-person
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import threading
@@ -21,6 +20,7 @@ import numpy as np
 from sqlite_utils import Database
 
 import wardtime
+from common.areas import Areas
 from common.i18n import t
 from nlp.normalize import normalize
 from shelters.importer import HAZARD_COLUMNS, HAZARDS, SAME_SOURCE_FORMATS, ParsedFile, ShelterRecord, read_shelters
@@ -32,7 +32,6 @@ from store.vocab import SHELTER_STATUS, SHELTER_TAKING_IN, ShelterStatus
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_AREAS_CSV = ROOT / "data" / "areas.csv"
 JST = timezone(timedelta(hours=9))
 EARTH_RADIUS_M = 6_371_008.8
 # What staff may type for a status besides its code: the words either audience reads (the catalog's
@@ -379,16 +378,10 @@ def nearest(
 # --- alerts hand-off ---------------------------------------------------------------------
 
 
-def load_areas(path: Path | str | None = None) -> list[dict[str, str]]:
-    """The ward's areas (code, name, kana) from data/areas.csv."""
-    with open(path or DEFAULT_AREAS_CSV, encoding="utf-8-sig", newline="") as fh:
-        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def match_area_codes(shelter: dict[str, Any], areas: list[dict[str, str]]) -> list[str]:
+def match_area_codes(shelter: dict[str, Any], areas: Areas) -> list[str]:
     """Area codes for a shelter: its 対象となる町会・自治会 names, else the area named in its address."""
-    by_name = {normalize(a["name"]): a["code"] for a in areas}
-    codes = {a["code"] for a in areas}
+    by_name = {normalize(a.name): a.code for a in areas}
+    codes = set(areas.by_code)
     out: list[str] = []
     for name in shelter.get("areas") or []:
         code = by_name.get(normalize(name)) or (name if name in codes else None)
@@ -402,15 +395,10 @@ def match_area_codes(shelter: dict[str, Any], areas: list[dict[str, str]]) -> li
     return out
 
 
-def opening_alert_fields(shelter: dict[str, Any], areas_csv: Path | str | None = None) -> dict[str, Any]:
+def opening_alert_fields(shelter: dict[str, Any], areas: Areas) -> dict[str, Any]:
     """Pre-filled fields for the alerts feature's `shelter_open` template (nothing is sent here)."""
-    try:
-        areas = load_areas(areas_csv)
-    except OSError:
-        areas = []
     codes = match_area_codes(shelter, areas)
-    name_of = {a["code"]: a["name"] for a in areas}
-    area_names = [name_of[c] for c in codes]
+    area_names = [areas.name(c) for c in codes]
     return {
         "template": "shelter_open",
         "shelter_id": shelter["source_id"],

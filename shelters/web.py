@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from common.runtime import services
 from shelters import service
 
 bp = Blueprint("shelters", __name__)
@@ -38,7 +39,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _public_shelters() -> list[dict[str, Any]]:
-    rt = current_app.extensions["madoguchi"]
+    rt = services()
     service.ensure_seeded(rt.store, current_app.config.get("SHELTERS_CSV"))
     return [{k: s[k] for k in PUBLIC_FIELDS} for s in service.list_shelters(rt.store.db)]
 

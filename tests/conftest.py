@@ -17,6 +17,7 @@ import requests
 from werkzeug.serving import make_server
 
 import linesim
+from bot.runtime import runtime
 from devtools.events import (
     SECRET,
     TOKEN,
@@ -178,7 +179,7 @@ def app(app_config: dict[str, Any]):
     app = create_app(app_config)
     yield app
     # Give the pooled PostgreSQL connections back (a no-op for SQLite's per-thread ones).
-    app.extensions["madoguchi"].store.close()
+    runtime(app).store.close()
 
 
 @pytest.fixture
@@ -260,6 +261,6 @@ def create_accounts(app, **roles: str) -> None:
     from common import security
     from store import admin as admin_store
 
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     for name, role in roles.items():
         admin_store.create_user(db, name, role, security.hash_password(f"unused-{name}-Pass-2026"))

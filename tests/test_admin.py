@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtime import runtime
 from common import security
 from store import admin as admin_store
 from store import audit as audit_store
@@ -69,7 +70,7 @@ def clock():
 @pytest.fixture
 def admin_app(app, clock):
     app.config["ADMIN_CLOCK"] = clock
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     pw_hash = security.hash_password(PASSWORD)
     for role, name in ROLE_USERS.items():
         admin_store.create_user(db, name, role, pw_hash)
@@ -137,7 +138,7 @@ def test_cli_creates_users_with_hidden_prompt(runner, app):
     assert "tanaka\tstaff\tactive" in r.output
     r = runner.invoke(args=["users", "set-password", "tanaka"], input="another-Long-pass-9\nanother-Long-pass-9\n")
     assert r.exit_code == 0, r.output
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     assert security.verify_password("another-Long-pass-9", admin_store.get_user(db, "tanaka").password_hash)
     for cmd in ("create", "list", "set-password", "set-role", "disable"):
         r = runner.invoke(args=["users", cmd, "--help"])
@@ -164,7 +165,7 @@ def test_login_sets_hardened_cookie_and_new_session_id(admin_app):
     other.set_cookie(security.COOKIE_NAME, token, path="/admin")
     assert other.get("/admin/faq").status_code == 302
     # The database keeps only a hash of the cookie.
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     assert admin_store.get_session(db, token2) is None
     assert admin_store.get_session(db, security.session_key(token2)) is not None
 
@@ -174,7 +175,7 @@ def test_cookie_secure_outside_testing(app_config):
 
     cfg = dict(app_config, TESTING=False)
     app = create_app(cfg)
-    admin_store.create_user(app.extensions["madoguchi"].store.db, "s", "staff", security.hash_password(PASSWORD))
+    admin_store.create_user(runtime(app).store.db, "s", "staff", security.hash_password(PASSWORD))
     r = login(app.test_client(), "s")
     assert "Secure" in [h for h in r.headers.getlist("Set-Cookie") if h.startswith(security.COOKIE_NAME)][0]
 
@@ -228,7 +229,7 @@ def test_logout_invalidates_server_side(admin_app):
 
 def test_disabled_user_is_logged_out(admin_app):
     c = logged_in(admin_app, "staff")
-    admin_store.update_user(admin_app.extensions["madoguchi"].store.db, "staff1", disabled=True)
+    admin_store.update_user(runtime(admin_app).store.db, "staff1", disabled=True)
     assert c.get("/admin/").status_code == 302
     assert login(admin_app.test_client(), "staff1").status_code == 401
 
@@ -297,7 +298,7 @@ def test_post_without_csrf_token_fails(admin_app):
 
 def test_nothing_changes_on_get(admin_app):
     c = logged_in(admin_app, "admin")
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     c.get("/admin/shelters")  # first use seeds the sample shelters (a system import, audited)
     before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
     for _endpoint, method, path in admin_rules(admin_app):
@@ -318,7 +319,7 @@ GOOD_CSV = (
 
 def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
     c = logged_in(admin_app, "staff")
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     v1 = c.get("/admin/faq")
     assert v1.status_code == 200
     first = core_store.published_faq_version(db)
@@ -346,8 +347,8 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
     assert core_store.published_faq_version(db) == first  # nothing published yet
     r = c.post(f"/admin/faq/versions/{new_version}/publish", data={"csrf_token": tok})
     assert r.status_code == 302 and core_store.published_faq_version(db) == new_version
-    runtime = admin_app.extensions["madoguchi"].faq
-    assert runtime.wait_for(new_version, timeout=10)
+    faq = runtime(admin_app).faq
+    assert faq.wait_for(new_version, timeout=10)
     csv_body = c.get("/admin/faq/download.csv")
     assert csv_body.data.startswith(b"\xef\xbb\xbf") and b"a-2" in csv_body.data
     assert "attachment" in csv_body.headers["Content-Disposition"]
@@ -361,7 +362,7 @@ def test_faq_upload_errors_diff_publish_rollback_download(admin_app):
 
 
 def test_faq_download_escapes_formulas(admin_app):
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     entries = [{"id": "f-1", "question": '=HYPERLINK("http://evil")', "answer": "@SUM(A1)", "alternates": []}]
     core_store.create_faq_version(db, entries, "t", "t.csv", publish=True)
     c = logged_in(admin_app, "staff")
@@ -393,7 +394,7 @@ def test_new_faq_entry_from_the_form(admin_app):
 
 
 def test_unanswered_grouped_ignored_for_good(admin_app):
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     for q in ["ペットの犬の登録", "犬の登録をしたい", "犬の登録", "ペットの犬の登録", "花火大会はいつ"]:
         core_store.log_query(db, q, "fallback")
     qid = core_store.log_query(db, "ごみの日", "answer", faq_id="gomi-001")
@@ -409,7 +410,7 @@ def test_unanswered_grouped_ignored_for_good(admin_app):
 
 
 def test_dashboard_renders_svg_charts_without_external_assets(admin_app):
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     core_store.log_query(db, "a", "answer", faq_id="x")
     core_store.log_query(db, "b", "fallback")
     c = logged_in(admin_app, "staff")
@@ -459,7 +460,7 @@ def test_alert_compose_approve_send_and_self_approval_refused(admin_app):
     service = pytest.importorskip("alerts.service")
     from store import residents as resident_store
 
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     resident_store.bulk_add_residents(
         db, [{"user_id": f"U{i:032x}", "lang": "en" if i % 3 == 0 else "ja"} for i in range(30)]
     )

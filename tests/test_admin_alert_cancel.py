@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.runtime import runtime
 from store import residents as resident_store
 from tests.test_admin import admin_app, clock, logged_in, page_csrf  # noqa: F401 - fixtures
 
@@ -15,7 +16,7 @@ EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください ht
 
 
 def _deliver(app, alert_id):
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     with app.app_context():
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
 
@@ -23,7 +24,7 @@ def _deliver(app, alert_id):
 @pytest.fixture
 def order(admin_app):  # noqa: F811
     """A sent 警戒レベル4 order for みどり一丁目, reaching three residents."""
-    rt = admin_app.extensions["madoguchi"]
+    rt = runtime(admin_app)
     with admin_app.app_context():
         db = rt.store.db
         resident_store.bulk_add_residents(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.runtime import runtime
 from store import residents as resident_store
 from tests.test_admin import admin_app, clock, csrf_of, logged_in, page_csrf  # noqa: F401 - fixtures
 
@@ -25,7 +26,7 @@ NOTICE = {
 @pytest.fixture
 def db(admin_app):  # noqa: F811 - the imported fixture
     """Two residents and one staff phone (a resident too), added to the test audience by the CLI."""
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     resident_store.bulk_add_residents(
         db,
         [
@@ -56,7 +57,7 @@ def _approve_send_and_deliver(admin_app, alert_id):  # noqa: F811
     ap = logged_in(admin_app, "approver")
     assert ap.post(f"/admin/alerts/{alert_id}/approve", data={"csrf_token": page_csrf(ap)}).status_code == 302
     assert ap.post(f"/admin/alerts/{alert_id}/send", data={"csrf_token": page_csrf(ap)}).status_code == 302
-    rt = admin_app.extensions["madoguchi"]
+    rt = runtime(admin_app)
     with admin_app.app_context():
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
     assert ap.get(f"/admin/alerts/{alert_id}/status.json").get_json()["state"] == "sent"

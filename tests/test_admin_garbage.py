@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.runtime import runtime
 from garbage.service import ward_today
 from outbox.sender import deliver_due
 from store import garbage as garbage_store
@@ -15,7 +16,7 @@ USER = "U" + "9" * 32
 def _book(app, day, address="2-3-4", lang="en", user=USER):
     with app.app_context():
         return garbage_store.book_request(
-            app.extensions["madoguchi"].store.db,
+            runtime(app).store.db,
             user_id=user,
             area="midori-1",
             address=address,
@@ -63,7 +64,7 @@ def test_staff_see_requests_set_capacity_export_and_cancel(admin_app, emulator):
     )
     assert "取り消しました" in done.text and "通知します" in done.text
     with admin_app.app_context():
-        rt = admin_app.extensions["madoguchi"]
+        rt = runtime(admin_app)
         deliver_due(rt.store, rt.line)
     pushed = emulator.texts(USER)
     assert len(pushed) == 1 and req["receipt"] in pushed[0] and "道路工事のため収集できません" in pushed[0]

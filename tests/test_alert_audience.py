@@ -15,6 +15,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from store import audit
 from store import residents as resident_store
 from tests.conftest import create_accounts, post_events
@@ -29,7 +30,7 @@ NOT_FOLLOWING = "U" + "c" * 32
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def _residents(rt):
@@ -124,7 +125,7 @@ def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator, a
 
 def test_actual_alert_cannot_use_the_test_audience(rt, runner):
     _residents(rt)
-    service.add_tester(rt.store.db, TESTER_A, "tanaka")
+    service.add_tester(rt.store.db, TESTER_A, "tanaka", secret="test-secret-key")
     with pytest.raises(service.AlertError) as exc:
         service.create_alert(
             rt.store.db,
@@ -157,11 +158,11 @@ def test_actual_alert_cannot_use_the_test_audience(rt, runner):
 
 
 def test_unfollow_removes_the_tester(app, client, emulator):
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     with app.app_context():
         _residents(rt)
-        service.add_tester(rt.store.db, TESTER_A, "tanaka", note="防災課")
-        service.add_tester(rt.store.db, TESTER_B, "tanaka")
+        service.add_tester(rt.store.db, TESTER_A, "tanaka", note="防災課", secret="test-secret-key")
+        service.add_tester(rt.store.db, TESTER_B, "tanaka", secret="test-secret-key")
     ev = {
         "type": "unfollow",
         "mode": "active",

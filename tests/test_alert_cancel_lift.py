@@ -9,6 +9,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from store import audit
 from store import residents as resident_store
@@ -22,7 +23,7 @@ def rt(app):
     # The approver of the two-person rule is always a real approver account (tanaka may do everything).
     create_accounts(app, tanaka="admin", suzuki="approver")
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def _cli(runner, *args, input=None, ok=True):

@@ -9,6 +9,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from shelters import service as shelters
 from store import residents as resident_store
 
@@ -19,9 +20,9 @@ SCHOOL_2 = "E131999000201"  # みどり区立みどり中学校, みどり二丁
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        runtime = app.extensions["madoguchi"]
-        shelters.ensure_seeded(runtime.store, app.config["SHELTERS_CSV"])
-        yield runtime
+        found = runtime(app)
+        shelters.ensure_seeded(found.store, app.config["SHELTERS_CSV"])
+        yield found
 
 
 def _residents(rt):

@@ -9,6 +9,7 @@ import pytest
 
 from alerts import render, service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from store import alerts as alert_store
 from store import residents as resident_store
 from tests.conftest import create_accounts
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.both_engines
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def add(rt, *rows):
@@ -193,7 +194,7 @@ def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
 def test_monthly_limit_stops_the_alert_plainly(app, runner, emulator):
     create_accounts(app, tanaka="admin", suzuki="approver")
     with app.app_context():
-        add(app.extensions["madoguchi"], *({"user_id": f"U{i}", "lang": "ja"} for i in range(5)))
+        add(runtime(app), *({"user_id": f"U{i}", "lang": "ja"} for i in range(5)))
     emulator.faults(monthly_limit=True)
     out = runner.invoke(
         args=["alert", "create", "--headline", "断水のお知らせ", "--body", "午後は断水します", "--by", "tanaka"]

@@ -8,6 +8,7 @@ within a layer only the pairs listed in SIDEWAYS, each with the reason.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,32 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("import os\n\ndef f():\n    from bot.context import x\n    import alerts.service\n")
     assert imported_tops(module) == {"os", "bot", "alerts"}
+
+
+# Where the app keeps its per-process services is known to one module; everything else asks
+# the typed accessors (common.runtime.services, bot.runtime.runtime).
+RUNTIME_ACCESSOR = "common/runtime.py"
+_EXTENSION_LOOKUP = re.compile(r"""extensions\s*(\[|\.get\(|\.setdefault\()\s*["']madoguchi["']""")
+
+
+def extension_lookups(path: Path) -> list[int]:
+    """Line numbers where the module looks the services up on the app by their key."""
+    text = path.read_text(encoding="utf-8")
+    return [text.count("\n", 0, m.start()) + 1 for m in _EXTENSION_LOOKUP.finditer(text)]
+
+
+def test_the_runtime_is_reached_only_through_its_accessors():
+    offenders = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if ".venv" in rel.parts or rel.as_posix() == RUNTIME_ACCESSOR:
+            continue
+        offenders += [f"{rel}:{line}" for line in extension_lookups(path)]
+    assert offenders == []
+
+
+def test_the_runtime_check_sees_every_spelling(tmp_path):
+    key = "'madoguchi'"  # spelled apart so that this file itself passes the check
+    module = tmp_path / "m.py"
+    module.write_text(f"a = app.extensions[{key}]\nb = current_app.extensions.get({key})\nc = app.extensions['x']\n")
+    assert extension_lookups(module) == [1, 2]

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.runtime import runtime
 from tests.conftest import make_event, sign
 
 USER = "U" + "b" * 32
@@ -99,7 +100,7 @@ def test_alert_headline_limit_in_the_console_keeps_what_was_typed(app):
     from store import admin as admin_store
     from tests.test_admin import PASSWORD, csrf_of, login
 
-    admin_store.create_user(app.extensions["madoguchi"].store.db, "oper1", "operator", security.hash_password(PASSWORD))
+    admin_store.create_user(runtime(app).store.db, "oper1", "operator", security.hash_password(PASSWORD))
     c = app.test_client()
     assert login(c, "oper1").status_code == 302
     csrf = csrf_of(c.get("/admin/alerts/new").text)

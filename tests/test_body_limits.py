@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from bot.bodylimit import body_limit, install
+from bot.runtime import runtime
 from common import security
 from store import admin as admin_store
 from tests.conftest import post_events, text_event
@@ -79,7 +80,7 @@ def upload(client, csrf: str, data: bytes):
 
 
 def test_an_upload_route_declares_its_own_larger_limit(app, client):
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     admin_store.create_user(db, "staff9", "staff", security.hash_password("kuyakusho-Midori-2026"))
     page = client.get("/admin/login").text
     tok = page.split('name="csrf_token" value="')[1].split('"')[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+from bot.runtime import runtime
 from faq.csvio import dump_faq_csv
 from faq.model import FaqEntry
 from store import audit as audit_store
@@ -30,7 +31,7 @@ def _upload(c, data: bytes, name: str = "faq.csv"):
 
 
 def test_adding_one_entry_keeps_every_other_entry_byte_for_byte(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     stored = [
         {"id": "hours", "question": "窓口は何時まで？", "answer": HOURS, "contact": PHONE, "alternates": ["@受付時間"]},
         {"id": "calc", "question": "=1+1 とは", "answer": "+ と - の説明です。", "alternates": []},
@@ -54,7 +55,7 @@ def test_adding_one_entry_keeps_every_other_entry_byte_for_byte(admin_app):  # n
 
 
 def test_the_downloaded_csv_uploads_back_unchanged(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     stored = [{"id": "hours", "question": "窓口は何時まで？", "answer": HOURS, "contact": PHONE, "alternates": []}]
     _publish(db, stored)
     c = logged_in(admin_app, "staff")
@@ -93,7 +94,7 @@ def test_upload_errors_are_excel_rows_in_japanese(admin_app):  # noqa: F811
 
 
 def test_cp932_resave_is_refused_with_how_to_save_utf8(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     entry = FaqEntry(
         "a",
         "住民票",
@@ -109,8 +110,8 @@ def test_cp932_resave_is_refused_with_how_to_save_utf8(admin_app):  # noqa: F811
 
 
 def test_unanswered_question_becomes_a_phrasing_of_an_existing_faq(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
-    admin_app.extensions["madoguchi"].faq.current()  # the sample FAQ
+    db = runtime(admin_app).store.db
+    runtime(admin_app).faq.current()  # the sample FAQ
     for q in ("マイナカードどっかいった", "マイナカードどっかいった", "マイナのカード行方不明"):
         core_store.log_query(db, q, "fallback")
     c = logged_in(admin_app, "staff")
@@ -120,7 +121,7 @@ def test_unanswered_question_becomes_a_phrasing_of_an_existing_faq(admin_app):  
     assert form.status_code == 200
     # The bot's own ranking suggests the entries (its best guess checked), the sample's
     # "lost My Number card" entry among them.
-    published = admin_app.extensions["madoguchi"].faq.current()
+    published = runtime(admin_app).faq.current()
     best = max(
         (h for q in ("マイナカードどっかいった", "マイナのカード行方不明") for h in published.rank(q).hits),
         key=lambda h: h.score,
@@ -154,7 +155,7 @@ def test_unanswered_question_becomes_a_phrasing_of_an_existing_faq(admin_app):  
 
 
 def test_rollback_needs_the_diff_and_a_confirmation(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     v1 = _publish(db, [{"id": "a", "question": "質問A", "answer": "回答A", "alternates": []}])
     v2 = _publish(db, [{"id": "b", "question": "質問B", "answer": "回答B", "alternates": []}])
     c = logged_in(admin_app, "staff")
@@ -173,7 +174,7 @@ def test_rollback_needs_the_diff_and_a_confirmation(admin_app):  # noqa: F811
 
 
 def test_audit_log_reads_as_japanese(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     audit_store.record(
         db, "oper1", "shelter.status", "S-001", {"status": "full", "previous": "open", "head_count": 120}
     )
@@ -194,7 +195,7 @@ def test_audit_log_reads_as_japanese(admin_app):  # noqa: F811
 
 
 def test_dashboard_alert_states_and_unanswered_languages_in_words(admin_app):  # noqa: F811
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     core_store.log_query(db, "where is the ward office", "fallback", lang="en")
     page = logged_in(admin_app, "staff").get("/admin/unanswered").text
     assert "English" in page or "英語" in page

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from bot.runtime import runtime
 from common import security
 from devtools.procs import free_port, start_procfile, stop
 from shelters import service
@@ -28,7 +29,7 @@ WRONG = "wrong-password-123"
 
 
 def _db(app):
-    return app.extensions["madoguchi"].store.db
+    return runtime(app).store.db
 
 
 def _throttled_for(response) -> int:
@@ -116,7 +117,7 @@ def test_one_address_spraying_names_waits_past_the_generous_limit(admin_app, clo
 
 def test_thirty_attempts_in_flight_check_only_the_allowed_passwords(admin_app):
     """30 threads, each with its own connection, claim at the same instant: only `free` get through."""
-    store = admin_app.extensions["madoguchi"].store
+    store = runtime(admin_app).store
     barrier = threading.Barrier(30)
     checked = []
     real_verify = security.verify_password

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alerts import service
+from bot.runtime import runtime
 from devtools.procs import ROOT, procfile_command
 from store import Store
 from store import alerts as alert_store
@@ -116,7 +117,7 @@ def test_concurrent_workers_never_share_a_batch(app, emulator, workers):
 
     from alerts.worker import run_worker
 
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     db = rt.store.db
     resident_store.bulk_add_residents(db, [{"user_id": f"Uc{i:04d}", "lang": "ja"} for i in range(1000)])
     with app.app_context():
@@ -147,7 +148,7 @@ def test_lease_renewed_while_a_slow_batch_is_in_flight(app, emulator):
 
     from alerts.worker import run_worker
 
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     db = rt.store.db
     resident_store.bulk_add_residents(db, [{"user_id": f"Ul{i:03d}", "lang": "ja"} for i in range(40)])
     with app.app_context():

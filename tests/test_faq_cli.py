@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.runtime import runtime
 from tests.conftest import ROOT, post_events, text_event
 
 SAMPLE = ROOT / "faq" / "data" / "sample_faq.csv"
@@ -35,7 +36,7 @@ def test_validate_accepts_the_sample(runner):
 
 
 def test_broken_publish_keeps_the_old_faq_answering(app, client, emulator, runner, tmp_path: Path):
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     before = rt.faq.current().version
     bad = tmp_path / "broken.csv"
     bad.write_bytes(b"id,question\nx,y\n")
@@ -49,7 +50,7 @@ def test_broken_publish_keeps_the_old_faq_answering(app, client, emulator, runne
 
 
 def test_publish_swaps_the_index_without_restart(app, client, emulator, runner, tmp_path: Path):
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     first = rt.faq.current().version
     new = tmp_path / "new.csv"
     new.write_text(NEW_FAQ, encoding="cp932")  # Excel's Shift_JIS

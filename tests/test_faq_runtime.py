@@ -14,6 +14,7 @@ import pytest
 
 from bot import faq_runtime as runtime_mod
 from bot.faq_runtime import FaqRuntime
+from bot.runtime import runtime
 from faq import semantic
 from faq.model import FaqEntry
 from store import Store
@@ -41,7 +42,7 @@ def _unicorn_version(db, publish: bool) -> int:
 
 
 def test_first_question_after_publish_and_rollback_uses_it(app, client, emulator):
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     db = rt.store.db
     first = rt.faq.current().version
     rt.faq.wait_semantic(timeout=600)  # the published FAQ is embedded (as in a warm process)
@@ -105,7 +106,7 @@ def test_a_version_that_cannot_be_built_keeps_the_old_one_answering(tmp_path: Pa
 
 
 def test_half_width_katakana_ranks_like_full_width(app):
-    rt = app.extensions["madoguchi"].faq
+    rt = runtime(app).faq
     published = rt.current()
     rt.wait_semantic(timeout=600)
     half = published.rank("ﾏｲﾅﾝﾊﾞｰｶｰﾄﾞ 再発行", lang="ja")
@@ -115,7 +116,7 @@ def test_half_width_katakana_ranks_like_full_width(app):
 
 
 def test_faq_ask_and_the_live_bot_give_the_same_answer(app, client, emulator, runner):
-    rt = app.extensions["madoguchi"].faq
+    rt = runtime(app).faq
     rt.current()
     rt.wait_semantic(timeout=600)
     for question in ("ﾏｲﾅﾝﾊﾞｰｶｰﾄﾞ 再発行", "粗大ごみを出したい", "保育園に入りたい"):

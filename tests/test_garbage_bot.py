@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from bot.runtime import runtime
 from garbage.service import ward_today
 from store import garbage as garbage_store
 from store import residents as resident_store
@@ -39,7 +40,7 @@ def quick_actions(message):
 
 def register(app, area="midori-1", lang="ja", topics=()):
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        db = runtime(app).store.db
         resident_store.set_resident(db, USER, area=area, lang=lang, lang_source="choice", topics=list(topics))
 
 
@@ -121,7 +122,7 @@ def test_tomorrow_and_this_week(gomi, client, emulator):
     assert remind
     assert "前日の夕方" in tap(client, emulator, remind[0]["data"])[0]["text"]
     with gomi.app_context():
-        assert "garbage" in resident_store.get_resident(gomi.extensions["madoguchi"].store.db, USER).topics
+        assert "garbage" in resident_store.get_resident(runtime(gomi).store.db, USER).topics
     assert not quick_actions(say(client, emulator, "明日のごみは？")[0])
 
 
@@ -142,7 +143,7 @@ def test_unfollow_forgets_the_area_and_drafts(gomi, client, emulator):
     register(gomi)
     say(client, emulator, "粗大ごみ申込")
     with gomi.app_context():
-        db = gomi.extensions["madoguchi"].store.db
+        db = runtime(gomi).store.db
         req = garbage_store.book_request(
             db,
             user_id=USER,
@@ -166,7 +167,7 @@ def test_unfollow_forgets_the_area_and_drafts(gomi, client, emulator):
 
 def test_area_choices_survive_a_pending_registration_question(gomi, client, emulator):
     with gomi.app_context():
-        resident_store.set_resident(gomi.extensions["madoguchi"].store.db, USER, area=None, reg_step="lang", topics=[])
+        resident_store.set_resident(runtime(gomi).store.db, USER, area=None, reg_step="lang", topics=[])
     got = say(client, emulator, "スプレー缶 捨て方")
     assert "【有害ごみ】" in got[0]["text"]
     areas = [a for a in quick_actions(got[-1]) if parse_qs(a["data"]).get("a") == ["g_area"]]

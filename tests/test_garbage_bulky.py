@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from bot.runtime import runtime
 from garbage import bulky
 from garbage.bulky import FeeListInvalid, parse_fee_list, sticker_breakdown
 from garbage.service import ward_today
@@ -22,12 +23,12 @@ pytestmark = pytest.mark.both_engines
 def gomi(app, runner):
     assert runner.invoke(args=["garbage", "import", str(SAMPLE)]).exit_code == 0
     with app.app_context():
-        resident_store.set_resident(app.extensions["madoguchi"].store.db, USER, area="midori-1", topics=[])
+        resident_store.set_resident(runtime(app).store.db, USER, area="midori-1", topics=[])
     return app
 
 
 def db_of(app):
-    return app.extensions["madoguchi"].store.db
+    return runtime(app).store.db
 
 
 def action(message, a_value=None, v=None):

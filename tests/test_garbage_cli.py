@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from store import garbage as garbage_store
 from store import residents as resident_store
 from tests.test_garbage_bot import SAMPLE
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.both_engines
 
 
 def _db(app):
-    return app.extensions["madoguchi"].store.db
+    return runtime(app).store.db
 
 
 def _evening_before_monday() -> datetime:
@@ -53,7 +54,7 @@ def test_reminders_once_per_area_in_each_language_and_never_at_night(app, runner
     assert again.exit_code == 0 and "0 reminder(s) queued" in again.output
 
     with app.app_context():
-        rt = app.extensions["madoguchi"]
+        rt = runtime(app)
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
     ja = emulator.texts("U" + "a" * 32)
     en = emulator.texts("U" + "b" * 32)
@@ -71,7 +72,7 @@ def test_reminder_expires_at_nine_so_a_backlog_is_not_sent_at_night(app, runner,
     assert late < datetime.now(JST)
     assert runner.invoke(args=["garbage", "remind", "--now", late.isoformat()]).exit_code == 0
     with app.app_context():
-        rt = app.extensions["madoguchi"]
+        rt = runtime(app)
         run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
     assert emulator.texts("U" + "a" * 32) == []
 

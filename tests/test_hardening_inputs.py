@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bot.runtime import runtime
 from nlp.language import _URL_RE, clip_utf16, detect_language
 from nlp.pii import mask_personal
 from store import core as core_store
@@ -63,7 +64,7 @@ def test_personal_data_is_masked(text, masked):
 def test_the_query_log_keeps_no_phone_number(client, emulator, app):
     text = "粗大ごみの予約 電話は090-1234-5678 メールはtaro@example.com"
     assert post_events(client, [text_event(USER, text, emulator.mint_token(USER))]).status_code == 200
-    logged = core_store.query_log_rows(app.extensions["madoguchi"].store.db)[0]["query"]
+    logged = core_store.query_log_rows(runtime(app).store.db)[0]["query"]
     assert "1234" not in logged and "taro" not in logged
     assert "[番号]" in logged and "[メール]" in logged
 

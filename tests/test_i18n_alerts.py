@@ -15,6 +15,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from store import residents as resident_store
 
@@ -52,7 +53,7 @@ SAMPLE_FIELDS = {
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def _users(prefix: str) -> dict[str, str]:

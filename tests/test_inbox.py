@@ -14,6 +14,7 @@ import pytest
 
 from bot.answer_worker import AnswerWorker, user_key
 from bot.events import retry_key_for
+from bot.runtime import runtime
 from common.i18n import t
 from store import core as core_store
 from store import residents as resident_store
@@ -32,7 +33,7 @@ def async_app(app_config):
 
 
 def db_of(app):
-    return app.extensions["madoguchi"].store.db
+    return runtime(app).store.db
 
 
 def queue(app, event, age: float = 0.0):
@@ -287,7 +288,7 @@ def test_unfollow_clears_the_profile_language_cache(app, client, emulator):
     uid = "U" + "b" * 32
     emulator.add_user(uid, language="en")
     post_events(client, [text_event(uid, "hello there how are you", emulator.mint_token(uid))])
-    cache = app.extensions["madoguchi"].answers._languages
+    cache = runtime(app).answers._languages
     assert uid in cache._data
     post_events(client, [make_event("unfollow", uid)])
     assert uid not in cache._data

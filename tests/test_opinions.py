@@ -7,6 +7,7 @@ import time
 import pytest
 
 from bot.handlers.opinions import reply_messages, topics
+from bot.runtime import runtime
 from opinions import service
 from outbox import sender
 from store import opinions as opinion_store
@@ -20,7 +21,7 @@ USER = "U" + "7" * 32
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def say(client, emulator, text, user=USER):
@@ -163,7 +164,7 @@ def test_photo_is_stored_without_exif(rt, emulator, client, tmp_path):
     op = service.get(db, opinion_id)
     from reports.service import Settings
 
-    data = Settings.from_config(rt.store and client.application.config).media.get(op["photo_full"])
+    data = Settings.from_config(client.application.config, rt.areas).media.get(op["photo_full"])
     assert data and not has_exif(data)
 
 

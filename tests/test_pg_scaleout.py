@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from alerts import service
+from bot.runtime import runtime
 from devtools.procs import ROOT, free_port, procfile_command, start_linesim, start_procfile, stop
 from store import Store
 from store import residents as resident_store
@@ -155,7 +156,7 @@ def prepare_alert(stack, n: int, prefix: str, batch_size: int) -> tuple[int, lis
         alert_id = service.create_alert(db, by="tanaka", headline="停電のお知らせ", body="復旧作業中です")
         service.approve(db, alert_id, "suzuki")
         service.start_delivery(db, alert_id, "suzuki", batch_size=batch_size)
-    app.extensions["madoguchi"].store.close()
+    runtime(app).store.close()
     return alert_id, users
 
 

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from bot.runtime import runtime
 from shelters import service
 from store import residents as resident_store
 from store import shelters as shelter_store
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.both_engines
 @pytest.fixture
 def db(app):
     with app.app_context():
-        yield app.extensions["madoguchi"].store.db
+        yield runtime(app).store.db
 
 
 def test_a_shelter_is_typed_and_frozen(db):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.runtime import runtime
 from common import security
 from outbox.sender import deliver_due
 from reports import service
@@ -36,7 +37,7 @@ def app_config(app_config, tmp_path: Path):
 
 @pytest.fixture
 def staff(app):
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     admin_store.create_user(db, "doro1", "staff", security.hash_password(PASSWORD))
     admin_store.create_user(db, "oper1", "operator", security.hash_password(PASSWORD))
     c = app.test_client()
@@ -45,7 +46,7 @@ def staff(app):
 
 
 def _db(app):
-    return app.extensions["madoguchi"].store.db
+    return runtime(app).store.db
 
 
 def report_via_line(
@@ -111,7 +112,7 @@ def test_report_in_console_and_open311_and_one_push_per_status_change(app, clien
     # A status change: audited, one message queued, delivered exactly once even if the worker runs again.
     html = change(staff, rid, "in_progress", note="現地確認済み", status_notes="12月5日に補修します")
     assert "対応中" in html
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     assert deliver_due(rt.store, rt.line) == 1
     assert deliver_due(rt.store, rt.line) == 0
     [push] = pushes(emulator)
@@ -132,7 +133,7 @@ def test_report_in_console_and_open311_and_one_push_per_status_change(app, clien
 def test_status_message_is_in_the_reporters_language(app, client, emulator, staff):
     rid = report_via_line(client, emulator, user="Uen5", kind="Road or sidewalk", lang="en")
     change(staff, rid, "done")
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     deliver_due(rt.store, rt.line)
     [push] = pushes(emulator, "Uen5")
     assert push["message"]["text"].startswith(f"Your report no. {rid} (Road or sidewalk) is now: fixed.")
@@ -142,7 +143,7 @@ def test_push_accepted_then_500_is_retried_with_the_same_key_and_delivered_once(
     rid = report_via_line(client, emulator)
     change(staff, rid, "in_progress")
     emulator.faults(rate_500_after_accept=1.0, endpoints=["push"], seed=1)
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     deliver_due(rt.store, rt.line, backoff_base=0.0)
     emulator.faults()
     _db(app).execute("UPDATE outbox_batches SET next_attempt_at = 0")
@@ -264,13 +265,13 @@ def test_unfollow_keeps_the_report_anonymous_and_drops_the_rest(app, client, emu
     assert report_store.get_draft(db, USER) is None
     for table in ("reports", "outbox_recipients", "report_drafts"):
         assert USER not in json.dumps(list(db.query(f"select * from {table}")), ensure_ascii=False)
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     deliver_due(rt.store, rt.line)  # the queued message has no recipient left: nothing is pushed
     assert pushes(emulator) == []
     # The draft's photos are deleted by the worker's sweep; the report's stay.
     media = Path(app.config["MEDIA_DIR"])
     assert len(list(media.rglob("*.jpg"))) == 4
-    service.sweep(db, service.Settings.from_config(app.config))
+    service.sweep(db, service.Settings.from_config(app.config, runtime(app).areas))
     assert len(list(media.rglob("*.jpg"))) == 2
     assert f"<b>#{rid}</b>" in staff.get("/admin/reports").text
     assert "匿名" in staff.get(f"/admin/reports/{rid}").text
@@ -278,7 +279,7 @@ def test_unfollow_keeps_the_report_anonymous_and_drops_the_rest(app, client, emu
 
 def test_sweep_expires_drafts_and_applies_retention(app, client, emulator):
     db = _db(app)
-    s = service.Settings.from_config(app.config)
+    s = service.Settings.from_config(app.config, runtime(app).areas)
     rid = report_via_line(client, emulator)
     report_store.insert_reports(
         db, [{"kind": "road", "kind_name": "道路", "created_at": time.time(), "status": "done", "user_id": "Uold"}]

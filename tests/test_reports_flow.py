@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.runtime import runtime
 from store import reports as report_store
 from tests.reports_helpers import Resident, has_exif, jpeg_with_gps, labels
 
@@ -28,7 +29,7 @@ def resident(client, emulator):
 
 
 def _db(app):
-    return app.extensions["madoguchi"].store.db
+    return runtime(app).store.db
 
 
 def _media_files(app) -> list[Path]:

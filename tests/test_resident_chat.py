@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtime import runtime
 from bot.urgent import UrgentCsvError, find_urgent, load_urgent, parse_urgent_csv
 from faq.csvio import load_faq_csv
 from shelters import service as shelter_service
@@ -23,19 +24,19 @@ USER = "U" + "7" * 32
 
 def outcomes(app) -> list[str]:
     with app.app_context():
-        return [r["outcome"] for r in core_store.query_log_rows(app.extensions["madoguchi"].store.db)]
+        return [r["outcome"] for r in core_store.query_log_rows(runtime(app).store.db)]
 
 
 def resident(app, user: str = USER) -> resident_store.Resident:
     with app.app_context():
-        return resident_store.get_resident(app.extensions["madoguchi"].store.db, user)
+        return resident_store.get_resident(runtime(app).store.db, user)
 
 
 def register(app, user: str = USER, **fields) -> None:
     with app.app_context():
         values = {"area": "midori-1", "lang": "ja", "lang_source": "choice", "reg_step": None, "topics": []}
         values.update(fields)
-        resident_store.set_resident(app.extensions["madoguchi"].store.db, user, **values)
+        resident_store.set_resident(runtime(app).store.db, user, **values)
 
 
 def labels(message: dict) -> list[str]:
@@ -182,8 +183,8 @@ def test_english_question_without_translation_is_answered_in_the_chosen_language
     from bot.handlers.chat import answer_messages
 
     with app.app_context():
-        rt = app.extensions["madoguchi"]
-        ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, lang="en")
+        rt = runtime(app)
+        ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, areas=rt.areas, lang="en")
         ctx.extra["chosen_lang"] = "ja"
         entry = rt.faq.current().index.get("juminhyo-006")
         (msg,) = answer_messages(ctx, entry, None)
@@ -214,7 +215,7 @@ def test_area_names_in_the_residents_script(app, client, emulator):
     intro, flex = say(client, emulator, "みどり二丁目の避難所")
     assert "Midori 2-chome" in intro["text"] and "みどり二丁目" not in intro["text"]
     with app.app_context():
-        shelter_service.ensure_seeded(app.extensions["madoguchi"].store, app.config["SHELTERS_CSV"])
+        shelter_service.ensure_seeded(runtime(app).store, app.config["SHELTERS_CSV"])
     (msg,) = say(client, emulator, "settings")
     assert "Midori 1-chome" in msg["text"]
 

@@ -6,6 +6,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from common.i18n import alerts as alert_catalog
 from common.i18n import residents as resident_catalog
@@ -57,7 +58,7 @@ def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
     msg = send_postback(client, emulator, uid, "a=topic&v=garbage&m=r")
     msg = send_postback(client, emulator, uid, "a=reg_done&m=r")
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        db = runtime(app).store.db
         r = resident_store.get_resident(db, uid)
     assert (r.area, r.lang, r.lang_source, r.topics, r.reg_step) == (
         "midori-2",
@@ -103,7 +104,7 @@ def test_follow_without_profile_language(client, emulator):
 
 def test_disaster_mode_puts_the_alert_first(app, client, emulator):
     with app.app_context():
-        rt = app.extensions["madoguchi"]
+        rt = runtime(app)
         db = rt.store.db
         resident_store.set_resident(db, "Uin", area="midori-1", lang="en", lang_source="choice", reg_step=None)
         resident_store.set_resident(db, "Uout", area="wakaba-1", lang="ja", reg_step=None)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from richmenu import switcher
 from richmenu.draw import contrast_ratio, render_menu, text_color
 from richmenu.spec import LANGS, MAX_AREAS, MenuFileInvalid, load_menu_file, parse_menu_csv, tile_bounds
@@ -184,7 +185,7 @@ def test_sync_twice_leaves_one_set_and_a_change_replaces_only_what_changed(runne
     # Every image is uploaded before the menu is made the default.
     assert state["calls"].index("default") > max(i for i, c in enumerate(state["calls"]) if c == "upload")
     with app.app_context():
-        recorded = menu_store.menus(app.extensions["madoguchi"].store.db)
+        recorded = menu_store.menus(runtime(app).store.db)
     assert state["default"] == recorded["normal:ja"][0]
 
     again = runner.invoke(args=["richmenu", "sync"])
@@ -219,7 +220,7 @@ def test_sync_refuses_a_broken_file_and_keeps_the_menus(runner, emulator, tmp_pa
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 RESIDENTS = [

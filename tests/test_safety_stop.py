@@ -11,6 +11,7 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
+from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from common.i18n import residents as resident_catalog
 from nlp.normalize import normalize
@@ -30,7 +31,7 @@ RESIDENTS = [
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def _add_residents(rt):
@@ -171,14 +172,14 @@ def _quick(message):
 
 def _state(app, uid):
     with app.app_context():
-        r = resident_store.get_resident(app.extensions["madoguchi"].store.db, uid)
+        r = resident_store.get_resident(runtime(app).store.db, uid)
         return r.delivery_stopped, r.safety_stopped
 
 
 def test_stop_reply_says_what_still_arrives_and_full_stop_takes_a_warned_second_step(app, client, emulator):
     uid = "Udialog1"
     with app.app_context():
-        resident_store.set_resident(app.extensions["madoguchi"].store.db, uid, area="midori-1", reg_step=None)
+        resident_store.set_resident(runtime(app).store.db, uid, area="midori-1", reg_step=None)
     msg = _say(client, emulator, uid, "配信停止")
     assert _state(app, uid) == (True, False)
     for what in ("警戒レベル4以上", "避難指示", "緊急安全確保", "避難所の開設", "地震"):
@@ -211,7 +212,7 @@ def test_stop_reply_says_what_still_arrives_and_full_stop_takes_a_warned_second_
 def test_stop_phrasings_are_the_same_command(app, client, emulator, text):
     uid = "Uphrase1"
     with app.app_context():
-        resident_store.set_resident(app.extensions["madoguchi"].store.db, uid, area="midori-1", reg_step=None)
+        resident_store.set_resident(runtime(app).store.db, uid, area="midori-1", reg_step=None)
     msg = _say(client, emulator, uid, text)
     assert _state(app, uid) == (True, False)
     assert msg["text"] == resident_catalog.MESSAGES["ja"]["delivery_stopped_msg"]
@@ -223,7 +224,7 @@ def test_stop_phrasings_are_the_same_command(app, client, emulator, text):
 def test_questions_about_notification_cards_are_not_a_stop(app, client, emulator, text):
     uid = "Ucard0001"
     with app.app_context():
-        resident_store.set_resident(app.extensions["madoguchi"].store.db, uid, area="midori-1", reg_step=None)
+        resident_store.set_resident(runtime(app).store.db, uid, area="midori-1", reg_step=None)
     msg = _say(client, emulator, uid, text)
     assert _state(app, uid) == (False, False)
     assert "配信を止めました" not in msg["text"]

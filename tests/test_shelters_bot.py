@@ -9,6 +9,7 @@ import pytest
 
 from bot.context import Ctx
 from bot.handlers import shelters as handler
+from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from common.i18n.shelters import MESSAGES
 from shelters import service
@@ -46,7 +47,7 @@ def check_flex(flex: dict) -> list[dict]:
 def test_end_to_end_import_open_two_and_resident_sends_location(client, emulator, runner, app):
     assert runner.invoke(args=["shelters", "import", str(SAMPLE)]).exit_code == 0
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        db = runtime(app).store.db
         ranked = service.nearest(db, *MIDORI_SCHOOL, limit=26, only_open=False)
     nearest_closed, second, farther = ranked[0], ranked[1], ranked[6]
     for shelter in (farther, second):
@@ -75,7 +76,7 @@ def test_end_to_end_import_open_two_and_resident_sends_location(client, emulator
 
 def test_none_open_nearby_says_so_and_marks_designated_ones_closed(client, emulator, app):
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        db = runtime(app).store.db
         service.import_file(db, SAMPLE, by="test")
         ranked = service.nearest(db, *MIDORI_SCHOOL, limit=3, only_open=False)
         service.set_status(db, ranked[1]["source_id"], "full", by="op")
@@ -102,8 +103,8 @@ def test_shelter_word_asks_for_the_location(client, emulator, word):
 
 def test_ask_by_area_name(client, emulator, app):
     with app.app_context():
-        service.ensure_seeded(app.extensions["madoguchi"].store, SAMPLE)
-        service.set_status(app.extensions["madoguchi"].store.db, "E131999002601", "open", by="op")
+        service.ensure_seeded(runtime(app).store, SAMPLE)
+        service.set_status(runtime(app).store.db, "E131999002601", "open", by="op")
     text, flex = say(client, emulator, "みどり二丁目の避難所", USER)
     assert "みどり二丁目の指定避難所" in text["text"]
     assert listed(flex) == [("開設", "都立みどりの丘公園"), ("未開設", "みどり区立みどり中学校")]
@@ -114,11 +115,11 @@ def test_ask_by_area_name(client, emulator, app):
 
 def test_hazard_limits_the_shelters(app):
     with app.app_context():
-        rt = app.extensions["madoguchi"]
+        rt = runtime(app)
         service.import_file(rt.store.db, SAMPLE, by="test")
         for s in service.list_shelters(rt.store.db):
             service.set_status(rt.store.db, s["source_id"], "open", by="op")
-        ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, lang="ja")
+        ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, areas=rt.areas, lang="ja")
         text, flex = handler.nearest_reply(ctx, *MIDORI_SCHOOL, hazard="fire")
         assert text.text.startswith("大規模な火事に対応した")
         names = [name for _, name in listed(json.loads(flex.to_json()))]
@@ -131,10 +132,10 @@ def test_hazard_limits_the_shelters(app):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_language_renders_a_valid_carousel(app, lang):
     with app.app_context():
-        rt = app.extensions["madoguchi"]
+        rt = runtime(app)
         service.import_file(rt.store.db, SAMPLE, by="test")
         service.set_status(rt.store.db, "E131999000101", "crowded", count=700, by="op")
-        ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, lang=lang)
+        ctx = Ctx(config=app.config, store=rt.store, line=rt.line, faq=rt.faq, areas=rt.areas, lang=lang)
         text, flex = handler.nearest_reply(ctx, *MIDORI_SCHOOL, hazard="flood")
     flex = json.loads(flex.to_json())
     check_flex(flex)
@@ -173,7 +174,7 @@ def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
     from store import residents as resident_store
 
     with app.app_context():
-        rt = app.extensions["madoguchi"]
+        rt = runtime(app)
         db = rt.store.db
         service.import_file(db, SAMPLE, by="test")
         for s in service.list_shelters(db):

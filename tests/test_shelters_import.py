@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.runtime import runtime
+from common.areas import Areas
 from shelters import service
 from shelters.importer import (
     FORMAT_GSI_CSV,
@@ -15,6 +17,7 @@ from shelters.importer import (
     parse_flag,
     read_shelters,
 )
+from tests.conftest import ROOT
 from tests.test_shelters_fixtures import (
     MATSUYAMA,
     SAMPLE,
@@ -49,7 +52,7 @@ def test_sample_file_is_valid_and_uses_the_ward_areas():
     parsed = read_shelters(SAMPLE)
     assert parsed.format == FORMAT_STANDARD
     assert 20 <= len(parsed.records) <= 30
-    areas = {a["name"] for a in service.load_areas()}
+    areas = {a.name for a in Areas.load(ROOT / "data" / "areas.csv")}
     for rec in parsed.records:
         assert rec.areas and set(rec.areas) <= areas, rec
         assert abs(rec.lat - 35.70) < 0.05 and abs(rec.lon - 139.65) < 0.05
@@ -195,7 +198,7 @@ def test_every_error_is_listed_not_just_the_first():
 def test_cli_rejects_a_bad_file_whole_and_changes_nothing(runner, app, tmp_path, case):
     assert runner.invoke(args=["shelters", "import", str(SAMPLE)]).exit_code == 0
     with app.app_context():
-        before = service.list_shelters(app.extensions["madoguchi"].store.db)
+        before = service.list_shelters(runtime(app).store.db)
     path = tmp_path / "bad.csv"
     path.write_bytes(BAD[case][0])
     result = runner.invoke(args=["shelters", "import", str(path)])
@@ -203,7 +206,7 @@ def test_cli_rejects_a_bad_file_whole_and_changes_nothing(runner, app, tmp_path,
     assert BAD[case][1] in result.output
     assert "nothing was changed" in result.output
     with app.app_context():
-        assert service.list_shelters(app.extensions["madoguchi"].store.db) == before
+        assert service.list_shelters(runtime(app).store.db) == before
 
 
 def test_cli_imports_each_format(runner, app, tmp_path):
@@ -221,4 +224,4 @@ def test_cli_imports_each_format(runner, app, tmp_path):
         assert result.exit_code == 0, result.output
         assert expected in result.output
     with app.app_context():
-        assert len(service.list_shelters(app.extensions["madoguchi"].store.db)) == 393
+        assert len(service.list_shelters(runtime(app).store.db)) == 393

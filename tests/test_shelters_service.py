@@ -9,10 +9,13 @@ import math
 
 import pytest
 
+from bot.runtime import runtime
+from common.areas import Areas
 from shelters import service
 from shelters.importer import HAZARDS
 from store import audit
 from store import shelters as shelter_store
+from tests.conftest import ROOT
 from tests.test_shelters_fixtures import MATSUYAMA, SAMPLE, standard_csv, standard_row, write
 
 pytestmark = pytest.mark.both_engines
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.both_engines
 @pytest.fixture
 def db(app):
     with app.app_context():
-        yield app.extensions["madoguchi"].store.db
+        yield runtime(app).store.db
 
 
 @pytest.fixture
@@ -124,7 +127,8 @@ def test_nearest_cache_follows_status_changes(sample_db):
 
 def test_opening_alert_fields_match_area_codes(sample_db):
     school = next(s for s in service.list_shelters(sample_db) if s["name"] == "都立みどりの丘公園")
-    fields = service.opening_alert_fields(school)
+    areas = Areas.load(ROOT / "data" / "areas.csv")
+    fields = service.opening_alert_fields(school, areas)
     assert fields["shelter_name"] == "都立みどりの丘公園"
     assert fields["address"] == school["address"]
     assert fields["areas"] == ["midori-2", "kashiwagi"]
@@ -135,16 +139,16 @@ def test_opening_alert_fields_match_area_codes(sample_db):
         "areas": "みどり二丁目、柏木町",
     }
     # No 対象 column (Matsuyama): nothing matches, the operator picks areas.
-    assert service.opening_alert_fields({**school, "areas": [], "address": "愛媛県松山市堀之内"})["areas"] == []
+    assert service.opening_alert_fields({**school, "areas": [], "address": "愛媛県松山市堀之内"}, areas)["areas"] == []
     # Area named in the address.
-    assert service.opening_alert_fields({**school, "areas": [], "address": "東京都みどり区若葉二丁目1"})["areas"] == [
-        "wakaba-2"
-    ]
+    assert service.opening_alert_fields({**school, "areas": [], "address": "東京都みどり区若葉二丁目1"}, areas)[
+        "areas"
+    ] == ["wakaba-2"]
 
 
 def test_seed_loads_the_sample_once_and_never_over_imported_data(app, tmp_path):
     with app.app_context():
-        store = app.extensions["madoguchi"].store
+        store = runtime(app).store
         assert service.ensure_seeded(store, SAMPLE) == 26
         assert service.ensure_seeded(store, SAMPLE) is None
         assert shelter_store.count_shelters(store.db) == 26
@@ -180,7 +184,7 @@ def test_every_shelter_command_has_help_with_an_example(runner):
 
 def test_public_endpoints_shapes(client, app):
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        db = runtime(app).store.db
         service.import_file(db, SAMPLE, by="test")
         service.set_status(db, "E131999000101", "crowded", count=300, by="op-secret-name")
     data = client.get("/shelters.json")
@@ -228,7 +232,7 @@ def test_public_endpoints_seed_the_sample_on_first_use(client):
 def test_csv_export_escapes_formulas(client, app, tmp_path):
     path = write(tmp_path / "evil.csv", standard_csv([standard_row("X1", '=HYPERLINK("http://x")', 35.7, 139.65)]))
     with app.app_context():
-        service.import_file(app.extensions["madoguchi"].store.db, path, by="test")
+        service.import_file(runtime(app).store.db, path, by="test")
     text = client.get("/shelters.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in text
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bot.runtime import runtime
 from shelters import service
 from store import audit
 from store import shelters as shelter_store
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.both_engines
 @pytest.fixture
 def db(app):
     with app.app_context():
-        db = app.extensions["madoguchi"].store.db
+        db = runtime(app).store.db
         service.import_file(db, SAMPLE, by="test")
         yield db
 

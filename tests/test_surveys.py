@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from bot.runtime import runtime
 from outbox import sender
 from store import residents as resident_store
 from store import surveys as survey_store
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.both_engines
 @pytest.fixture
 def rt(app):
     with app.app_context():
-        yield app.extensions["madoguchi"]
+        yield runtime(app)
 
 
 def residents(rt, n, area="midori-1", lang="ja", start=0):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import wardtime
+from bot.runtime import runtime
 from store import audit as audit_store
 from store import core as core_store
 from tests.test_admin import admin_app, clock, logged_in  # noqa: F401 - fixtures
@@ -70,7 +71,7 @@ def test_templates_show_times_only_through_the_filter(path):
 
 def _seed(app) -> dict[str, float]:
     """Rows of every kind a page shows a time of; returns their stored epochs."""
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     core_store.log_query(db, "犬の登録をしたい", "fallback")
     core_store.log_query(db, "犬の登録", "fallback")
     audit_store.record(db, "root1", "test.entry", "x", {"k": "v"})
@@ -79,7 +80,7 @@ def _seed(app) -> dict[str, float]:
     aid = service.create_alert(db, by="oper1", headline="大雨", body="気をつけてください", status="exercise")
     stamps["alert"] = service.get_alert(db, aid)["created_at"]
     shelters = pytest.importorskip("shelters.service")
-    shelters.ensure_seeded(app.extensions["madoguchi"].store, app.config["SHELTERS_CSV"])
+    shelters.ensure_seeded(runtime(app).store, app.config["SHELTERS_CSV"])
     sid = shelters.list_shelters(db)[0]["source_id"]
     shelters.set_status(db, sid, "open", 3, by="oper1")
     stamps["shelter"] = sid
@@ -131,7 +132,7 @@ def test_every_console_page_shows_ward_time(admin_app, zone):  # noqa: F811
 def test_dashboard_days_are_the_wards_calendar_days(admin_app, clock):  # noqa: F811
     """A question at 08:00 JST on the 2nd is the 2nd's, though it is still the 1st in UTC."""
     tz = ZoneInfo("Asia/Tokyo")
-    db = admin_app.extensions["madoguchi"].store.db
+    db = runtime(admin_app).store.db
     asked = dt.datetime(2026, 12, 2, 8, 0, tzinfo=tz).timestamp()
     qid = core_store.log_query(db, "ごみの日", "fallback")
     db.execute("UPDATE query_log SET at = ? WHERE id = ?", [asked, qid])  # the store stamps time.time()
@@ -149,15 +150,15 @@ def test_dashboard_days_are_the_wards_calendar_days(admin_app, clock):  # noqa: 
 
 
 def test_cli_faq_versions_print_ward_time(runner, app):
-    app.extensions["madoguchi"].faq.current()
-    (v,) = core_store.list_faq_versions(app.extensions["madoguchi"].store.db)
+    runtime(app).faq.current()
+    (v,) = core_store.list_faq_versions(runtime(app).store.db)
     out = runner.invoke(args=["faq", "versions"]).output
     assert wardtime.format_time(v.created_at, ZoneInfo("Asia/Tokyo")) in out
 
 
 def test_cli_alert_list_prints_ward_time(runner, app):
     service = pytest.importorskip("alerts.service")
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     aid = service.create_alert(db, by="oper1", headline="大雨", body="気をつけてください", status="exercise")
     created = service.get_alert(db, aid)["created_at"]
     out = runner.invoke(args=["alert", "list"]).output

@@ -6,6 +6,7 @@ import json
 import logging
 from urllib.parse import parse_qs
 
+from bot.runtime import runtime
 from tests.conftest import SECRET, TOKEN, post_events, postback_event, sign, text_event
 
 USER = "U" + "1" * 32
@@ -82,7 +83,7 @@ def test_question_gets_the_right_answer_with_feedback_buttons(client, emulator, 
     assert labels == ["解決した", "解決しない"]
     # The answer is the entry the index ranks first for this question.
     with app.app_context():
-        top = app.extensions["madoguchi"].faq.current().index.search("粗大ごみを出したいんだけど", k=1)[0].entry
+        top = runtime(app).faq.current().index.search("粗大ごみを出したいんだけど", k=1)[0].entry
     assert top.answer.strip()[:30] in msg["text"]
 
 
@@ -99,7 +100,7 @@ def test_fallback_is_honest_and_logged_without_user_id(client, emulator, app):
     msg = ask(client, emulator, "火星への移住ビザの取り方")
     assert "お答えできませんでした" in msg["text"]
     assert app.config["CONTACT_PHONE"] in msg["text"]
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     rows = list(db.query("select * from query_log"))
     assert rows[-1]["outcome"] == "fallback"
     assert "火星" in rows[-1]["query"]
@@ -112,7 +113,7 @@ def test_feedback_postback_is_stored(client, emulator, app):
     msg = ask(client, emulator, "粗大ごみを出したい")
     no = msg["quickReply"]["items"][1]["action"]
     post_events(client, [postback_event(USER, no["data"], emulator.mint_token(USER))])
-    db = app.extensions["madoguchi"].store.db
+    db = runtime(app).store.db
     fb = list(db.query("select * from feedback"))
     assert len(fb) == 1 and fb[0]["helpful"] == 0 and fb[0]["query_log_id"] is not None
     assert "お問い合わせ" in replies(emulator)[-1]["message"]["text"]
@@ -128,7 +129,7 @@ def test_suggestions_have_short_labels_and_choosing_one_answers_it(app_config, e
     monkeypatch.setenv("MADOGUCHI_SEMANTIC", "0")
     app = create_app(app_config)
     client = app.test_client()
-    index = app.extensions["madoguchi"].faq.current().index
+    index = runtime(app).faq.current().index
     assert index.semantic is None
     vague = None
     for q in ["手続き", "申請", "カード", "届出", "証明書", "料金", "予約", "窓口", "登録", "手当"]:
@@ -217,7 +218,7 @@ def _find(index, queries, want):
 def test_close_runner_ups_are_offered_under_the_answer_and_related_questions_under_the_fallback(client, emulator, app):
     from faq.eval import read_queries
 
-    rt = app.extensions["madoguchi"]
+    rt = runtime(app)
     rt.faq.current()  # loads the published FAQ and starts its semantic stage
     assert rt.faq.wait_semantic(120)
     index = rt.faq.current().index

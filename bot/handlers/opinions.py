@@ -203,7 +203,7 @@ def _image_first(ctx: Ctx, event: Any) -> Sequence[Message] | None:
         photo = images.process(data)
     except images.PhotoError:
         return [TextMessage(text=t("opinion_photo_failed", ctx.lang))]
-    media = ReportSettings.from_config(ctx.config).media
+    media = ReportSettings.from_config(ctx.config, ctx.areas).media
     full, thumb = media.put(photo.full), media.put(photo.thumb)
     out = service.photo(ctx.db, ctx.user_id, full, thumb)
     return render(ctx, out) if out is not None else None

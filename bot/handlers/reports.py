@@ -43,7 +43,7 @@ REPORT_WORDS = ("通報", "つうほう", "通報する", "不具合", "不具�
 
 
 def settings(ctx: Ctx) -> service.Settings:
-    return service.Settings.from_config(ctx.config)
+    return service.Settings.from_config(ctx.config, ctx.areas)
 
 
 # --- rendering ------------------------------------------------------------------------------

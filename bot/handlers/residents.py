@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from linebot.v3.messaging import (
@@ -37,7 +36,7 @@ from bot.handlers.chat import (
     small_talk,
 )
 from bot.language import normalize_lang
-from common.areas import Area, find_areas, load_areas
+from common.areas import Area
 from common.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGES, t
 from common.line_api import LineApiError
 from nlp.normalize import normalize
@@ -51,14 +50,9 @@ AREAS_PER_PAGE = 11  # + 「次へ」 + 「決めない」 = LINE's 13 quick-rep
 OPT_TOPICS = tuple(topic for topic in Topic if topic != resident_store.ALWAYS_TOPIC)
 
 
-def area_list(ctx: Ctx) -> tuple[Area, ...]:
-    """The ward's areas, re-read when staff edit areas.csv."""
-    return load_areas(Path(ctx.config["AREAS_CSV"]))
-
-
 def areas(ctx: Ctx) -> tuple[tuple[str, str], ...]:
     """(code, Japanese name) of the ward's areas."""
-    return tuple((a.code, a.name) for a in area_list(ctx))
+    return tuple(ctx.areas.names().items())
 
 
 def _lang(ctx: Ctx, resident: Resident | None) -> str:
@@ -78,10 +72,8 @@ def _qr(items: list[tuple[str, str, str | None]]) -> QuickReply:
 def _area_name(ctx: Ctx, code: str | None, lang: str) -> str:
     if not code:
         return t("area_all_name", lang)
-    for area in area_list(ctx):
-        if area.code == code:
-            return area.display(lang)
-    return code
+    area = ctx.areas.by_code.get(code)
+    return area.display(lang) if area else code
 
 
 def _delivery_key(resident: Resident) -> str:
@@ -109,7 +101,7 @@ def ask_area(
     ctx: Ctx, lang: str, page: int = 0, mode: str = "r", only: Sequence[Area] | None = None, key: str = "reg_area_ask"
 ) -> Message:
     """The area question; ``only``: just these areas (a typed town name that has several 丁目)."""
-    all_areas = tuple(only) if only else area_list(ctx)
+    all_areas = tuple(only) if only else ctx.areas.all
     start = page * AREAS_PER_PAGE
     shown = all_areas[start : start + AREAS_PER_PAGE]
     items = [(a.display(lang), postback_data(a="area", v=a.code, m=mode), a.display(lang)) for a in shown]
@@ -507,7 +499,7 @@ def typed_registration(ctx: Ctx, text: str, normalized: str) -> list[Message] | 
     if step == "area":
         if _SKIP_AREA.match(normalized):
             return _set_area(ctx, resident, "*", "r")
-        found = find_areas(area_list(ctx), text)
+        found = ctx.areas.find(text)
         if len(found) == 1:
             return _set_area(ctx, resident, found[0].code, "r")
         if found:

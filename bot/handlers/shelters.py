@@ -15,7 +15,6 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from linebot.v3.messaging import (
@@ -32,7 +31,7 @@ from alerts.service import active_alerts_for
 from bot.context import Ctx
 from bot.events import on
 from bot.handlers.chat import TEXT_HANDLERS, clip_label, clip_text, command
-from common.areas import Area, find_areas, load_areas
+from common.areas import Area
 from common.i18n import t
 from shelters import service
 from shelters.importer import HAZARDS
@@ -303,7 +302,7 @@ def shelter_text(ctx: Ctx, text: str, normalized: str) -> list[Message] | None:
     """「若葉の避難所」 → that area's shelters; "nearest shelter" → ask for the location."""
     if len(normalized) > _MAX_SHELTER_QUESTION or not _SHELTER_WORD.search(normalized):
         return None
-    found = find_areas(load_areas(Path(ctx.config["AREAS_CSV"])), _SHELTER_WORD.sub(" ", normalized))
+    found = ctx.areas.find(_SHELTER_WORD.sub(" ", normalized))
     if found:
         return area_reply(ctx, found)
     # 「近くの避難所はどこですか」 is a Japanese FAQ question (with its own answer); "nearest
