@@ -176,7 +176,7 @@ def alert_create():
     return redirect(url_for("admin.alert_detail", alert_id=alert_id))
 
 
-def _get(alert_id: int) -> dict[str, Any]:
+def _get(alert_id: int) -> service.AlertView:
     try:
         return service.get_alert(db(), alert_id)
     except service.UnknownAlert:
@@ -191,7 +191,7 @@ def _detail(alert_id: int, error: str | None):
     alert = _get(alert_id)
     st = service.status(db(), alert_id)
     # One source for the state the page shows (banner and progress), updated together by the script.
-    alert["state"], alert["state_label"] = st["state"], st["state_label"]
+    alert = service.AlertView(**{**alert, "state": st["state"], "state_label": st["state_label"]})
     preview = service.preview(db(), alert_id)
     # Texts nobody receives yet (e.g. the operator's English with no English residents) are
     # still shown, so the operator can check every text they wrote before approval.

@@ -8,26 +8,26 @@ from sqlite_utils import Database
 
 from alerts.areas import label_names
 from alerts.errors import UnknownAlert
-from alerts.render import texts_for, with_labels
+from alerts.render import AlertView, texts_for, view
 from store import alerts as alert_store
 from store.vocab import ALERT_STARTED, AlertKind, DeliveryState
 
 
-def get_alert(db: Database, alert_id: int | None) -> dict[str, Any]:
+def get_alert(db: Database, alert_id: int | None) -> AlertView:
     """One alert with its labels and per-language messages."""
     row = alert_store.get_alert(db, alert_id) if alert_id is not None else None
     if row is None:
         raise UnknownAlert(alert_id)  # type: ignore[arg-type]
-    row["texts"] = alert_store.alert_texts(db, alert_id)
     refs = alert_store.headlines(db, [row["references_id"]] if row["references_id"] else [])
-    return with_labels(row, refs, label_names())
+    return view(row, refs, label_names(), alert_store.alert_texts(db, row["id"]))
 
 
-def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def list_alerts(db: Database, limit: int = 50) -> list[AlertView]:
+    """The newest alerts with their labels (without texts: a list shows titles)."""
     rows = alert_store.list_alerts(db, limit)
     refs = alert_store.headlines(db, [r["references_id"] for r in rows if r["references_id"]])
     names = label_names()
-    return [with_labels(row, refs, names) for row in rows]
+    return [view(row, refs, names) for row in rows]
 
 
 def status(db: Database, alert_id: int) -> dict[str, Any]:

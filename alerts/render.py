@@ -18,6 +18,7 @@ from alerts.vocab import (
 )
 from common.i18n import t
 from nlp.language import clip_utf16, utf16_len
+from store.alerts import AlertRow
 from store.vocab import ALERT_KIND, ALERT_STATE, ALERT_STATUS, TOPIC, AlertKind, AlertStatus, MsgType
 
 
@@ -134,22 +135,50 @@ def kind_of(alert: Mapping[str, Any]) -> str:
     return alert["msg_type"]
 
 
-def with_labels(row: dict[str, Any], ref_headlines: Mapping[int, str], area_names: Mapping[str, str]) -> dict[str, Any]:
+class AlertView(AlertRow):
+    """A stored alert with what people read beside it (console pages, CLI): a new dict, so the
+    stored row never grows keys on its way to a page."""
+
+    texts: dict[str, list[dict[str, Any]]]  # {lang: LINE messages}; {} in lists
+    state_label: str
+    status_label: str
+    kind: str  # AlertKind
+    kind_label: str
+    title: str  # the headline, or what a cancel / lift / correction is about
+    area_names: list[str]
+    lang_names: list[str]
+    topic_names: list[str]
+    hazard_label: str
+
+
+def view(
+    row: AlertRow,
+    ref_headlines: Mapping[int, str],
+    area_names: Mapping[str, str],
+    texts: dict[str, list[dict[str, Any]]] | None = None,
+) -> AlertView:
     """Labels people read (never internal codes): state, status, kind, a title naming the original."""
-    row["state_label"] = ALERT_STATE.label(row["state"])
-    row["status_label"] = ALERT_STATUS.label(row["status"])
-    row["kind"] = kind_of(row)
-    row["kind_label"] = ALERT_KIND.label(row["kind"])
-    ref = row.get("references_id")
-    if row["kind"] in (AlertKind.CANCEL, AlertKind.LIFT) and ref is not None:
+    kind = kind_of(row)
+    kind_label = ALERT_KIND.label(kind)
+    ref = row["references_id"]
+    if kind in (AlertKind.CANCEL, AlertKind.LIFT) and ref is not None:
         # A cancellation is never listed as another 【警戒レベル4】: it names what it cancels or lifts.
-        row["title"] = f"{row['kind_label']}：#{ref}「{ref_headlines.get(ref, row['headline'])}」"
-    elif row["kind"] == AlertKind.UPDATE and ref is not None:
-        row["title"] = f"訂正：#{ref} {row['headline']}"
+        title = f"{kind_label}：#{ref}「{ref_headlines.get(ref, row['headline'])}」"
+    elif kind == AlertKind.UPDATE and ref is not None:
+        title = f"訂正：#{ref} {row['headline']}"
     else:
-        row["title"] = row["headline"]
-    row["area_names"] = [area_names.get(code, code) for code in row["areas"]]
-    row["lang_names"] = [LANG_NAMES.get(lang, lang) for lang in row["langs"]]
-    row["topic_names"] = [TOPIC.label(topic) for topic in row["topics"]]
-    row["hazard_label"] = HAZARDS.get(row.get("hazard") or "", row.get("hazard") or "")
-    return row
+        title = row["headline"]
+    hazard = row["hazard"] or ""
+    return AlertView(
+        **row,
+        texts=texts or {},
+        state_label=ALERT_STATE.label(row["state"]),
+        status_label=ALERT_STATUS.label(row["status"]),
+        kind=kind,
+        kind_label=kind_label,
+        title=title,
+        area_names=[area_names.get(code, code) for code in row["areas"]],
+        lang_names=[LANG_NAMES.get(lang, lang) for lang in row["langs"]],
+        topic_names=[TOPIC.label(topic) for topic in row["topics"]],
+        hazard_label=HAZARDS.get(hazard, hazard),
+    )

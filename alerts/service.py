@@ -45,7 +45,7 @@ from alerts.errors import (
 from alerts.guide import GUIDE_MAX_SHELTERS, GUIDE_TEMPLATES, with_shelter_guide
 from alerts.lifecycle import LIFTABLE, approve, cancel, cancel_preview, cancel_preview_count, correct, lift
 from alerts.records import active_alerts_for, get_alert, list_alerts, status
-from alerts.render import kind_of, text_lang_for
+from alerts.render import AlertView, kind_of, text_lang_for
 from alerts.templates import INTENSITY_NAMES, TEMPLATES, Field, Template
 from alerts.testers import add_tester, list_testers, remove_tester
 from alerts.vocab import (
@@ -79,6 +79,7 @@ __all__ = [
     "TEMPLATES",
     "TEXT_MAX",
     "AlertError",
+    "AlertView",
     "AlertExpired",
     "AlertStale",
     "AlreadyCancelled",

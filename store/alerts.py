@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlite_utils import Database, Migrations
 
@@ -115,13 +115,67 @@ def _m0003(db: Database) -> None:
     db.execute("ALTER TABLE alert_batches ADD COLUMN messages_json TEXT")
 
 
-def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["fields"] = json.loads(out.pop("fields_json") or "{}")
-    out["areas"] = json.loads(out.pop("areas_json"))
-    out["langs"] = json.loads(out.pop("langs_json"))
-    out["topics"] = json.loads(out.pop("topics_json"))
-    return out
+class AlertRow(TypedDict):
+    """An alert as stored. A TypedDict, not a dataclass: alerts are read by key in ~190 places, by
+    functions that also take the row of an alert not stored yet (a draft being checked, a ごみ
+    reminder), so the type names the keys without a second shape. Labels for people are a separate
+    `alerts.render.AlertView`, never keys added to this."""
+
+    id: int
+    created_at: float
+    created_by: str
+    status: str  # AlertStatus
+    msg_type: str  # MsgType
+    references_id: int | None  # the alert an update or cancel is about
+    template: str | None
+    fields: dict[str, Any]  # the template's fields as entered
+    event: str | None
+    level: int | None
+    hazard: str | None
+    severity: str | None
+    headline: str
+    areas: list[str]  # area codes; [] = the whole ward
+    langs: list[str]
+    topics: list[str]
+    expires_at: float | None
+    state: str  # AlertState
+    approved_by: str | None
+    approved_at: float | None
+    started_by: str | None
+    started_at: float | None
+    finished_at: float | None
+    stop_reason: str | None
+    test_audience: bool  # sent only to the test audience (staff phones)
+
+
+def _alert_row(row: dict[str, Any]) -> AlertRow:
+    return AlertRow(
+        id=row["id"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        status=row["status"],
+        msg_type=row["msg_type"],
+        references_id=row["references_id"],
+        template=row["template"],
+        fields=json.loads(row["fields_json"] or "{}"),
+        event=row["event"],
+        level=row["level"],
+        hazard=row["hazard"],
+        severity=row["severity"],
+        headline=row["headline"],
+        areas=json.loads(row["areas_json"]),
+        langs=json.loads(row["langs_json"]),
+        topics=json.loads(row["topics_json"]),
+        expires_at=row["expires_at"],
+        state=row["state"],
+        approved_by=row["approved_by"],
+        approved_at=row["approved_at"],
+        started_by=row["started_by"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        stop_reason=row["stop_reason"],
+        test_audience=bool(row["test_audience"]),
+    )
 
 
 def insert_alert(db: Database, row: dict[str, Any], texts: dict[str, list[dict[str, Any]]]) -> int:
@@ -144,12 +198,12 @@ def insert_alert(db: Database, row: dict[str, Any], texts: dict[str, list[dict[s
     return alert_id  # type: ignore[return-value]
 
 
-def get_alert(db: Database, alert_id: int) -> dict[str, Any] | None:
+def get_alert(db: Database, alert_id: int) -> AlertRow | None:
     rows = list(db.query("SELECT * FROM alerts WHERE id = ?", [alert_id]))
     return _alert_row(rows[0]) if rows else None
 
 
-def list_alerts(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def list_alerts(db: Database, limit: int = 50) -> list[AlertRow]:
     return [_alert_row(r) for r in db.query("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])]
 
 
@@ -443,7 +497,7 @@ def cancels_of(db: Database, alert_id: int) -> list[int]:
     ]
 
 
-def active_alert_rows(db: Database, now: float | None = None) -> list[dict[str, Any]]:
+def active_alert_rows(db: Database, now: float | None = None) -> list[AlertRow]:
     """Actual alerts (alert/update) being or done sending, not expired and not cancelled or superseded."""
     now = time.time() if now is None else now
     rows = db.query(

@@ -6,8 +6,10 @@ import dataclasses
 
 import pytest
 
+from alerts import service as alerts
 from bot.runtime import runtime
 from shelters import service
+from store import alerts as alert_store
 from store import residents as resident_store
 from store import shelters as shelter_store
 from store.vocab import ShelterStatus, Topic
@@ -55,3 +57,23 @@ def test_a_resident_is_typed_and_frozen(db):
     with pytest.raises(dataclasses.FrozenInstanceError):
         resident.area = "midori-2"  # type: ignore[misc]
     assert resident_store.get_resident(db, "Unobody") is None
+
+
+def test_an_alert_view_is_built_beside_the_stored_row(db):
+    alert_id = alerts.create_alert(
+        db, by="tanaka", headline="給水のお知らせ", body="みどり小学校で給水", status="exercise"
+    )
+    row = alert_store.get_alert(db, alert_id)
+    assert row is not None and set(row) == set(alert_store.AlertRow.__annotations__)
+    assert row["test_audience"] is False and row["areas"] == []
+    shown = alerts.get_alert(db, alert_id)
+    assert (shown["state_label"], shown["status_label"], shown["title"]) == (
+        "下書き（承認待ち）",
+        "訓練",
+        "給水のお知らせ",
+    )
+    assert set(shown["texts"]) >= {"ja"}
+    # The labels live on the view only: the stored row keeps exactly its columns.
+    again = alert_store.get_alert(db, alert_id)
+    assert again == row and "state_label" not in again
+    assert {k: shown[k] for k in row} == row
