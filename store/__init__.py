@@ -26,6 +26,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+# PostgreSQL connections per process, and seconds a statement waits for one before StoreUnavailable
+# (the app passes MADOGUCHI_PG_POOL_MAX / MADOGUCHI_PG_POOL_TIMEOUT; scripts get these).
+PG_POOL_MAX = 10
+PG_POOL_TIMEOUT = 3.0
 # Order matters: later sets may reference tables of earlier ones.
 MIGRATION_MODULES = (
     "store.core",
@@ -106,8 +110,18 @@ def _file_lock(path: Path) -> Iterator[None]:
 class Store:
     """One database: per-thread SQLite connections or a per-process PostgreSQL pool, migrated on first use."""
 
-    def __init__(self, database_url: str):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        cache_dir: str | Path = "instance",
+        pool_max: int = PG_POOL_MAX,
+        pool_timeout: float = PG_POOL_TIMEOUT,
+    ):
+        """``cache_dir``: the local cache directory when the database is not a file beside it;
+        ``pool_max`` / ``pool_timeout``: PostgreSQL connections per process / seconds to wait for one."""
         self.url = database_url
+        self._cache_dir = Path(cache_dir)
         self.engine = "postgresql" if is_postgres_url(database_url) else "sqlite"
         self.path: Path | None = None
         self._pg = None
@@ -116,7 +130,7 @@ class Store:
                 from store.pg import PgDatabase
             except ImportError as err:  # pragma: no cover - psycopg is in requirements.txt
                 raise UnsupportedDatabaseUrl("PostgreSQL needs psycopg: pip install -r requirements.txt") from err
-            self._pg = PgDatabase(database_url.replace("postgres://", "postgresql://", 1))
+            self._pg = PgDatabase(database_url.replace("postgres://", "postgresql://", 1), pool_max, pool_timeout)
         else:
             self.path = sqlite_path(database_url)
         self._local = threading.local()
@@ -126,10 +140,10 @@ class Store:
 
     @property
     def cache_dir(self) -> Path:
-        """A local directory for caches (embeddings): next to the SQLite file, else MADOGUCHI_CACHE_DIR."""
+        """A local directory for caches (embeddings): next to the SQLite file, else ``cache_dir``."""
         if self.path is not None:
             return self.path.parent
-        return Path(os.environ.get("MADOGUCHI_CACHE_DIR", "instance"))
+        return self._cache_dir
 
     def ensure_ready(self) -> None:
         """Migrate once per process (under a lock shared by all processes)."""

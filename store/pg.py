@@ -7,7 +7,7 @@ pooled connection in autocommit mode and gives it straight back, so one object s
 of a process. `store.transaction(db)` pins one connection to the calling thread until COMMIT.
 
 Connection loss: a statement whose connection broke, or that cannot get one within
-`POOL_TIMEOUT` seconds, raises `StoreUnavailable` (the web tier answers 503 and LINE redelivers);
+`pool_timeout` seconds (`MADOGUCHI_PG_POOL_TIMEOUT`), raises `StoreUnavailable` (the web tier answers 503 and LINE redelivers);
 the pool drops broken connections and reconnects in the background.
 """
 
@@ -26,13 +26,11 @@ import psycopg
 from psycopg import adapt
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from store import StoreUnavailable
+from store import PG_POOL_MAX, PG_POOL_TIMEOUT, StoreUnavailable
 from store.dialect import POSTGRESQL, Schema, TableInfo, Translated, translate
 
 log = logging.getLogger(__name__)
 
-POOL_TIMEOUT = float(os.environ.get("MADOGUCHI_PG_POOL_TIMEOUT", "3"))
-POOL_MAX = int(os.environ.get("MADOGUCHI_PG_POOL_MAX", "10"))
 MIGRATIONS_TABLE = "madoguchi_migrations"
 # pg_advisory_lock keys: one for start-up work (migrations, seeding), one for write transactions.
 STARTUP_LOCK = 0x6D61_646F_0001
@@ -124,9 +122,10 @@ class PgDatabase:
 
     engine = POSTGRESQL
 
-    def __init__(self, url: str, max_size: int = POOL_MAX):
+    def __init__(self, url: str, max_size: int = PG_POOL_MAX, timeout: float = PG_POOL_TIMEOUT):
         self.url = url
         self.max_size = max_size
+        self.timeout = timeout
         self._pool: ConnectionPool | None = None
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
@@ -149,11 +148,11 @@ class PgDatabase:
                         self.url,
                         min_size=1,
                         max_size=self.max_size,
-                        kwargs={"autocommit": True, "connect_timeout": max(2, int(POOL_TIMEOUT))},
+                        kwargs={"autocommit": True, "connect_timeout": max(2, int(self.timeout))},
                         configure=_configure,
                         check=self._check,
                         reset=_returned,
-                        timeout=POOL_TIMEOUT,
+                        timeout=self.timeout,
                         reconnect_timeout=24 * 3600,
                         name="madoguchi",
                         open=True,
@@ -195,7 +194,7 @@ class PgDatabase:
             with self.pool.connection() as conn:
                 yield conn
         except PoolTimeout as err:
-            raise StoreUnavailable(f"no PostgreSQL connection within {POOL_TIMEOUT:g}s") from err
+            raise StoreUnavailable(f"no PostgreSQL connection within {self.timeout:g}s") from err
 
     @contextmanager
     def pinned(self) -> Iterator[psycopg.Connection]:

@@ -146,3 +146,23 @@ def test_the_runtime_check_sees_every_spelling(tmp_path):
     module = tmp_path / "m.py"
     module.write_text(f"a = app.extensions[{key}]\nb = current_app.extensions.get({key})\nc = app.extensions['x']\n")
     assert extension_lookups(module) == [1, 2]
+
+
+# Settings are read once, by the app factory, and passed in. Two modules touch the environment
+# for process setup, not for settings.
+ENVIRONMENT_READERS = {
+    "webhook.py": "the app factory reads every setting",
+    "faq/semantic.py": "sets OpenMP's variables around loading the engine, then restores them",
+    "store/pg.py": "gives PostgreSQL sessions the process's TZ",
+}
+_ENVIRONMENT = re.compile(r"\bos\.(environ|getenv)\b")
+
+
+def test_only_the_app_factory_reads_settings_from_the_environment():
+    offenders = []
+    for top in LAYERS:
+        for path in _modules(top):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel not in ENVIRONMENT_READERS and _ENVIRONMENT.search(path.read_text(encoding="utf-8")):
+                offenders.append(rel)
+    assert offenders == []

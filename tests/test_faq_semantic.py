@@ -146,11 +146,14 @@ def test_runtime_serves_lexically_while_the_semantic_stage_builds(tmp_path: Path
 
 
 def test_semantic_switch_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.runtime import runtime
+    from webhook import create_app
+
     monkeypatch.setenv("MADOGUCHI_SEMANTIC", "0")
-    store = Store(f"sqlite:///{tmp_path / 'faq.db'}")
-    runtime = FaqRuntime(store, SAMPLE)
-    assert runtime.semantic is False
-    assert runtime.current().index.semantic is None
+    app = create_app({"DEV_MODE": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'faq.db'}"})
+    faq = runtime(app).faq
+    assert faq.semantic is False
+    assert faq.current().index.semantic is None
 
 
 _WORKER = """
