@@ -284,13 +284,18 @@ def expire_drafts(db: Database) -> int:
 # --- staff -------------------------------------------------------------------------------------------
 
 
-def get(db: Database, opinion_id: int) -> dict[str, Any]:
+class OpinionView(store.Opinion):
+    """An opinion with what staff read beside it (a new dict: the stored record gains no keys)."""
+
+    number: str  # the receipt number the resident was given
+    status_label: str
+
+
+def get(db: Database, opinion_id: int) -> OpinionView:
     row = store.get_opinion(db, opinion_id)
     if row is None:
         raise OpinionError(f"ご意見 {opinion_id} は見つかりません。")
-    row["number"] = receipt(opinion_id)
-    row["status_label"] = OPINION_STATUS.label(row["status"])
-    return row
+    return OpinionView(**row, number=receipt(opinion_id), status_label=OPINION_STATUS.label(row["status"]))
 
 
 def set_status(db: Database, opinion_id: int, status: str, by: str, source: str = "console") -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlite_utils import Database, Migrations
+
+from store.vocab import OpinionStatus
 
 migrations = Migrations("madoguchi.opinions")
 
@@ -128,15 +130,58 @@ def insert_opinion(db: Database, row: dict[str, Any]) -> int:
     return int(cur.fetchone()[0])
 
 
+class Opinion(TypedDict):
+    """An opinion as staff see it: never the LINE id, only whether the author can still be reached
+    (a TypedDict like alerts and reports: console templates read it by key)."""
+
+    id: int
+    author: str | None  # the pseudonym staff see
+    area: str | None
+    lang: str
+    topic: str
+    department: str
+    body: str
+    photo_full: str | None
+    photo_thumb: str | None
+    wants_reply: bool
+    status: OpinionStatus
+    anonymised: bool  # the author unfollowed after an answer: LINE id and pseudonym removed
+    created_at: float
+    updated_at: float
+    answered_at: float | None
+    reachable: bool  # still a friend with a LINE id on file: a reply can be sent
+
+
+def _opinion(row: dict[str, Any]) -> Opinion:
+    return Opinion(
+        id=row["id"],
+        author=row["author"],
+        area=row["area"],
+        lang=row["lang"],
+        topic=row["topic"],
+        department=row["department"],
+        body=row["body"],
+        photo_full=row["photo_full"],
+        photo_thumb=row["photo_thumb"],
+        wants_reply=bool(row["wants_reply"]),
+        status=OpinionStatus(row["status"]),
+        anonymised=bool(row["anonymised"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        answered_at=row["answered_at"],
+        reachable=bool(row["reachable"]),
+    )
+
+
 _PUBLIC = (
     "id, author, area, lang, topic, department, body, photo_full, photo_thumb, wants_reply, status, anonymised,"
     " created_at, updated_at, answered_at, user_id IS NOT NULL AS reachable"
 )
 
 
-def get_opinion(db: Database, opinion_id: int) -> dict[str, Any] | None:
+def get_opinion(db: Database, opinion_id: int) -> Opinion | None:
     rows = list(db.query(f"SELECT {_PUBLIC} FROM opinions WHERE id = ?", [opinion_id]))
-    return rows[0] if rows else None
+    return _opinion(rows[0]) if rows else None
 
 
 def opinion_user(db: Database, opinion_id: int) -> str | None:
@@ -144,7 +189,7 @@ def opinion_user(db: Database, opinion_id: int) -> str | None:
     return row[0] if row else None
 
 
-def list_opinions(db: Database, filters: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
+def list_opinions(db: Database, filters: dict[str, Any], limit: int = 200) -> list[Opinion]:
     sql = f"SELECT {_PUBLIC} FROM opinions WHERE 1 = 1"
     params: list[Any] = []
     for key in ("status", "topic", "area", "department"):
@@ -159,7 +204,7 @@ def list_opinions(db: Database, filters: dict[str, Any], limit: int = 200) -> li
         params.append(filters["end"])
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
-    return list(db.query(sql, params))
+    return [_opinion(r) for r in db.query(sql, params)]
 
 
 def update_opinion(db: Database, opinion_id: int, **fields: Any) -> bool:

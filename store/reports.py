@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlite_utils import Database, Migrations
 
@@ -123,6 +123,83 @@ def _m0002(db: Database) -> None:
 
 
 STATUS_KIND = "report_status"
+
+
+class Photo(TypedDict):
+    """A report's photo as stored under MEDIA_DIR (EXIF stripped), with its thumbnail."""
+
+    id: int
+    report_id: int
+    position: int
+    name: str
+    thumb: str
+    width: int
+    height: int
+
+
+class Report(TypedDict):
+    """A resident's report as stored (a TypedDict like alerts: templates, the CSV export and Open311
+    read it by key). `photos` only when the read asked for them."""
+
+    id: int
+    user_id: str | None  # the reporter's LINE id: cleared on unfollow and after the retention period
+    lang: str | None
+    kind: str
+    kind_name: str
+    description: str
+    description_public: bool  # staff made the description public (Open311)
+    lat: float | None
+    lon: float | None
+    address: str | None
+    area_code: str | None
+    outside: bool  # the reporter confirmed a place outside the ward
+    status: ReportStatus
+    status_notes: str
+    duplicate_of: int | None
+    department: str | None
+    created_at: float
+    updated_at: float
+    closed_at: float | None
+    photos: NotRequired[list[Photo]]
+
+
+def _photo(row: dict[str, Any]) -> Photo:
+    return Photo(
+        id=row["id"],
+        report_id=row["report_id"],
+        position=row["position"],
+        name=row["name"],
+        thumb=row["thumb"],
+        width=row["width"],
+        height=row["height"],
+    )
+
+
+def _report(row: dict[str, Any], photos: list[Photo] | None = None) -> Report:
+    out = Report(
+        id=row["id"],
+        user_id=row["user_id"],
+        lang=row["lang"],
+        kind=row["kind"],
+        kind_name=row["kind_name"],
+        description=row["description"],
+        description_public=bool(row["description_public"]),
+        lat=row["lat"],
+        lon=row["lon"],
+        address=row["address"],
+        area_code=row["area_code"],
+        outside=bool(row["outside"]),
+        status=ReportStatus(row["status"]),
+        status_notes=row["status_notes"],
+        duplicate_of=row["duplicate_of"],
+        department=row["department"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+    )
+    if photos is not None:
+        out["photos"] = photos
+    return out
 
 
 # --- drafts -----------------------------------------------------------------------------
@@ -301,8 +378,8 @@ def insert_reports(db: Database, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def _photos_for(db: Database, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
+def _photos_for(db: Database, ids: Sequence[int]) -> dict[int, list[Photo]]:
+    out: dict[int, list[Photo]] = {}
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         if not chunk:
@@ -311,17 +388,15 @@ def _photos_for(db: Database, ids: Sequence[int]) -> dict[int, list[dict[str, An
             f"SELECT * FROM report_photos WHERE report_id IN ({', '.join('?' for _ in chunk)}) ORDER BY report_id, position",
             chunk,
         ):
-            out.setdefault(row["report_id"], []).append(row)
+            out.setdefault(row["report_id"], []).append(_photo(row))
     return out
 
 
-def get_report(db: Database, report_id: int) -> dict[str, Any] | None:
+def get_report(db: Database, report_id: int) -> Report | None:
     rows = list(db.query("SELECT * FROM reports WHERE id = ?", [report_id]))
     if not rows:
         return None
-    report = dict(rows[0])
-    report["photos"] = _photos_for(db, [report_id]).get(report_id, [])
-    return report
+    return _report(rows[0], _photos_for(db, [report_id]).get(report_id, []))
 
 
 def _filters(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -343,21 +418,19 @@ def _filters(filters: dict[str, Any]) -> tuple[str, list[Any]]:
 
 def list_reports(
     db: Database, filters: dict[str, Any] | None = None, limit: int = 100, offset: int = 0, with_photos: bool = True
-) -> list[dict[str, Any]]:
+) -> list[Report]:
     """Newest first; filters: status, kind, area, department (a value or a list), since/until (epoch)."""
     where, params = _filters(filters or {})
-    rows = [
-        dict(r)
-        for r in db.query(
+    rows = list(
+        db.query(
             f"SELECT * FROM reports WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-    ]
-    if with_photos:
-        photos = _photos_for(db, [r["id"] for r in rows])
-        for r in rows:
-            r["photos"] = photos.get(r["id"], [])
-    return rows
+    )
+    if not with_photos:
+        return [_report(r) for r in rows]
+    photos = _photos_for(db, [r["id"] for r in rows])
+    return [_report(r, photos.get(r["id"], [])) for r in rows]
 
 
 def count_reports(db: Database, filters: dict[str, Any] | None = None) -> int:
@@ -387,10 +460,10 @@ def changes(db: Database, report_id: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM report_changes WHERE report_id = ? ORDER BY id", [report_id]))
 
 
-def photo_by_name(db: Database, name: str) -> dict[str, Any] | None:
+def photo_by_name(db: Database, name: str) -> Photo | None:
     """A photo attached to a report, by its full-size or console-size name."""
     rows = list(db.query("SELECT * FROM report_photos WHERE name = ? OR thumb = ?", [name, name]))
-    return rows[0] if rows else None
+    return _photo(rows[0]) if rows else None
 
 
 def change_status(

@@ -8,11 +8,14 @@ import pytest
 
 from alerts import service as alerts
 from bot.runtime import runtime
+from opinions import service as opinions
 from shelters import service
 from store import alerts as alert_store
+from store import opinions as opinion_store
+from store import reports as report_store
 from store import residents as resident_store
 from store import shelters as shelter_store
-from store.vocab import ShelterStatus, Topic
+from store.vocab import OpinionStatus, ReportStatus, ShelterStatus, Topic
 from tests.test_shelters_fixtures import SAMPLE
 
 pytestmark = pytest.mark.both_engines
@@ -77,3 +80,40 @@ def test_an_alert_view_is_built_beside_the_stored_row(db):
     again = alert_store.get_alert(db, alert_id)
     assert again == row and "state_label" not in again
     assert {k: shown[k] for k in row} == row
+
+
+def test_a_report_is_typed_and_photos_come_only_when_asked_for(db):
+    report_store.insert_reports(
+        db,
+        [
+            {
+                "kind": "road",
+                "kind_name": "道路の損傷",
+                "description": "穴があります",
+                "lat": 35.7,
+                "lon": 139.7,
+                "created_at": 1_790_000_000.0,
+                "photos": [{"full": "a" * 32 + ".jpg", "thumb": "b" * 32 + ".jpg", "width": 800, "height": 600}],
+            }
+        ],
+    )
+    (listed,) = report_store.list_reports(db, with_photos=False)
+    assert "photos" not in listed and listed["outside"] is False and listed["description_public"] is False
+    assert listed["status"] is ReportStatus.RECEIVED
+    report = report_store.get_report(db, listed["id"])
+    assert report is not None and set(report) == set(report_store.Report.__annotations__)
+    (photo,) = report["photos"]
+    assert (photo["name"], photo["width"], photo["position"]) == ("a" * 32 + ".jpg", 800, 0)
+    assert report_store.photo_by_name(db, "b" * 32 + ".jpg") == photo
+
+
+def test_an_opinion_view_is_built_beside_the_stored_record(db):
+    opinion_id = opinion_store.insert_opinion(
+        db, {"user_id": "Uop", "author": "p-1", "topic": "parks", "body": "ベンチがほしい", "wants_reply": True}
+    )
+    stored = opinion_store.get_opinion(db, opinion_id)
+    assert stored is not None and stored["status"] is OpinionStatus.RECEIVED
+    assert (stored["wants_reply"], stored["anonymised"], stored["reachable"]) == (True, False, True)
+    shown = opinions.get(db, opinion_id)
+    assert (shown["number"], shown["status_label"]) == (f"O-{opinion_id:06d}", "受付")
+    assert opinion_store.get_opinion(db, opinion_id) == stored and "number" not in stored
