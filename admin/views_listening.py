@@ -47,11 +47,15 @@ def _tz():
 @bp.route("/surveys")
 @roles("staff", "operator", "approver")
 def surveys_list():
-    rows = survey_store.list_surveys(db())
-    for r in rows:
-        r["state_label"] = SURVEY_STATE.label(r["state"])
-        r["answered"] = survey_store.count_respondents(db(), r["id"])
-        r["recipients"] = survey_store.count_recipients(db(), r["id"])
+    rows = [
+        {
+            **r,
+            "state_label": SURVEY_STATE.label(r["state"]),
+            "answered": survey_store.count_respondents(db(), r["id"]),
+            "recipients": survey_store.count_recipients(db(), r["id"]),
+        }
+        for r in survey_store.list_surveys(db())
+    ]
     return render_template("admin/surveys.html", rows=rows)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlite_utils import Database, Migrations
 
 from store import transaction
+from store.vocab import SurveyState
 
 migrations = Migrations("madoguchi.surveys")
 
@@ -73,12 +74,46 @@ def _m0001(db: Database) -> None:
     )
 
 
-def _row(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["questions"] = json.loads(out.pop("questions_json"))
-    for key in ("areas", "langs", "topics"):
-        out[key] = json.loads(out.pop(f"{key}_json"))
-    return out
+class Survey(TypedDict):
+    """A survey as stored (a TypedDict: console templates and the CLI read it by key)."""
+
+    id: int
+    title: str
+    questions: list[Any]  # the questions' JSON; surveys.service.get gives Question objects
+    areas: list[str]
+    langs: list[str]
+    topics: list[str]
+    state: SurveyState
+    created_by: str
+    created_at: float
+    approved_by: str | None
+    approved_at: float | None
+    sent_by: str | None
+    sent_at: float | None
+    closes_at: float | None
+    closed_by: str | None
+    closed_at: float | None
+
+
+def _row(row: dict[str, Any]) -> Survey:
+    return Survey(
+        id=row["id"],
+        title=row["title"],
+        questions=json.loads(row["questions_json"]),
+        areas=json.loads(row["areas_json"]),
+        langs=json.loads(row["langs_json"]),
+        topics=json.loads(row["topics_json"]),
+        state=SurveyState(row["state"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        approved_by=row["approved_by"],
+        approved_at=row["approved_at"],
+        sent_by=row["sent_by"],
+        sent_at=row["sent_at"],
+        closes_at=row["closes_at"],
+        closed_by=row["closed_by"],
+        closed_at=row["closed_at"],
+    )
 
 
 def insert_survey(db: Database, row: dict[str, Any]) -> int:
@@ -99,12 +134,12 @@ def insert_survey(db: Database, row: dict[str, Any]) -> int:
     return int(cur.fetchone()[0])
 
 
-def get_survey(db: Database, survey_id: int) -> dict[str, Any] | None:
+def get_survey(db: Database, survey_id: int) -> Survey | None:
     rows = list(db.query("SELECT * FROM surveys WHERE id = ?", [survey_id]))
     return _row(rows[0]) if rows else None
 
 
-def list_surveys(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+def list_surveys(db: Database, limit: int = 100) -> list[Survey]:
     return [_row(r) for r in db.query("SELECT * FROM surveys ORDER BY id DESC LIMIT ?", [limit])]
 
 

@@ -170,13 +170,20 @@ def create(
     return survey_id
 
 
-def get(db: Database, survey_id: int) -> dict[str, Any]:
+class SurveyView(store.Survey):
+    """A survey with its questions as `Question`s and the state word staff read (a new dict)."""
+
+    state_label: str
+
+
+def get(db: Database, survey_id: int) -> SurveyView:
     survey = store.get_survey(db, survey_id)
     if survey is None:
         raise UnknownSurvey(survey_id)
-    survey["questions"] = [Question.from_dict(q) for q in survey["questions"]]
-    survey["state_label"] = SURVEY_STATE.label(survey["state"])
-    return survey
+    return SurveyView(
+        **{**survey, "questions": [Question.from_dict(q) for q in survey["questions"]]},
+        state_label=SURVEY_STATE.label(survey["state"]),
+    )
 
 
 def approve(db: Database, survey_id: int, by: str, source: str = "cli") -> None:

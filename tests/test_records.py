@@ -15,7 +15,9 @@ from store import opinions as opinion_store
 from store import reports as report_store
 from store import residents as resident_store
 from store import shelters as shelter_store
-from store.vocab import OpinionStatus, ReportStatus, ShelterStatus, Topic
+from store import surveys as survey_store
+from store.vocab import OpinionStatus, QuestionKind, ReportStatus, ShelterStatus, SurveyState, Topic
+from surveys import service as surveys
 from tests.test_shelters_fixtures import SAMPLE
 
 pytestmark = pytest.mark.both_engines
@@ -117,3 +119,14 @@ def test_an_opinion_view_is_built_beside_the_stored_record(db):
     shown = opinions.get(db, opinion_id)
     assert (shown["number"], shown["status_label"]) == (f"O-{opinion_id:06d}", "受付")
     assert opinion_store.get_opinion(db, opinion_id) == stored and "number" not in stored
+
+
+def test_a_survey_view_is_built_beside_the_stored_survey(db):
+    question = surveys.make_question(QuestionKind.SINGLE, "満足しましたか", ["はい", "いいえ"])
+    survey_id = surveys.create(db, "区民まつり", [question], "tanaka", [], [], [], None)
+    stored = survey_store.get_survey(db, survey_id)
+    assert stored is not None and set(stored) == set(survey_store.Survey.__annotations__)
+    assert stored["state"] is SurveyState.DRAFT and isinstance(stored["questions"][0], dict)
+    shown = surveys.get(db, survey_id)
+    assert shown["state_label"] == "下書き（承認待ち）" and shown["questions"][0].kind == QuestionKind.SINGLE
+    assert survey_store.get_survey(db, survey_id) == stored and "state_label" not in stored
