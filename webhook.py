@@ -84,7 +84,9 @@ DEFAULTS: dict[str, Any] = {
     # Process-wide knobs, named as in the environment (services get them passed in).
     "MADOGUCHI_SEMANTIC": True,  # the e5 stage of FAQ search ("0", "false", "no", "off": lexical only)
     "MADOGUCHI_QUERY_CACHE": 2048,  # query embeddings kept per process (0: none, for benchmarks)
-    "MADOGUCHI_CACHE_DIR": "instance",  # embeddings cache when the database is not a local file
+    # Local directory for caches (FAQ embeddings); unset: next to the SQLite file, else instance/.
+    # Vectors are keyed by text, so databases on one host (staging beside production) can share it.
+    "MADOGUCHI_CACHE_DIR": None,
     "MADOGUCHI_PG_POOL_MAX": 10,  # PostgreSQL connections per process
     "MADOGUCHI_PG_POOL_TIMEOUT": 3.0,  # seconds a statement waits for one before a 503
 }

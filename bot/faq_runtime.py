@@ -16,11 +16,14 @@ another version is published (a superseded FAQ must not keep a core busy).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +90,41 @@ class Published:
         return Ranking(hits, decide(hits, **MultilingualSearch.thresholds(search_lang)), search_lang)
 
 
+# Lexical indexes this process built, by content: a rollback to the version served a moment
+# ago (the emergency action after a bad publish) answers without tokenizing and fitting the
+# FAQ again, and so does a second app in one process (tests, a CLI command beside the app).
+# Two slots: the version served and the one before it. Each Published gets its own view,
+# so attaching a semantic stage to one never changes another.
+LEXICAL_CACHE_SLOTS = 2
+_lexical: OrderedDict[str, tuple[FaqIndex, MultiLangIndex]] = OrderedDict()
+_lexical_lock = threading.Lock()
+
+
+def _content_key(entries: Sequence[FaqEntry], synonyms: Synonyms | None) -> str:
+    content = {
+        "entries": [e.to_dict() for e in entries],
+        "synonyms": sorted(synonyms.mapping.items()) if synonyms is not None else None,
+    }
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def lexical_indexes(entries: Sequence[FaqEntry], synonyms: Synonyms | None) -> tuple[FaqIndex, MultiLangIndex]:
+    """The Japanese index (without a semantic stage, for this caller alone) and the translation indexes."""
+    key = _content_key(entries, synonyms)
+    with _lexical_lock:
+        built = _lexical.get(key)
+        if built is not None:
+            _lexical.move_to_end(key)
+    if built is None:
+        built = (FaqIndex.build(entries, synonyms=synonyms), MultiLangIndex.build(entries))
+        with _lexical_lock:
+            _lexical[key] = built
+            while len(_lexical) > LEXICAL_CACHE_SLOTS:
+                _lexical.popitem(last=False)
+    index, multi = built
+    return index.lexical_view(), multi
+
+
 def seed_if_empty(store: Store, faq_csv: Path) -> int | None:
     """Publish `faq_csv` as version 1 when the database has no published FAQ yet."""
     with store.exclusive() as db:
@@ -141,8 +179,8 @@ class FaqRuntime:
     def build(self, version: int) -> Published:
         entries = [FaqEntry.from_dict(d) for d in core_store.faq_version_entries(self.store.db, version)]
         started = time.perf_counter()
-        index = FaqIndex.build(entries, synonyms=self.synonyms())
-        multi = MultilingualSearch(index.lexical_view(), MultiLangIndex.build(entries))
+        index, translations = lexical_indexes(entries, self.synonyms())
+        multi = MultilingualSearch(index.lexical_view(), translations)
         log.info(
             "built FAQ index v%s: %d entries in %.0f ms", version, len(entries), (time.perf_counter() - started) * 1000
         )

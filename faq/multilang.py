@@ -11,7 +11,9 @@ it), with a discount so a translated match wins.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 
@@ -157,16 +159,28 @@ def _words(text: str) -> list[str]:
     return _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower())
 
 
+STEM_CACHE_WORDS = 50_000  # per language; bounded because residents' questions bring new words
+
+
 class _Stemmed:
     def __init__(self, lang: str, algorithm: str) -> None:
         self.lang = lang
         self.stemmer = snowballstemmer.stemmer(algorithm)
         self.stop = _STOP[lang]
         self.synonyms = _SYNONYMS.get(lang, {})
+        # The Snowball stemmer is pure Python and was most of a publish's index build, while an
+        # FAQ's words repeat across entries, versions and questions: remember recent words.
+        # It also keeps the word being stemmed in its own state, so answer threads take turns.
+        self._stemmer_lock = threading.Lock()
+        self._stem = functools.lru_cache(maxsize=STEM_CACHE_WORDS)(self._stem_uncached)
+
+    def _stem_uncached(self, word: str) -> str:
+        with self._stemmer_lock:
+            return self.stemmer.stemWord(word)
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _words(text) if w not in self.stop and _strip_accents(w) not in self.stop]
-        stems = self.stemmer.stemWords(words)
+        stems = [self._stem(w) for w in words]
         out = []
         for s in stems:
             s = self.synonyms.get(s, s)

@@ -114,14 +114,14 @@ class Store:
         self,
         database_url: str,
         *,
-        cache_dir: str | Path = "instance",
+        cache_dir: str | Path | None = None,
         pool_max: int = PG_POOL_MAX,
         pool_timeout: float = PG_POOL_TIMEOUT,
     ):
-        """``cache_dir``: the local cache directory when the database is not a file beside it;
+        """``cache_dir``: the local cache directory (None: beside the SQLite file, else instance/);
         ``pool_max`` / ``pool_timeout``: PostgreSQL connections per process / seconds to wait for one."""
         self.url = database_url
-        self._cache_dir = Path(cache_dir)
+        self._cache_dir = Path(cache_dir) if cache_dir else None
         self.engine = "postgresql" if is_postgres_url(database_url) else "sqlite"
         self.path: Path | None = None
         self._pg = None
@@ -140,10 +140,10 @@ class Store:
 
     @property
     def cache_dir(self) -> Path:
-        """A local directory for caches (embeddings): next to the SQLite file, else ``cache_dir``."""
-        if self.path is not None:
-            return self.path.parent
-        return self._cache_dir
+        """Where caches (embeddings) go: ``cache_dir`` when given, else next to the SQLite file, else instance/."""
+        if self._cache_dir is not None:
+            return self._cache_dir
+        return self.path.parent if self.path is not None else Path("instance")
 
     def ensure_ready(self) -> None:
         """Migrate once per process (under a lock shared by all processes)."""

@@ -7,6 +7,8 @@ each test in a fresh database.
 
 from __future__ import annotations
 
+import functools
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -147,17 +149,54 @@ def engine(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run: copying it costs a fifth of migrating every test's file.
+
+    The migrations themselves (fresh files, processes starting together) are tested in
+    test_store_engines.py on files of their own.
+    """
+    from store import Store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+    store = Store(f"sqlite:///{path}")
+    store.ensure_ready()  # closes its connection: the WAL is checkpointed into the file
+    store.close()
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture
 def database_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A fresh database of the test's engine (on PostgreSQL a copy of one migrated at session start)."""
+    """A fresh migrated database of the test's engine (a copy of one migrated at session start)."""
     if engine == "postgresql":
         cluster = request.getfixturevalue("pg_cluster")
         return cluster.new_database(template=cluster.migrated_template())
-    return f"sqlite:///{tmp_path / 'test.db'}"
+    path = tmp_path / "test.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+def kept_dir(config: pytest.Config, name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory kept between runs in .pytest_cache (a fresh temporary one under -p no:cacheprovider)."""
+    cache = getattr(config, "cache", None)
+    return Path(cache.mkdir(name)) if cache is not None else tmp_path_factory.mktemp(name)
+
+
+@pytest.fixture(scope="session")
+def embeddings_cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One FAQ embeddings cache for every app of the run, kept between runs.
+
+    Vectors are keyed by model and text, so a warm cache changes no answer: each app then
+    attaches the semantic stage inline, as a restarted production worker does, instead of
+    embedding the sample FAQ again in a background thread that competes with the tests for
+    the cores. The tests of cold embedding give their FaqRuntime a directory of their own.
+    """
+    return kept_dir(request.config, "madoguchi-cache", tmp_path_factory)
 
 
 @pytest.fixture
-def app_config(database_url: str, emulator: Emulator) -> dict[str, Any]:
+def app_config(database_url: str, emulator: Emulator, embeddings_cache_dir: Path) -> dict[str, Any]:
     return {
         "TESTING": True,
         "LINE_CHANNEL_SECRET": SECRET,
@@ -166,6 +205,7 @@ def app_config(database_url: str, emulator: Emulator) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key",
         "FAQ_RELOAD_SECONDS": 0,
+        "MADOGUCHI_CACHE_DIR": str(embeddings_cache_dir),
         # Answer inside the request so a test can read the emulator right after posting;
         # the asynchronous path is tested on its own (test_inbox.py) and end to end.
         "WEBHOOK_ASYNC": False,
@@ -256,11 +296,18 @@ def browser():
         yield b
 
 
+@functools.cache
+def password_hash(password: str) -> str:
+    """scrypt is slow on purpose (0.1–0.2 s a call): each test password is hashed once per run."""
+    from common import security
+
+    return security.hash_password(password)
+
+
 def create_accounts(app, **roles: str) -> None:
     """Console accounts (name=role) that CLI `--by` names must match once any account exists."""
-    from common import security
     from store import admin as admin_store
 
     db = runtime(app).store.db
     for name, role in roles.items():
-        admin_store.create_user(db, name, role, security.hash_password(f"unused-{name}-Pass-2026"))
+        admin_store.create_user(db, name, role, password_hash(f"unused-{name}-Pass-2026"))

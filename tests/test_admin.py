@@ -13,6 +13,7 @@ from common import security
 from store import admin as admin_store
 from store import audit as audit_store
 from store import core as core_store
+from tests.conftest import password_hash
 
 pytestmark = pytest.mark.both_engines
 
@@ -71,7 +72,7 @@ def clock():
 def admin_app(app, clock):
     app.config["ADMIN_CLOCK"] = clock
     db = runtime(app).store.db
-    pw_hash = security.hash_password(PASSWORD)
+    pw_hash = password_hash(PASSWORD)
     for role, name in ROLE_USERS.items():
         admin_store.create_user(db, name, role, pw_hash)
     return app

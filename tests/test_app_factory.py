@@ -116,3 +116,12 @@ def test_an_invalid_setting_is_refused_by_name(clean_env, value, problem):
     clean_env.setenv("TRUSTED_PROXIES", value)
     with pytest.raises(ConfigError, match=problem):
         load_config(SECRETS)
+
+
+def test_embeddings_go_next_to_the_sqlite_file_unless_a_cache_dir_is_set(clean_env, tmp_path):
+    url = f"sqlite:///{tmp_path / 'db' / 'madoguchi.db'}"
+    app = create_app({**SECRETS, "DATABASE_URL": url})
+    assert runtime(app).faq.embeddings_dir == tmp_path / "db" / "embeddings"
+    clean_env.setenv("MADOGUCHI_CACHE_DIR", str(tmp_path / "shared-cache"))
+    app = create_app({**SECRETS, "DATABASE_URL": url})
+    assert runtime(app).faq.embeddings_dir == tmp_path / "shared-cache" / "embeddings"

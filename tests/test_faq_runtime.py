@@ -63,6 +63,32 @@ def test_first_question_after_publish_and_rollback_uses_it(app, client, emulator
     assert (published.index.semantic is not None) == semantic_on
 
 
+def test_rollback_reuses_the_lexical_index_and_keeps_each_versions_semantic_stage_apart(tmp_path, monkeypatch):
+    store = Store(f"sqlite:///{tmp_path / 'faq.db'}")
+    rt = FaqRuntime(store, SAMPLE, semantic=False)
+    first = rt.current()
+    _unicorn_version(store.db, publish=True)
+    assert rt.current().index.get("unicorn-001") is not None
+    built = []
+    real_build = runtime_mod.FaqIndex.build
+    monkeypatch.setattr(
+        runtime_mod.FaqIndex, "build", staticmethod(lambda *a, **kw: built.append(1) or real_build(*a, **kw))
+    )
+    core_store.publish_faq_version(store.db, first.version)
+    rolled_back = rt.current()
+    assert rolled_back.version == first.version and built == []  # same content: nothing fitted again
+    assert rolled_back.index.get("unicorn-001") is None
+    assert rolled_back.search("粗大ごみを出したい")[0].entry.id == first.search("粗大ごみを出したい")[0].entry.id
+    # Each build has its own index object: a semantic stage attached to one is not on another.
+    other = FaqRuntime(store, SAMPLE, semantic=False).current()
+    assert len({id(first.index), id(rolled_back.index), id(other.index)}) == 3 and built == []
+    # Changed content is fitted.
+    entries = core_store.faq_version_entries(store.db, first.version)
+    entries[0] = {**entries[0], "answer": entries[0]["answer"] + "（更新）"}
+    core_store.create_faq_version(store.db, entries, created_by="t", source_name="t.csv", publish=True)
+    assert rt.current().index.entries[0].answer.endswith("（更新）") and built == [1]
+
+
 def test_questions_during_a_build_wait_for_it_instead_of_building_again(tmp_path: Path, monkeypatch):
     store = Store(f"sqlite:///{tmp_path / 'faq.db'}")
     rt = FaqRuntime(store, SAMPLE, semantic=False)
