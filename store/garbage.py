@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlite_utils import Database, Migrations
 
 from store import outbox as outbox_store
 from store import transaction
+from store.vocab import BulkyStatus
 
 migrations = Migrations("madoguchi.garbage")
 
@@ -287,7 +288,7 @@ def book_request(
     lang: str | None,
     capacity: int,
     receipt_prefix: str,
-) -> dict[str, Any]:
+) -> BulkyRequest:
     """Insert a booking if the day still has room (checked inside the write transaction)."""
     now = time.time()
     if capacity < 1:
@@ -323,18 +324,50 @@ def book_request(
     return get_request(db, rid)  # type: ignore[arg-type, return-value]
 
 
-def _request_row(row: dict[str, Any]) -> dict[str, Any]:
-    row = dict(row)
-    row["items"] = json.loads(row.pop("items_json"))
-    return row
+class BulkyRequest(TypedDict):
+    """A 粗大ごみ collection request as stored (read by key in the chat, the console and its CSV)."""
+
+    id: int
+    receipt: str  # 受付番号
+    user_id: str | None  # cleared on unfollow
+    area: str
+    address: str
+    day: str  # ISO date of the collection
+    items: list[dict[str, Any]]  # the fee list's items as chosen, with their fees
+    total_fee: int
+    lang: str | None
+    status: BulkyStatus
+    created_at: float
+    cancelled_at: float | None
+    cancelled_by: str | None
+    cancel_reason: str | None
 
 
-def get_request(db: Database, request_id: int) -> dict[str, Any] | None:
+def _request_row(row: dict[str, Any]) -> BulkyRequest:
+    return BulkyRequest(
+        id=row["id"],
+        receipt=row["receipt"],
+        user_id=row["user_id"],
+        area=row["area"],
+        address=row["address"],
+        day=row["day"],
+        items=json.loads(row["items_json"]),
+        total_fee=row["total_fee"],
+        lang=row["lang"],
+        status=BulkyStatus(row["status"]),
+        created_at=row["created_at"],
+        cancelled_at=row["cancelled_at"],
+        cancelled_by=row["cancelled_by"],
+        cancel_reason=row["cancel_reason"],
+    )
+
+
+def get_request(db: Database, request_id: int) -> BulkyRequest | None:
     rows = list(db.query("SELECT * FROM bulky_requests WHERE id = ?", [request_id]))
     return _request_row(rows[0]) if rows else None
 
 
-def user_requests(db: Database, user_id: str, from_day: str) -> list[dict[str, Any]]:
+def user_requests(db: Database, user_id: str, from_day: str) -> list[BulkyRequest]:
     """A resident's bookings on or after ``from_day`` (cancelled ones included, newest day last)."""
     return [
         _request_row(r)
@@ -344,7 +377,7 @@ def user_requests(db: Database, user_id: str, from_day: str) -> list[dict[str, A
     ]
 
 
-def requests_between(db: Database, start: str, end: str, area: str | None = None) -> list[dict[str, Any]]:
+def requests_between(db: Database, start: str, end: str, area: str | None = None) -> list[BulkyRequest]:
     sql = "SELECT * FROM bulky_requests WHERE day >= ? AND day <= ?"
     params: list[Any] = [start, end]
     if area:
