@@ -1,8 +1,8 @@
 """The CSV files staff edit in Excel: one decoder, one record reader, one error shape.
 
 Every list the ward keeps in a spreadsheet (FAQ, 5374 garbage files, 粗大ごみ fees, report kinds,
-area points, rich menu, opinion topics, urgent topics, shelters) is read here, so all of them
-accept the same files and locate a problem the same way:
+area points, rich menu, opinion topics, urgent topics, shelters, eval queries, synonyms) is read
+here, so all of them accept the same files and locate a problem the same way:
 
 - UTF-8 with or without BOM (Excel's 「CSV UTF-8」) or CP932 (Excel's 「CSV」 on Japanese
   Windows), detected; UTF-16 (「Unicode テキスト」) is refused with how to re-save.
@@ -87,11 +87,10 @@ def _locate(data: bytes, offset: int, encoding: str) -> tuple[int, str]:
     prefix = data[:offset].decode(encoding, errors="replace") + "x"  # "x": the cell the byte starts or continues
     rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(prefix, newline="")))
+        for row in csv.reader(io.StringIO(prefix, newline="")):
+            rows.append(row)
     except csv.Error:
-        pass
-    if not rows:
-        return 1, "#1"
+        rows.append([""])  # the byte is in the record the reader could not finish
     header = next((r for r in rows[:-1] if any(c.strip() for c in r)), None)
     index = len(rows[-1]) - 1
     names = [h.strip().lstrip("\ufeff") for h in header] if header else []
