@@ -14,7 +14,7 @@ from admin import bp
 from admin.guard import client_ip, db, roles
 from alerts import service
 from bot.runtime import runtime
-from common.i18n import LANGUAGE_NAMES, LANGUAGES
+from common.i18n import LANGUAGE_NAMES_JA, LANGUAGES
 from shelters import service as shelters
 from store.vocab import ALERT_UNSENT, TOPIC, AlertKind, AlertStatus
 
@@ -66,7 +66,7 @@ def _composer(form: dict[str, Any], problems: list[str] | None = None, status: i
         problems=problems or [],
         areas=runtime().areas.all,
         langs=LANGUAGES,
-        lang_labels=LANGUAGE_NAMES,
+        lang_labels=LANGUAGE_NAMES_JA,
         topics=TOPIC.labels(),
         hazards=_hazard_names(),
         testers=service.list_testers(db()),
@@ -207,7 +207,7 @@ def _detail(alert_id: int, error: str | None):
         preview=preview,
         unreached=unreached,
         st=st,
-        lang_labels=LANGUAGE_NAMES,
+        lang_labels=LANGUAGE_NAMES_JA,
         liftable=service.LIFTABLE,
         error=error,
     )
@@ -271,7 +271,7 @@ def alert_cancel_confirm(alert_id: int):
         cp = service.cancel_preview(db(), alert_id)
     except service.AlertError as exc:
         return _detail(alert_id, str(exc)), 409
-    return render_template("admin/alert_cancel.html", a=alert, cp=cp, lang_labels=LANGUAGE_NAMES)
+    return render_template("admin/alert_cancel.html", a=alert, cp=cp, lang_labels=LANGUAGE_NAMES_JA)
 
 
 @bp.route("/alerts/<int:alert_id>/cancel", methods=["POST"])
@@ -342,4 +342,4 @@ def alert_correct(alert_id: int):
 def approvals():
     rows = [a for a in service.list_alerts(db(), limit=200) if a["state"] in ALERT_UNSENT]
     previews = {a["id"]: service.preview(db(), a["id"]) for a in rows}
-    return render_template("admin/approvals.html", alerts=rows, previews=previews, lang_labels=LANGUAGE_NAMES)
+    return render_template("admin/approvals.html", alerts=rows, previews=previews, lang_labels=LANGUAGE_NAMES_JA)

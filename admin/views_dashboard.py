@@ -13,7 +13,7 @@ from admin.charts import hbars, stacked_bars
 from admin.guard import db, now, roles
 from alerts import service as alerts
 from bot.runtime import runtime
-from common.i18n import LANGUAGE_NAMES
+from common.i18n import LANGUAGE_NAMES_JA
 from store import admin as admin_store
 from store import core as core_store
 from store import residents
@@ -89,7 +89,7 @@ def dashboard():
         lang_chart = hbars(
             sorted(
                 (
-                    (LANGUAGE_NAMES.get(k, k) if k and k != "-" else "未選択", v)
+                    (LANGUAGE_NAMES_JA.get(k, k) if k and k != "-" else "未選択", v)
                     for k, v in residents.get("by_lang", {}).items()
                 ),
                 key=lambda x: -x[1],

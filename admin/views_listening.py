@@ -18,7 +18,7 @@ from admin.guard import db, roles
 from bot.handlers.opinions import reply_messages
 from bot.handlers.surveys import invitation, question_message
 from bot.runtime import runtime
-from common.i18n import LANGUAGE_NAMES, LANGUAGES
+from common.i18n import LANGUAGE_NAMES_JA, LANGUAGES
 from opinions import service as opinions
 from store import opinions as opinion_store
 from store import residents as resident_store
@@ -115,7 +115,7 @@ def survey_new():
         form=form,
         problems=problems,
         areas=areas,
-        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        languages=[(code, LANGUAGE_NAMES_JA[code]) for code in LANGUAGES],
         topics=TOPIC.labels(),
         kinds=QUESTION_KIND.labels(),
         n_questions=MAX_FORM_QUESTIONS,
@@ -154,7 +154,7 @@ def survey_detail(survey_id: int):
         charts=charts,
         groups=_preview(survey),
         areas=_areas(),
-        lang_labels=LANGUAGE_NAMES,
+        lang_labels=LANGUAGE_NAMES_JA,
         topics=TOPIC.labels(),
         kinds=QUESTION_KIND.labels(),
         can_approve=g.admin_role in ("approver", "admin")
@@ -276,7 +276,7 @@ def opinion_detail(opinion_id: int):
         notes=opinion_store.notes(db(), opinion_id),
         replies=replies,
         labels=OPINION_STATUS.labels(),
-        lang_labels=LANGUAGE_NAMES,
+        lang_labels=LANGUAGE_NAMES_JA,
         needs_approval=opinions.needs_approval(op, topics),
         departments=sorted({t.department for t in topics.values()}),
     )

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from admin import bp
 from admin.grouping import group_queries
 from admin.guard import audit, db, now, roles
-from common.i18n import LANGUAGE_NAMES
+from common.i18n import LANGUAGE_NAMES_JA
 from store import admin as admin_store
 from store import core as core_store
 
@@ -28,7 +28,7 @@ def unanswered():
         feedback=feedback,
         days=WINDOW_DAYS,
         faq_titles=titles,
-        lang_names=LANGUAGE_NAMES,
+        lang_names=LANGUAGE_NAMES_JA,
     )
 
 

@@ -12,8 +12,7 @@ from alerts.areas import ward_areas
 from alerts.guide import location_quick_reply, open_shelters_by_area, shelter_guide_message, with_shelter_guide
 from alerts.records import get_alert
 from alerts.render import text_lang_for
-from alerts.vocab import LANG_NAMES
-from common.i18n import t
+from common.i18n import LANGUAGE_NAMES_JA, t
 from store import alerts as alert_store
 from store import residents as resident_store
 from store.vocab import AlertStatus, MsgType
@@ -137,8 +136,8 @@ def _preview_notes(db: Database, alert: Mapping[str, Any], groups: list[dict[str
     for g in groups:
         if g["fallback_from"]:
             g["note"] = (
-                f"{LANG_NAMES.get(g['fallback_from'], g['fallback_from'])}の文面がないため、"
-                f"{g['count']}人には{LANG_NAMES.get(g['lang'], g['lang'])}の文面が届きます"
+                f"{LANGUAGE_NAMES_JA.get(g['fallback_from'], g['fallback_from'])}の文面がないため、"
+                f"{g['count']}人には{LANGUAGE_NAMES_JA.get(g['lang'], g['lang'])}の文面が届きます"
             )
             notes.append(g["note"])
     if "easy" not in texts and any(g["fallback_from"] for g in groups):

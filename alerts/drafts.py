@@ -14,8 +14,8 @@ from alerts.errors import DrillAsActual, InvalidAlert, TestAudienceNotForActual
 from alerts.records import get_alert
 from alerts.render import compose, length_problems, texts_for, validate_fields
 from alerts.templates import TEMPLATES, Template
-from alerts.vocab import DEFAULT_EXPIRY_HOURS, DRILL_MARKERS, LANG_NAMES
-from common.i18n import LANGUAGES
+from alerts.vocab import DEFAULT_EXPIRY_HOURS, DRILL_MARKERS
+from common.i18n import LANGUAGE_NAMES_JA, LANGUAGES
 from store import alerts as alert_store
 from store import audit
 from store import residents as resident_store
@@ -205,8 +205,8 @@ def _check_translations(
         if lang not in LANGUAGES or lang == "ja":
             problems.append(f"文面の言語「{lang}」は指定できません（{', '.join(x for x in LANGUAGES if x != 'ja')}）")
         elif not h or not b:
-            problems.append(f"{LANG_NAMES.get(lang, lang)}の見出しと本文を両方入力してください")
-        elif too_long := length_problems(LANG_NAMES.get(lang, lang) + "の", h, b):
+            problems.append(f"{LANGUAGE_NAMES_JA.get(lang, lang)}の見出しと本文を両方入力してください")
+        elif too_long := length_problems(LANGUAGE_NAMES_JA.get(lang, lang) + "の", h, b):
             problems += too_long
         else:
             clean[lang] = [h, b]

@@ -13,10 +13,9 @@ from alerts.vocab import (
     FIELD_MAX,
     HAZARDS,
     HEADLINE_MAX,
-    LANG_NAMES,
     TEXT_MAX,
 )
-from common.i18n import t
+from common.i18n import LANGUAGE_NAMES_JA, t
 from nlp.language import clip_utf16, utf16_len
 from store.alerts import AlertRow
 from store.vocab import ALERT_KIND, ALERT_STATE, ALERT_STATUS, TOPIC, AlertKind, AlertStatus, MsgType
@@ -178,7 +177,7 @@ def view(
         kind_label=kind_label,
         title=title,
         area_names=[area_names.get(code, code) for code in row["areas"]],
-        lang_names=[LANG_NAMES.get(lang, lang) for lang in row["langs"]],
+        lang_names=[LANGUAGE_NAMES_JA.get(lang, lang) for lang in row["langs"]],
         topic_names=[TOPIC.label(topic) for topic in row["topics"]],
         hazard_label=HAZARDS.get(hazard, hazard),
     )

@@ -56,7 +56,6 @@ from alerts.vocab import (
     HAZARDS,
     HEADLINE_MAX,
     INTENSITIES,
-    LANG_NAMES,
     TEXT_MAX,
 )
 
@@ -72,7 +71,6 @@ __all__ = [
     "HEADLINE_MAX",
     "INTENSITIES",
     "INTENSITY_NAMES",
-    "LANG_NAMES",
     "LIFE_SAFETY_TEMPLATES",
     "LIFTABLE",
     "QUOTA_MESSAGE",

@@ -16,16 +16,5 @@ BODY_MAX = 4000
 HAZARDS = hazards.LABELS  # key → the label operators and residents read
 INTENSITIES = ("1", "2", "3", "4", "5弱", "5強", "6弱", "6強", "7")
 
-# Resident-facing language names, for the operator's preview (Japanese).
-LANG_NAMES = {
-    "ja": "日本語",
-    "easy": "やさしい日本語",
-    "en": "英語",
-    "zh": "中国語（簡体字）",
-    "zh-Hant": "中国語（繁体字）",
-    "ko": "韓国語",
-    "vi": "ベトナム語",
-    "pt": "ポルトガル語",
-}
 # Words that mark a drill or test text: such text is never sent as actual.
 DRILL_MARKERS = ("訓練", "くんれん", "テスト", "drill", "exercise", "これは試験")

@@ -18,6 +18,7 @@ from alerts.worker import DEFAULT_LEASE_SECONDS, run_worker
 from bot.runtime import runtime
 from commands import garbage as garbage_commands
 from commands.actors import actor
+from common.i18n import LANGUAGE_NAMES_JA
 from opinions import service as opinion_service
 from outbox import sender as outbox_sender
 from reports import service as report_service
@@ -67,7 +68,7 @@ def _echo_preview(db, alert_id: int) -> None:
     for note in p["notes"]:
         click.echo(f"※ {note}")
     for g in p["groups"]:
-        who = service.LANG_NAMES.get(g["resident_lang"], g["resident_lang"])
+        who = LANGUAGE_NAMES_JA.get(g["resident_lang"], g["resident_lang"])
         note = f"（{g['note']}）" if g["fallback_from"] else ""
         click.echo(f"--- {who} の人 {g['count']}人 → 文面: {g['lang']} {note}")
         for m in g["messages"]:
@@ -263,7 +264,7 @@ def _echo_cancel_preview(p: dict) -> None:
     if p["unsent"]:
         click.echo(f"まだ送っていない {p['unsent']}人分は送らずに取り下げます。")
     for g in p["groups"]:
-        click.echo(f"--- {service.LANG_NAMES.get(g['lang'], g['lang'])} {g['count']}人")
+        click.echo(f"--- {LANGUAGE_NAMES_JA.get(g['lang'], g['lang'])} {g['count']}人")
         for m in g["messages"]:
             click.echo(m.get("text") or json.dumps(m, ensure_ascii=False))
 

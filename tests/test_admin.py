@@ -482,7 +482,7 @@ def test_alert_compose_approve_send_and_self_approval_refused(admin_app):
     alert_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
     detail = op.get(r.headers["Location"]).text
     assert "訓練" in detail and 'class="banner exercise"' in detail and "30</b> 人" in detail
-    assert "English" in detail  # one preview bubble group per language
+    assert "英語" in detail  # one preview bubble group per language, named in Japanese for staff
     # The approver who wrote a draft cannot approve it: the page shows the service's refusal.
     own = service.create_alert(
         db, by="appr1", headline="臨時のお知らせ", body="本日は窓口を18時まで開けます。", status="actual"

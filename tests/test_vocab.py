@@ -13,7 +13,7 @@ import ast
 
 import pytest
 
-from common.i18n import CATALOG, LANGUAGES, t
+from common.i18n import CATALOG, LANGUAGE_NAMES, LANGUAGE_NAMES_JA, LANGUAGES, t
 from store import vocab
 from store.vocab import SHELTER_STATUS, ShelterStatus
 from tests.test_architecture import LAYERS, ROOT, _modules
@@ -54,6 +54,12 @@ def test_registers_are_explained_where_the_audiences_read_different_words(name, 
         if differ
         else f"{name}: `registers` explains a difference that no longer exists"
     )
+
+
+def test_every_language_has_a_name_for_residents_and_for_staff():
+    """Residents pick from names in each language itself; staff read Japanese names."""
+    assert list(LANGUAGE_NAMES) == list(LANGUAGES) == list(LANGUAGE_NAMES_JA)
+    assert LANGUAGE_NAMES["ko"] == "한국어" and LANGUAGE_NAMES_JA["ko"] == "韓国語"
 
 
 def test_codes_are_the_stored_strings():

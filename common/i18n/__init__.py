@@ -13,7 +13,9 @@ import importlib
 DEFAULT_LANG = "ja"
 # ja, やさしい日本語, English, 简体中文, 繁體中文, 한국어, Tiếng Việt, Português
 LANGUAGES = ("ja", "easy", "en", "zh", "zh-Hant", "ko", "vi", "pt")
-# Each language's name in itself: what residents pick from, and how the console labels groups.
+# The language vocabulary has two registers. Residents pick from each language's name in itself
+# (someone who reads only Vietnamese must find "Tiếng Việt"); staff read Japanese names everywhere in
+# the console and the CLI (a clerk cannot be expected to read 한국어).
 LANGUAGE_NAMES = {
     "ja": "日本語",
     "easy": "やさしい日本語",
@@ -23,6 +25,16 @@ LANGUAGE_NAMES = {
     "ko": "한국어",
     "vi": "Tiếng Việt",
     "pt": "Português",
+}
+LANGUAGE_NAMES_JA = {
+    "ja": "日本語",
+    "easy": "やさしい日本語",
+    "en": "英語",
+    "zh": "中国語（簡体字）",
+    "zh-Hant": "中国語（繁体字）",
+    "ko": "韓国語",
+    "vi": "ベトナム語",
+    "pt": "ポルトガル語",
 }
 CATALOG_MODULES = (
     "common.i18n.core",
