@@ -8,8 +8,10 @@ each test in a fresh database.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,24 @@ from devtools.events import (
 
 # Test modules import these from here (the event builders live in devtools/, shared with bench/).
 __all__ = [
+    "PASSWORD",
+    "ROLE_USERS",
     "ROOT",
     "SECRET",
     "TOKEN",
     "Resident",
     "create_accounts",
+    "create_staff",
+    "csrf_of",
+    "db_of",
     "follow",
     "image_event",
     "location_event",
+    "logged_in",
+    "login",
     "make_event",
+    "page_csrf",
+    "password_hash",
     "post_events",
     "postback_event",
     "say",
@@ -223,6 +234,25 @@ def app(app_config: dict[str, Any]):
 
 
 @pytest.fixture
+def rt(app):
+    """The app's runtime, inside an app context (services that read the app's settings need one)."""
+    with app.app_context():
+        yield runtime(app)
+
+
+@pytest.fixture
+def db(app):
+    """The app's database connection, inside an app context."""
+    with app.app_context():
+        yield runtime(app).store.db
+
+
+def db_of(app):
+    """This thread's connection to `app`'s database."""
+    return runtime(app).store.db
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -302,6 +332,64 @@ def password_hash(password: str) -> str:
     from common import security
 
     return security.hash_password(password)
+
+
+# --- the console: accounts, a settable clock, logging in ------------------------------------------
+
+PASSWORD = "kuyakusho-Midori-2026"
+ROLE_USERS = {"admin": "root1", "staff": "staff1", "operator": "oper1", "approver": "appr1"}
+
+
+def create_staff(db, name: str, role: str, password: str = PASSWORD) -> None:
+    """One console account (in the database `db`) that can log in with `password`."""
+    from store import admin as admin_store
+
+    admin_store.create_user(db, name, role, password_hash(password))
+
+
+@pytest.fixture
+def clock():
+    """The console's clock (`ADMIN_CLOCK`): tests move `clock.t` to pass timeouts."""
+
+    class Clock:
+        t = time.time()
+
+        def __call__(self):
+            return self.t
+
+    return Clock()
+
+
+@pytest.fixture
+def admin_app(app, clock):
+    """The app with one account per role (ROLE_USERS, all with PASSWORD) and the settable clock."""
+    app.config["ADMIN_CLOCK"] = clock
+    for role, name in ROLE_USERS.items():
+        create_staff(runtime(app).store.db, name, role)
+    return app
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no csrf token in page"
+    return m.group(1)
+
+
+def login(client, name: str, password: str = PASSWORD):
+    page = client.get("/admin/login")
+    return client.post("/admin/login", data={"name": name, "password": password, "csrf_token": csrf_of(page.text)})
+
+
+def logged_in(app, role: str):
+    """A test client logged in as the ROLE_USERS account of `role`."""
+    c = app.test_client()
+    r = login(c, ROLE_USERS[role])
+    assert r.status_code == 302, r.text
+    return c
+
+
+def page_csrf(client, path: str = "/admin/") -> str:
+    return csrf_of(client.get(path).text)
 
 
 def create_accounts(app, **roles: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,11 @@ from common import security
 from store import admin as admin_store
 from store import audit as audit_store
 from store import core as core_store
-from tests.conftest import password_hash
+from tests.conftest import PASSWORD, ROLE_USERS, create_staff, csrf_of, logged_in, login, page_csrf
 
 pytestmark = pytest.mark.both_engines
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "kuyakusho-Midori-2026"
-ROLE_USERS = {"admin": "root1", "staff": "staff1", "operator": "oper1", "approver": "appr1"}
 
 # Who may use what (the policy, written independently of the views' own decorators).
 POLICY = [
@@ -55,49 +52,6 @@ def expected_roles(endpoint: str):
         if endpoint == prefix or endpoint.startswith(prefix):
             return roles
     raise AssertionError(f"{endpoint} is not in the test's POLICY: add it")
-
-
-@pytest.fixture
-def clock():
-    class Clock:
-        t = time.time()
-
-        def __call__(self):
-            return self.t
-
-    return Clock()
-
-
-@pytest.fixture
-def admin_app(app, clock):
-    app.config["ADMIN_CLOCK"] = clock
-    db = runtime(app).store.db
-    pw_hash = password_hash(PASSWORD)
-    for role, name in ROLE_USERS.items():
-        admin_store.create_user(db, name, role, pw_hash)
-    return app
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, "no csrf token in page"
-    return m.group(1)
-
-
-def login(client, name: str, password: str = PASSWORD):
-    page = client.get("/admin/login")
-    return client.post("/admin/login", data={"name": name, "password": password, "csrf_token": csrf_of(page.text)})
-
-
-def logged_in(app, role: str):
-    c = app.test_client()
-    r = login(c, ROLE_USERS[role])
-    assert r.status_code == 302, r.text
-    return c
-
-
-def page_csrf(client, path: str = "/admin/") -> str:
-    return csrf_of(client.get(path).text)
 
 
 def admin_rules(app):
@@ -176,7 +130,7 @@ def test_cookie_secure_outside_testing(app_config):
 
     cfg = dict(app_config, TESTING=False)
     app = create_app(cfg)
-    admin_store.create_user(runtime(app).store.db, "s", "staff", security.hash_password(PASSWORD))
+    create_staff(runtime(app).store.db, "s", "staff")
     r = login(app.test_client(), "s")
     assert "Secure" in [h for h in r.headers.getlist("Set-Cookie") if h.startswith(security.COOKIE_NAME)][0]
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.runtime import runtime
 from store import residents as resident_store
-from tests.test_admin import admin_app, clock, logged_in, page_csrf  # noqa: F401 - fixtures
+from tests.conftest import logged_in, page_csrf
 
 pytest.importorskip("alerts.service")
 from alerts import service  # only with the alerts feature
@@ -22,7 +22,7 @@ def _deliver(app, alert_id):
 
 
 @pytest.fixture
-def order(admin_app):  # noqa: F811
+def order(admin_app):
     """A sent 警戒レベル4 order for みどり一丁目, reaching three residents."""
     rt = runtime(admin_app)
     with admin_app.app_context():
@@ -49,7 +49,7 @@ def order(admin_app):  # noqa: F811
     return alert_id
 
 
-def test_cancel_needs_the_confirmation_page(admin_app, order, emulator):  # noqa: F811
+def test_cancel_needs_the_confirmation_page(admin_app, order, emulator):
     op = logged_in(admin_app, "operator")
     sent_before = len(emulator.messages())
     page = op.get(f"/admin/alerts/{order}")
@@ -76,7 +76,7 @@ def test_cancel_needs_the_confirmation_page(admin_app, order, emulator):  # noqa
     assert "・取消" in detail and f"取消：#{order}" in detail
 
 
-def test_console_free_text_cancel_is_a_draft_for_another_approver(admin_app, order, emulator):  # noqa: F811
+def test_console_free_text_cancel_is_a_draft_for_another_approver(admin_app, order, emulator):
     ap = logged_in(admin_app, "approver")
     sent_before = len(emulator.messages())
     r = ap.post(f"/admin/alerts/{order}/cancel", data={"csrf_token": page_csrf(ap), "body": EVIL, "confirm": "1"})
@@ -96,7 +96,7 @@ def test_console_free_text_cancel_is_a_draft_for_another_approver(admin_app, ord
     assert f"取消：#{order}" in queue
 
 
-def test_lift_from_the_console_goes_through_approval(admin_app, order, emulator):  # noqa: F811
+def test_lift_from_the_console_goes_through_approval(admin_app, order, emulator):
     op = logged_in(admin_app, "operator")
     assert "解除の下書きを作る" in op.get(f"/admin/alerts/{order}").text
     r = op.post(f"/admin/alerts/{order}/lift", data={"csrf_token": page_csrf(op)})
@@ -119,7 +119,7 @@ def test_lift_from_the_console_goes_through_approval(admin_app, order, emulator)
     assert 'id="lifted"' in page and "解除の下書きを作る" not in page
 
 
-def test_alert_page_shows_labels_not_codes(admin_app, order):  # noqa: F811
+def test_alert_page_shows_labels_not_codes(admin_app, order):
     op = logged_in(admin_app, "operator")
     page = op.get(f"/admin/alerts/{order}").text
     main = page.split("<main")[1]

@@ -6,7 +6,7 @@ import pytest
 
 from bot.runtime import runtime
 from store import residents as resident_store
-from tests.test_admin import admin_app, clock, csrf_of, logged_in, page_csrf  # noqa: F401 - fixtures
+from tests.conftest import csrf_of, logged_in, page_csrf
 
 pytest.importorskip("alerts.service")
 from alerts.worker import run_worker  # only with the alerts feature
@@ -24,7 +24,7 @@ NOTICE = {
 
 
 @pytest.fixture
-def db(admin_app):  # noqa: F811 - the imported fixture
+def db(admin_app):
     """Two residents and one staff phone (a resident too), added to the test audience by the CLI."""
     db = runtime(admin_app).store.db
     resident_store.bulk_add_residents(
@@ -52,7 +52,7 @@ def _created_id(r) -> int:
     return int(r.headers["Location"].rstrip("/").split("/")[-1])
 
 
-def _approve_send_and_deliver(admin_app, alert_id):  # noqa: F811
+def _approve_send_and_deliver(admin_app, alert_id):
     """A second user approves and starts delivery in the console; the worker sends the batches."""
     ap = logged_in(admin_app, "approver")
     assert ap.post(f"/admin/alerts/{alert_id}/approve", data={"csrf_token": page_csrf(ap)}).status_code == 302
@@ -67,7 +67,7 @@ def _alert_count(db) -> int:
     return db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
 
 
-def test_drill_to_the_test_audience_reaches_only_the_testers(admin_app, db, emulator):  # noqa: F811
+def test_drill_to_the_test_audience_reaches_only_the_testers(admin_app, db, emulator):
     op = logged_in(admin_app, "operator")
     page = op.get("/admin/alerts/new").text
     assert 'name="test_audience"' in page and "テスト対象者: 登録 1 人（うち友だち登録中 1 人）" in page
@@ -82,7 +82,7 @@ def test_drill_to_the_test_audience_reaches_only_the_testers(admin_app, db, emul
     assert emulator.texts(TESTER)[0].startswith("【訓練】")
 
 
-def test_drill_without_the_option_reaches_everyone(admin_app, db, emulator):  # noqa: F811
+def test_drill_without_the_option_reaches_everyone(admin_app, db, emulator):
     op = logged_in(admin_app, "operator")
     alert_id = _created_id(_create(op, headline="配信テスト", body="全員への訓練です。", kind="exercise"))
     assert "送信先: テスト対象者のみ" not in op.get(f"/admin/alerts/{alert_id}").text
@@ -90,7 +90,7 @@ def test_drill_without_the_option_reaches_everyone(admin_app, db, emulator):  # 
     assert sorted(m["to"] for m in emulator.messages()) == sorted([TESTER, EN_RESIDENT, JA_RESIDENT])
 
 
-def test_actual_alert_with_the_test_audience_is_refused_and_the_input_kept(admin_app, db):  # noqa: F811
+def test_actual_alert_with_the_test_audience_is_refused_and_the_input_kept(admin_app, db):
     op = logged_in(admin_app, "operator")
     r = _create(op, **NOTICE, areas="midori-1", test_audience="1", kind="actual")
     assert r.status_code == 400
@@ -102,14 +102,14 @@ def test_actual_alert_with_the_test_audience_is_refused_and_the_input_kept(admin
     assert _alert_count(db) == 0
 
 
-def test_half_filled_language_is_an_error_with_the_input_kept(admin_app, db):  # noqa: F811
+def test_half_filled_language_is_an_error_with_the_input_kept(admin_app, db):
     op = logged_in(admin_app, "operator")
     r = _create(op, headline="窓口の時間延長", body="本日は18時まで。", tr_ko_headline="창구 연장", kind="actual")
     assert r.status_code == 400 and "見出しと本文を両方入力してください" in r.text
     assert 'value="창구 연장"' in r.text and _alert_count(db) == 0
 
 
-def test_own_text_per_language_is_previewed_and_delivered(admin_app, db, emulator):  # noqa: F811
+def test_own_text_per_language_is_previewed_and_delivered(admin_app, db, emulator):
     op = logged_in(admin_app, "operator")
     r = _create(
         op,
@@ -130,7 +130,7 @@ def test_own_text_per_language_is_previewed_and_delivered(admin_app, db, emulato
     assert "Longer office hours" not in emulator.texts(JA_RESIDENT)[0]
 
 
-def test_templates_take_no_free_text_per_language(admin_app, db):  # noqa: F811
+def test_templates_take_no_free_text_per_language(admin_app, db):
     op = logged_in(admin_app, "operator")
     assert 'name="tr_en_headline"' in op.get("/admin/alerts/new").text
     assert 'name="tr_en_headline"' not in op.get("/admin/alerts/new?template=drill").text

@@ -8,7 +8,7 @@ from bot.runtime import runtime
 from garbage.service import ward_today
 from outbox.sender import deliver_due
 from store import garbage as garbage_store
-from tests.test_admin import admin_app, clock, logged_in, page_csrf  # noqa: F401
+from tests.conftest import logged_in, page_csrf
 
 USER = "U" + "9" * 32
 
@@ -29,7 +29,7 @@ def _book(app, day, address="2-3-4", lang="en", user=USER):
         )
 
 
-def test_staff_see_requests_set_capacity_export_and_cancel(admin_app, emulator):  # noqa: F811
+def test_staff_see_requests_set_capacity_export_and_cancel(admin_app, emulator):
     day = ward_today() + timedelta(days=5)
     req = _book(admin_app, day, address="=1+1 ハイツ")
     staff = logged_in(admin_app, "staff")
@@ -77,6 +77,6 @@ def test_staff_see_requests_set_capacity_export_and_cancel(admin_app, emulator):
     assert "すでに取り消されています" in again.text and len(emulator.texts(USER)) == 1
 
 
-def test_operators_cannot_open_the_garbage_console(admin_app):  # noqa: F811
+def test_operators_cannot_open_the_garbage_console(admin_app):
     op = logged_in(admin_app, "operator")
     assert op.get("/admin/garbage").status_code == 403

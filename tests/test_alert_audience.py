@@ -27,12 +27,6 @@ TESTER_B = "U" + "b" * 32
 NOT_FOLLOWING = "U" + "c" * 32
 
 
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
-
-
 def _residents(rt):
     resident_store.bulk_add_residents(
         rt.store.db,

@@ -9,7 +9,6 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from store import audit
 from store import residents as resident_store
@@ -19,11 +18,10 @@ EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください ht
 
 
 @pytest.fixture
-def rt(app):
+def rt(app, rt):
     # The approver of the two-person rule is always a real approver account (tanaka may do everything).
     create_accounts(app, tanaka="admin", suzuki="approver")
-    with app.app_context():
-        yield runtime(app)
+    return rt
 
 
 def _cli(runner, *args, input=None, ok=True):

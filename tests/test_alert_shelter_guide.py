@@ -9,7 +9,6 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.runtime import runtime
 from shelters import service as shelters
 from store import residents as resident_store
 
@@ -18,11 +17,9 @@ SCHOOL_2 = "E131999000201"  # みどり区立みどり中学校, みどり二丁
 
 
 @pytest.fixture
-def rt(app):
-    with app.app_context():
-        found = runtime(app)
-        shelters.ensure_seeded(found.store, app.config["SHELTERS_CSV"])
-        yield found
+def rt(app, rt):
+    shelters.ensure_seeded(rt.store, app.config["SHELTERS_CSV"])
+    return rt
 
 
 def _residents(rt):

@@ -17,12 +17,6 @@ from tests.conftest import create_accounts
 pytestmark = pytest.mark.both_engines
 
 
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
-
-
 def add(rt, *rows):
     resident_store.bulk_add_residents(rt.store.db, [dict(r) for r in rows])
 

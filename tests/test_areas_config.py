@@ -24,11 +24,9 @@ def app_config(app_config, tmp_path):
 
 
 def test_the_consoles_opening_announcement_names_the_configured_areas(app, db):
-    from common import security
-    from store import admin as admin_store
-    from tests.test_admin import PASSWORD, ROLE_USERS, logged_in
+    from tests.conftest import ROLE_USERS, create_staff, logged_in
 
-    admin_store.create_user(db, ROLE_USERS["operator"], "operator", security.hash_password(PASSWORD))
+    create_staff(db, ROLE_USERS["operator"], "operator")
     page = logged_in(app, "operator").get("/admin/alerts/new?shelter=E131999000101")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

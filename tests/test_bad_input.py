@@ -96,11 +96,9 @@ def test_alert_headline_and_body_limits_in_the_cli(runner):
 
 
 def test_alert_headline_limit_in_the_console_keeps_what_was_typed(app):
-    from common import security
-    from store import admin as admin_store
-    from tests.test_admin import PASSWORD, csrf_of, login
+    from tests.conftest import create_staff, csrf_of, login
 
-    admin_store.create_user(runtime(app).store.db, "oper1", "operator", security.hash_password(PASSWORD))
+    create_staff(runtime(app).store.db, "oper1", "operator")
     c = app.test_client()
     assert login(c, "oper1").status_code == 302
     csrf = csrf_of(c.get("/admin/alerts/new").text)

@@ -11,9 +11,7 @@ from werkzeug.test import encode_multipart
 
 from bot.bodylimit import body_limit, install
 from bot.runtime import runtime
-from common import security
-from store import admin as admin_store
-from tests.conftest import post_events, text_event
+from tests.conftest import create_staff, post_events, text_event
 
 USER = "U" + "5" * 32
 MiB = 1024 * 1024
@@ -81,7 +79,7 @@ def upload(client, csrf: str, data: bytes):
 
 def test_an_upload_route_declares_its_own_larger_limit(app, client):
     db = runtime(app).store.db
-    admin_store.create_user(db, "staff9", "staff", security.hash_password("kuyakusho-Midori-2026"))
+    create_staff(db, "staff9", "staff")
     page = client.get("/admin/login").text
     tok = page.split('name="csrf_token" value="')[1].split('"')[0]
     r = client.post("/admin/login", data={"name": "staff9", "password": "kuyakusho-Midori-2026", "csrf_token": tok})

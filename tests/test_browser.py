@@ -12,12 +12,12 @@ import pytest
 import requests
 
 from devtools.stack import CHROMIUM, SHOTS, running_stack
+from tests.conftest import PASSWORD, password_hash
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET, TOKEN = "browser-secret", "browser-token"
-PASSWORD = "kuyakusho-Midori-2026"
 USERS = {"staff1": "staff", "oper1": "operator", "appr1": "approver", "root1": "admin"}
 N_RESIDENTS = 1200
 
@@ -27,7 +27,6 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from common import security
     from store import Store
     from store import admin as admin_store
     from store import residents as resident_store
@@ -36,7 +35,7 @@ def stack(tmp_path_factory):
     db_url = f"sqlite:///{tmp / 'console.db'}"
     store = Store(db_url)
     db = store.db
-    pw_hash = security.hash_password(PASSWORD)
+    pw_hash = password_hash(PASSWORD)
     for name, role in USERS.items():
         admin_store.create_user(db, name, role, pw_hash)
     langs = ["ja"] * 6 + ["en", "easy", "zh", "vi"]

@@ -11,11 +11,11 @@ import requests
 
 from devtools.procs import free_port, start_procfile, stop
 from devtools.stack import CHROMIUM, SHOTS, lone_web_env
+from tests.conftest import PASSWORD, password_hash
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "kuyakusho-Midori-2026"
 USERS = {"oper1": "operator", "appr1": "approver", "root1": "admin"}
 TEMPLATES = ROOT / "admin" / "templates" / "admin"
 
@@ -36,14 +36,13 @@ def test_every_inline_script_carries_the_nonce_and_no_template_uses_inline_handl
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     from alerts import service
-    from common import security
     from store import Store
     from store import admin as admin_store
 
     tmp = tmp_path_factory.mktemp("console")
     db_url = f"sqlite:///{tmp / 'console.db'}"
     store = Store(db_url)
-    pw_hash = security.hash_password(PASSWORD)
+    pw_hash = password_hash(PASSWORD)
     for name, role in USERS.items():
         admin_store.create_user(store.db, name, role, pw_hash)
     alert_id = service.create_alert(store.db, by="oper1", headline="断水のお知らせ", body="午後は断水します")

@@ -11,7 +11,7 @@ from faq.csvio import dump_faq_csv
 from faq.model import FaqEntry
 from store import audit as audit_store
 from store import core as core_store
-from tests.test_admin import admin_app, clock, csrf_of, logged_in  # noqa: F401 - fixtures
+from tests.conftest import csrf_of, logged_in
 
 HOURS = "- 平日 8:30〜17:15\n- 土日祝は休み"
 PHONE = "+81-3-0000-0000"
@@ -30,7 +30,7 @@ def _upload(c, data: bytes, name: str = "faq.csv"):
     )
 
 
-def test_adding_one_entry_keeps_every_other_entry_byte_for_byte(admin_app):  # noqa: F811
+def test_adding_one_entry_keeps_every_other_entry_byte_for_byte(admin_app):
     db = runtime(admin_app).store.db
     stored = [
         {"id": "hours", "question": "窓口は何時まで？", "answer": HOURS, "contact": PHONE, "alternates": ["@受付時間"]},
@@ -54,7 +54,7 @@ def test_adding_one_entry_keeps_every_other_entry_byte_for_byte(admin_app):  # n
     assert "画面で1件追加（pet-001）" in c.get("/admin/faq").text
 
 
-def test_the_downloaded_csv_uploads_back_unchanged(admin_app):  # noqa: F811
+def test_the_downloaded_csv_uploads_back_unchanged(admin_app):
     db = runtime(admin_app).store.db
     stored = [{"id": "hours", "question": "窓口は何時まで？", "answer": HOURS, "contact": PHONE, "alternates": []}]
     _publish(db, stored)
@@ -67,7 +67,7 @@ def test_the_downloaded_csv_uploads_back_unchanged(admin_app):  # noqa: F811
     assert "公開中の版と同じ内容です" in diff
 
 
-def test_new_entry_form_applies_the_upload_rules_in_japanese(admin_app):  # noqa: F811
+def test_new_entry_form_applies_the_upload_rules_in_japanese(admin_app):
     c = logged_in(admin_app, "staff")
     form = c.get("/admin/faq/new")
     r = c.post(
@@ -83,7 +83,7 @@ def test_new_entry_form_applies_the_upload_rules_in_japanese(admin_app):  # noqa
     assert r.status_code == 400 and "URL: URLが正しくありません" in r.text
 
 
-def test_upload_errors_are_excel_rows_in_japanese(admin_app):  # noqa: F811
+def test_upload_errors_are_excel_rows_in_japanese(admin_app):
     c = logged_in(admin_app, "staff")
     rows = ["id,question,answer,url"] + [f'q{i},質問{i},"1行目\n2行目\n3行目"' for i in range(1, 40)]
     rows.append("q40,質問40,回答,htp//broken url")
@@ -93,7 +93,7 @@ def test_upload_errors_are_excel_rows_in_japanese(admin_app):  # noqa: F811
     assert "Excel で開いたときの行番号" in r.text
 
 
-def test_cp932_resave_is_refused_with_how_to_save_utf8(admin_app):  # noqa: F811
+def test_cp932_resave_is_refused_with_how_to_save_utf8(admin_app):
     db = runtime(admin_app).store.db
     entry = FaqEntry(
         "a",
@@ -109,7 +109,7 @@ def test_cp932_resave_is_refused_with_how_to_save_utf8(admin_app):  # noqa: F811
     assert core_store.published_faq_version(db) == before and len(core_store.list_faq_versions(db)) == 1
 
 
-def test_unanswered_question_becomes_a_phrasing_of_an_existing_faq(admin_app):  # noqa: F811
+def test_unanswered_question_becomes_a_phrasing_of_an_existing_faq(admin_app):
     db = runtime(admin_app).store.db
     runtime(admin_app).faq.current()  # the sample FAQ
     for q in ("マイナカードどっかいった", "マイナカードどっかいった", "マイナのカード行方不明"):
@@ -154,7 +154,7 @@ def test_unanswered_question_becomes_a_phrasing_of_an_existing_faq(admin_app):  
     assert r.status_code == 400 and "FAQを選んでください" in r.text
 
 
-def test_rollback_needs_the_diff_and_a_confirmation(admin_app):  # noqa: F811
+def test_rollback_needs_the_diff_and_a_confirmation(admin_app):
     db = runtime(admin_app).store.db
     v1 = _publish(db, [{"id": "a", "question": "質問A", "answer": "回答A", "alternates": []}])
     v2 = _publish(db, [{"id": "b", "question": "質問B", "answer": "回答B", "alternates": []}])
@@ -173,7 +173,7 @@ def test_rollback_needs_the_diff_and_a_confirmation(admin_app):  # noqa: F811
     assert "次の質問から" in c.get("/admin/faq").text
 
 
-def test_audit_log_reads_as_japanese(admin_app):  # noqa: F811
+def test_audit_log_reads_as_japanese(admin_app):
     db = runtime(admin_app).store.db
     audit_store.record(
         db, "oper1", "shelter.status", "S-001", {"status": "full", "previous": "open", "head_count": 120}
@@ -194,7 +194,7 @@ def test_audit_log_reads_as_japanese(admin_app):  # noqa: F811
     assert "避難所の状態変更" in only_faq and "ユーザー追加" not in only_faq
 
 
-def test_dashboard_alert_states_and_unanswered_languages_in_words(admin_app):  # noqa: F811
+def test_dashboard_alert_states_and_unanswered_languages_in_words(admin_app):
     db = runtime(admin_app).store.db
     core_store.log_query(db, "where is the ward office", "fallback", lang="en")
     page = logged_in(admin_app, "staff").get("/admin/unanswered").text

@@ -17,19 +17,9 @@ from shelters import service
 from store import Store
 from store import admin as admin_store
 from store import audit as audit_store
-from tests import test_admin
-from tests.conftest import ROOT, create_accounts
-from tests.test_admin import PASSWORD, csrf_of, login
-
-# The console's fixtures: one user of every role, a clock the test moves.
-admin_app = test_admin.admin_app
-clock = test_admin.clock
+from tests.conftest import PASSWORD, ROOT, create_accounts, create_staff, csrf_of, db_of, logged_in, login, page_csrf
 
 WRONG = "wrong-password-123"
-
-
-def _db(app):
-    return runtime(app).store.db
 
 
 def _throttled_for(response) -> int:
@@ -190,7 +180,7 @@ def test_thirty_logins_in_flight_across_gunicorn_workers(tmp_path):
 
     app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "LINE_CHANNEL_SECRET": "s",
                       "LINE_CHANNEL_ACCESS_TOKEN": "t", "TESTING": True})  # fmt: skip
-    admin_store.create_user(_db(app), "staff1", "staff", security.hash_password(PASSWORD))
+    create_staff(db_of(app), "staff1", "staff")
     env = {
         "PORT": str(port),
         "DATABASE_URL": db_url,
@@ -249,7 +239,7 @@ def test_thirty_logins_in_flight_across_gunicorn_workers(tmp_path):
         assert post("g-extra2", WRONG, "10.9.9.9, 192.0.2.66") == 429
     finally:
         stop(web)
-    counts = audit_store.login_failures(_db(app))
+    counts = audit_store.login_failures(db_of(app))
     by_actor = {(r["actor"], r["source"]): (r["failed"], r["throttled"]) for r in counts}
     assert by_actor[("staff1", "web 203.0.113.9")] == (5, 25)
     assert by_actor[(audit_store.UNKNOWN_ACCOUNT, "web 192.0.2.66")] == (security.IP_BACKOFF.free, 2)
@@ -260,7 +250,7 @@ def test_thirty_logins_in_flight_across_gunicorn_workers(tmp_path):
 
 @pytest.mark.slow
 def test_failed_logins_are_counted_not_appended_and_typed_names_are_not_kept(admin_app, clock):
-    db = _db(admin_app)
+    db = db_of(admin_app)
     before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
     c = admin_app.test_client()
     secret_typed_as_name = "My-Secret-Passw0rd!"
@@ -301,14 +291,14 @@ def test_user_names_are_ascii_and_case_folded():
 
 
 def test_console_and_cli_refuse_look_alike_account_names(admin_app, runner):
-    c = test_admin.logged_in(admin_app, "admin")
-    csrf = test_admin.page_csrf(c, "/admin/users")
+    c = logged_in(admin_app, "admin")
+    csrf = page_csrf(c, "/admin/users")
     form = {"role": "approver", "password": PASSWORD, "csrf_token": csrf}
     r = c.post("/admin/users", data={**form, "name": CYRILLIC_OP1})
     assert r.status_code == 400 and "半角の英数字" in r.text
-    assert admin_store.find_user(_db(admin_app), CYRILLIC_OP1) is None
+    assert admin_store.find_user(db_of(admin_app), CYRILLIC_OP1) is None
     assert c.post("/admin/users", data={**form, "name": "Suzuki"}).status_code == 302
-    assert admin_store.get_user(_db(admin_app), "suzuki").role == "approver"
+    assert admin_store.get_user(db_of(admin_app), "suzuki").role == "approver"
     assert c.post("/admin/users", data={**form, "name": "SUZUKI"}).status_code == 400  # the same name
     r = runner.invoke(args=["users", "create", CYRILLIC_OP1, "--role", "approver"], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert r.exit_code != 0 and "半角の英数字" in r.output
@@ -337,7 +327,7 @@ def test_by_before_any_account_exists_is_a_name_but_approval_needs_an_approver(a
 
 def test_by_must_be_an_account_with_the_role_once_accounts_exist(app, runner):
     create_accounts(app, op1="operator", ap1="approver", staff1="staff", boss="admin", gone="approver")
-    admin_store.update_user(_db(app), "gone", disabled=True)
+    admin_store.update_user(db_of(app), "gone", disabled=True)
     refused = _create_alert(runner, "op-a")
     assert refused.exit_code != 0 and "そのアカウントはありません" in refused.output
     refused = _create_alert(runner, "staff1")
@@ -371,7 +361,7 @@ SHELTER = "E131999002601"
 
 
 def _status_post(c, data):
-    base = {"csrf_token": test_admin.page_csrf(c, "/admin/shelters"), "status": "open"}
+    base = {"csrf_token": page_csrf(c, "/admin/shelters"), "status": "open"}
     return c.post(f"/admin/shelters/{SHELTER}/status", data={**base, **data})
 
 
@@ -389,7 +379,7 @@ def _status_post(c, data):
     ],
 )
 def test_shelter_form_redirects_only_to_console_paths(admin_app, back):
-    c = test_admin.logged_in(admin_app, "operator")
+    c = logged_in(admin_app, "operator")
     for count in ("x", "12"):  # the error path and the success path
         r = _status_post(c, {"back": back, "count": count})
         assert r.status_code == 302 and r.headers["Location"] == "/admin/shelters", (back, r.headers["Location"])
@@ -398,16 +388,16 @@ def test_shelter_form_redirects_only_to_console_paths(admin_app, back):
 
 
 def test_a_twenty_digit_head_count_is_refused_plainly_in_the_form_and_the_cli(admin_app, runner):
-    c = test_admin.logged_in(admin_app, "operator")
+    c = logged_in(admin_app, "operator")
     for bad in ("12345678901234567890", "100001", "-1", "1.5", "1e3", "٣", "NaN"):
         r = _status_post(c, {"count": bad, "back": "/admin/shelters"})
         assert r.status_code == 302, bad
         page = c.get("/admin/shelters").text
         assert "人数は0から100,000までの数字で入力してください" in page, bad
-    assert service.get_shelter(_db(admin_app), SHELTER)["head_count"] is None  # nothing was recorded
+    assert service.get_shelter(db_of(admin_app), SHELTER)["head_count"] is None  # nothing was recorded
     for good, stored in (("１２０", 120), ("1,200", 1200), (" 7 ", 7)):
         _status_post(c, {"count": good})
-        assert service.get_shelter(_db(admin_app), SHELTER)["head_count"] == stored, good
+        assert service.get_shelter(db_of(admin_app), SHELTER)["head_count"] == stored, good
     out = runner.invoke(
         args=["shelters", "status", SHELTER, "full", "--count", "12345678901234567890", "--by", "oper1"]
     )

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from devtools.stack import running_stack
-from tests.test_browser import PASSWORD, ROOT, login, new_page, shot
+from tests.conftest import ROOT, create_staff
+from tests.test_browser import login, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -20,16 +21,14 @@ RESIDENT = "Udev0000000000000000000000000001"  # the simulator's own user
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from common import security
     from garbage.service import import_directory
     from store import Store
-    from store import admin as admin_store
 
     tmp = tmp_path_factory.mktemp("garbage-browser")
     db_url = f"sqlite:///{tmp / 'g.db'}"
     store = Store(db_url)
     import_directory(store.db, ROOT / "data" / "garbage" / "midori", by="test")
-    admin_store.create_user(store.db, "staff1", "staff", security.hash_password(PASSWORD))
+    create_staff(store.db, "staff1", "staff")
     store.close_thread_connection()
     with running_stack(tmp, SECRET, TOKEN, db_url, SECRET_KEY="garbage-key") as urls:
         yield {**urls, "store": Store(db_url)}

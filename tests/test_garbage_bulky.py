@@ -13,6 +13,7 @@ from garbage.bulky import FeeListInvalid, parse_fee_list, sticker_breakdown
 from garbage.service import ward_today
 from store import garbage as garbage_store
 from store import residents as resident_store
+from tests.conftest import db_of
 from tests.test_garbage_bot import SAMPLE, USER, quick_actions, say, tap
 
 OTHER = "U" + "8" * 32
@@ -25,10 +26,6 @@ def gomi(app, runner):
     with app.app_context():
         resident_store.set_resident(runtime(app).store.db, USER, area="midori-1", topics=[])
     return app
-
-
-def db_of(app):
-    return runtime(app).store.db
 
 
 def action(message, a_value=None, v=None):

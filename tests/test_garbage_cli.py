@@ -13,14 +13,11 @@ from alerts.worker import run_worker
 from bot.runtime import runtime
 from store import garbage as garbage_store
 from store import residents as resident_store
+from tests.conftest import db_of
 from tests.test_garbage_bot import SAMPLE
 
 JST = ZoneInfo("Asia/Tokyo")
 pytestmark = pytest.mark.both_engines
-
-
-def _db(app):
-    return runtime(app).store.db
 
 
 def _evening_before_monday() -> datetime:
@@ -32,7 +29,7 @@ def _evening_before_monday() -> datetime:
 def test_reminders_once_per_area_in_each_language_and_never_at_night(app, runner, emulator):
     assert runner.invoke(args=["garbage", "import", str(SAMPLE)]).exit_code == 0
     with app.app_context():
-        db = _db(app)
+        db = db_of(app)
         resident_store.set_resident(db, "U" + "a" * 32, area="midori-1", lang="ja", topics=["garbage"])
         resident_store.set_resident(db, "U" + "b" * 32, area="midori-1", lang="en", topics=["garbage"])
         resident_store.set_resident(db, "U" + "c" * 32, area="midori-1", lang="ja", topics=[])  # not opted in
@@ -66,7 +63,7 @@ def test_reminders_once_per_area_in_each_language_and_never_at_night(app, runner
 def test_reminder_expires_at_nine_so_a_backlog_is_not_sent_at_night(app, runner, emulator):
     assert runner.invoke(args=["garbage", "import", str(SAMPLE)]).exit_code == 0
     with app.app_context():
-        resident_store.set_resident(_db(app), "U" + "a" * 32, area="midori-1", lang="ja", topics=["garbage"])
+        resident_store.set_resident(db_of(app), "U" + "a" * 32, area="midori-1", lang="ja", topics=["garbage"])
     # Queued at 20:59 of an evening now past (a Sunday): its 21:00 expiry is over, the worker drops it.
     late = datetime(2026, 11, 15, 20, 59, tzinfo=JST)
     assert late < datetime.now(JST)
@@ -90,7 +87,7 @@ def test_fee_import_capacity_and_contractor_csv(app, runner, tmp_path):
     ok = runner.invoke(args=["garbage", "capacity", "midori-1", "3", "--day", "2027-01-08"])
     assert ok.exit_code == 0 and "みどり一丁目: 3 per day on 2027-01-08" in ok.output
     with app.app_context():
-        db = _db(app)
+        db = db_of(app)
         assert garbage_store.capacity_for(db, "midori-1", "2027-01-08", 10) == 3
         garbage_store.book_request(
             db,
@@ -136,7 +133,7 @@ def test_the_worker_queues_reminders_from_six_and_forgets_stale_drafts(app, runn
     assert runner.invoke(args=["garbage", "import", str(SAMPLE)]).exit_code == 0
     evening = _evening_before_monday()
     with app.app_context():
-        db = _db(app)
+        db = db_of(app)
         resident_store.set_resident(db, "U" + "a" * 32, area="midori-1", lang="ja", topics=["garbage"])
         worker_sweep(db, now=evening.replace(hour=15))
         assert db.execute("SELECT COUNT(*) FROM garbage_reminders").fetchone()[0] == 0  # not before 18:00

@@ -15,7 +15,6 @@ import pytest
 
 from alerts import service
 from alerts.worker import run_worker
-from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from store import residents as resident_store
 
@@ -48,12 +47,6 @@ SAMPLE_FIELDS = {
     "earthquake": {"areas": "みどり区", "intensity": "6弱"},
     "drill": {"scenario": "午前10時から避難訓練を行います。"},
 }
-
-
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
 
 
 def _users(prefix: str) -> dict[str, str]:

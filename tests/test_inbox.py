@@ -18,7 +18,7 @@ from bot.runtime import runtime
 from common.i18n import t
 from store import core as core_store
 from store import residents as resident_store
-from tests.conftest import make_event, post_events, postback_event, text_event
+from tests.conftest import db_of, make_event, post_events, postback_event, text_event
 
 pytestmark = pytest.mark.both_engines
 
@@ -30,10 +30,6 @@ def async_app(app_config):
     from webhook import create_app
 
     return create_app({**app_config, "WEBHOOK_ASYNC": True, "ANSWER_LEASE_SECONDS": 1.0})
-
-
-def db_of(app):
-    return runtime(app).store.db
 
 
 def queue(app, event, age: float = 0.0):

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from bot.handlers.opinions import reply_messages, topics
-from bot.runtime import runtime
 from opinions import service
 from outbox import sender
 from store import opinions as opinion_store
@@ -16,12 +15,6 @@ from tests.conftest import make_event, post_events, postback_event, text_event
 
 pytestmark = pytest.mark.both_engines
 USER = "U" + "7" * 32
-
-
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
 
 
 def say(client, emulator, text, user=USER):

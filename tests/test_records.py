@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 
 from alerts import service as alerts
-from bot.runtime import runtime
 from opinions import service as opinions
 from shelters import service
 from store import alerts as alert_store
@@ -21,12 +20,6 @@ from surveys import service as surveys
 from tests.test_shelters_fixtures import SAMPLE
 
 pytestmark = pytest.mark.both_engines
-
-
-@pytest.fixture
-def db(app):
-    with app.app_context():
-        yield runtime(app).store.db
 
 
 def test_a_shelter_is_typed_and_frozen(db):

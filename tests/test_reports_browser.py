@@ -10,8 +10,9 @@ import pytest
 import requests
 
 from devtools.stack import CHROMIUM, running_stack
+from tests.conftest import PASSWORD, create_staff
 from tests.reports_helpers import has_exif, jpeg_with_gps
-from tests.test_browser import PASSWORD, shot
+from tests.test_browser import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -24,15 +25,13 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from common import security
     from store import Store
-    from store import admin as admin_store
     from store import reports as report_store
 
     tmp = tmp_path_factory.mktemp("reports-browser")
     db_url = f"sqlite:///{tmp / 'reports.db'}"
     store = Store(db_url)
-    admin_store.create_user(store.db, "doro1", "staff", security.hash_password(PASSWORD))
+    create_staff(store.db, "doro1", "staff")
     # Earlier reports, so the queue and the map look like a working day.
     now = time.time()
     earlier = [

@@ -13,15 +13,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.runtime import runtime
-from common import security
 from outbox.sender import deliver_due
 from reports import service
-from store import admin as admin_store
 from store import audit as audit_store
 from store import reports as report_store
-from tests.conftest import make_event, post_events
+from tests.conftest import create_staff, csrf_of, db_of, login, make_event, post_events
 from tests.reports_helpers import Resident, has_exif, jpeg_with_gps
-from tests.test_admin import PASSWORD, csrf_of, login
 
 # The whole store/reports.py SQL runs here: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.both_engines
@@ -38,15 +35,11 @@ def app_config(app_config, tmp_path: Path):
 @pytest.fixture
 def staff(app):
     db = runtime(app).store.db
-    admin_store.create_user(db, "doro1", "staff", security.hash_password(PASSWORD))
-    admin_store.create_user(db, "oper1", "operator", security.hash_password(PASSWORD))
+    create_staff(db, "doro1", "staff")
+    create_staff(db, "oper1", "operator")
     c = app.test_client()
     assert login(c, "doro1").status_code == 302
     return c
-
-
-def _db(app):
-    return runtime(app).store.db
 
 
 def report_via_line(
@@ -118,7 +111,7 @@ def test_report_in_console_and_open311_and_one_push_per_status_change(app, clien
     [push] = pushes(emulator)
     assert f"受付番号{rid}" in push["message"]["text"] and "対応中" in push["message"]["text"]
     assert "12月5日に補修します" in push["message"]["text"]
-    entry = audit_store.entries(_db(app), action_prefix="report.status")[0]
+    entry = audit_store.entries(db_of(app), action_prefix="report.status")[0]
     assert entry["actor"] == "doro1" and entry["target"] == f"report:{rid}" and "現地確認済み" in entry["detail"]
 
     change(staff, rid, "done")
@@ -146,10 +139,10 @@ def test_push_accepted_then_500_is_retried_with_the_same_key_and_delivered_once(
     rt = runtime(app)
     deliver_due(rt.store, rt.line, backoff_base=0.0)
     emulator.faults()
-    _db(app).execute("UPDATE outbox_batches SET next_attempt_at = 0")
+    db_of(app).execute("UPDATE outbox_batches SET next_attempt_at = 0")
     deliver_due(rt.store, rt.line)
     assert len(pushes(emulator)) == 1
-    [notice] = report_store.notices_for(_db(app), rid)
+    [notice] = report_store.notices_for(db_of(app), rid)
     assert notice["status"] == "sent" and notice["last_status"] == 409 and notice["attempts"] == 2
 
 
@@ -161,7 +154,7 @@ def test_invalid_changes_are_refused_and_nothing_is_sent(app, client, emulator, 
     assert "元の通報の受付番号" in html
     html = change(staff, rid, "received")
     assert "すでにその状態" in html
-    assert report_store.notices_for(_db(app), rid) == []
+    assert report_store.notices_for(db_of(app), rid) == []
     other = report_via_line(client, emulator, user="U" + "6" * 32)
     html = change(staff, other, "duplicate", duplicate_of=str(rid))
     assert f"#{rid} 道路・歩道の損傷（受付）" in html and "元の通報" in html
@@ -229,7 +222,7 @@ def test_open311_services_and_filters(app, client, emulator):
         },
         {"kind": "park", "kind_name": "公園・遊具", "created_at": now - 86400 * 200, "status": "received"},
     ]
-    report_store.insert_reports(_db(app), rows)
+    report_store.insert_reports(db_of(app), rows)
 
     def ids(query: str) -> list[str]:
         resp = client.get("/open311/v2/requests.json" + query)
@@ -259,7 +252,7 @@ def test_unfollow_keeps_the_report_anonymous_and_drops_the_rest(app, client, emu
     r = Resident(client, emulator, USER)
     r.photo(jpeg_with_gps())  # a second report in progress
     post_events(client, [make_event("unfollow", USER)])
-    db = _db(app)
+    db = db_of(app)
     report = report_store.get_report(db, rid)
     assert report is not None and report["user_id"] is None and report["kind"] == "road"
     assert report_store.get_draft(db, USER) is None
@@ -278,7 +271,7 @@ def test_unfollow_keeps_the_report_anonymous_and_drops_the_rest(app, client, emu
 
 
 def test_sweep_expires_drafts_and_applies_retention(app, client, emulator):
-    db = _db(app)
+    db = db_of(app)
     s = service.Settings.from_config(app.config, runtime(app).areas)
     rid = report_via_line(client, emulator)
     report_store.insert_reports(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.runtime import runtime
 from store import reports as report_store
+from tests.conftest import db_of
 from tests.reports_helpers import Resident, has_exif, jpeg_with_gps, labels
 
 pytestmark = pytest.mark.both_engines
@@ -26,10 +26,6 @@ def app_config(app_config, tmp_path: Path):
 @pytest.fixture
 def resident(client, emulator):
     return Resident(client, emulator, USER)
-
-
-def _db(app):
-    return runtime(app).store.db
 
 
 def _media_files(app) -> list[Path]:
@@ -64,10 +60,10 @@ def test_photo_location_kind_description_confirm_gives_receipt(app, resident):
     assert "受付番号" in reply["text"]
     number = int(reply["text"].split("受付番号：")[1].split()[0])
 
-    report = report_store.get_report(_db(app), number)
+    report = report_store.get_report(db_of(app), number)
     assert report["kind"] == "light" and report["area_code"] == "midori-1" and report["status"] == "received"
     assert report["user_id"] == USER and report["description"] == "防犯灯が夜になっても点きません"
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
     # The stored photos (full and console size) carry no EXIF at all.
     assert len(report["photos"]) == 1
     stored = _media_files(app)
@@ -90,7 +86,7 @@ def test_location_first_then_photo_works_and_report_command_starts(app, resident
     reply = resident.tap(reply, "説明なし")
     reply = resident.tap(reply, "送信する")
     assert "受付番号" in reply["text"]
-    assert report_store.count_reports(_db(app)) == 1
+    assert report_store.count_reports(db_of(app)) == 1
 
 
 def test_location_without_report_still_finds_shelters(resident):
@@ -103,9 +99,9 @@ def test_cancel_at_any_step_deletes_draft_and_photos(app, resident):
     assert len(_media_files(app)) == 2
     reply = resident.say("やめる")
     assert "取り消しました" in reply["text"]
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
     assert _media_files(app) == []
-    assert report_store.count_reports(_db(app)) == 0
+    assert report_store.count_reports(db_of(app)) == 0
 
 
 def test_typed_address_is_the_place(app, resident):
@@ -117,14 +113,14 @@ def test_typed_address_is_the_place(app, resident):
     reply = resident.say("粗大ごみが置かれたまま")
     assert "若葉二丁目14番" in reply["text"] and "写真：0枚" in reply["text"]
     resident.tap(reply, "送信する")
-    report = report_store.list_reports(_db(app))[0]
+    report = report_store.list_reports(db_of(app))[0]
     assert report["address"] == "若葉二丁目14番 公園の入口" and report["area_code"] == "wakaba-2"
     assert report["lat"] is None and report["photos"] == []
 
 
 def test_orientation_is_applied_before_metadata_is_dropped(app, resident):
     resident.photo(jpeg_with_gps(size=(400, 200), orientation=6))  # 6 = rotate 90° clockwise to view
-    draft = report_store.get_draft(_db(app), USER)
+    draft = report_store.get_draft(db_of(app), USER)
     photo = draft["state"]["photos"][0]
     assert (photo["width"], photo["height"]) == (200, 400)
 
@@ -146,14 +142,14 @@ def test_video_or_file_instead_of_photo_is_refused_clearly(app, resident, kind):
     reply = resident.send(kind)
     assert "動画やファイルは受け付けできません" in reply["text"]
     assert "写真" in reply["text"]
-    assert report_store.count_reports(_db(app)) == 0
-    assert report_store.get_draft(_db(app), USER)["state"]["photos"] == []
+    assert report_store.count_reports(db_of(app)) == 0
+    assert report_store.get_draft(db_of(app), USER)["state"]["photos"] == []
 
 
 def test_non_image_bytes_are_refused_and_start_no_report(app, resident):
     reply = resident.photo(b"%PDF-1.4 not really a photo", content_type="image/jpeg")
     assert "画像として読み取れませんでした" in reply["text"]
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
     assert _media_files(app) == []
 
 
@@ -162,7 +158,7 @@ def test_photo_over_the_limit_is_refused(app, client, emulator, app_config):
     r = Resident(client, emulator, USER)
     reply = r.photo(jpeg_with_gps(size=(800, 800), noise=True))
     assert "大きすぎます" in reply["text"]
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
 
 
 def test_location_far_outside_the_ward_asks_to_confirm(app, resident):
@@ -174,7 +170,7 @@ def test_location_far_outside_the_ward_asks_to_confirm(app, resident):
     reply = resident.location(34.7025, 135.4959)
     reply = resident.tap(reply, "この場所で通報")
     assert "何の不具合" in reply["text"]
-    draft = report_store.get_draft(_db(app), USER)["state"]
+    draft = report_store.get_draft(db_of(app), USER)["state"]
     assert draft["outside_confirmed"] and draft["area_code"] is None
 
 
@@ -188,7 +184,7 @@ def test_content_api_500_is_retried(app, resident):
 def test_content_api_failing_tells_the_resident_and_leaves_nothing(app, resident):
     reply = resident.photo(jpeg_with_gps(), fail="500,500,500")
     assert "写真を受け取れませんでした" in reply["text"]
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
     calls = [r for r in resident.emulator.requests_log() if r.get("endpoint") == "content"]
     assert len(calls) == 3
 
@@ -202,7 +198,7 @@ def test_content_api_404_is_not_retried(app, resident):
     assert "期限が切れていました" in resident.last()["text"]
     calls = [r for r in resident.emulator.requests_log() if r.get("endpoint") == "content"]
     assert [c["status"] for c in calls] == [404]
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
 
 
 def test_second_photo_mid_flow_is_added_and_the_question_repeated(app, resident):
@@ -214,7 +210,7 @@ def test_second_photo_mid_flow_is_added_and_the_question_repeated(app, resident)
     resident.photo(jpeg_with_gps())
     reply = resident.photo(jpeg_with_gps())
     assert "写真は3枚まで" in reply["text"] and "何の不具合" in reply["text"]
-    assert len(report_store.get_draft(_db(app), USER)["state"]["photos"]) == 3
+    assert len(report_store.get_draft(db_of(app), USER)["state"]["photos"]) == 3
     assert len(_media_files(app)) == 6  # the refused fourth left no file behind
 
 
@@ -223,14 +219,14 @@ def test_postback_from_an_expired_flow_changes_nothing(app, resident):
     reply = resident.location(*INSIDE)
     kind_reply = reply
     # Thirty-one minutes later…
-    _db(app).execute("UPDATE report_drafts SET updated_at = updated_at - 31 * 60")
+    db_of(app).execute("UPDATE report_drafts SET updated_at = updated_at - 31 * 60")
     reply = resident.tap(kind_reply, "公園・遊具")
     assert "30分たったため取り消しました" in reply["text"]
-    assert report_store.get_draft(_db(app), USER) is None
+    assert report_store.get_draft(db_of(app), USER) is None
     assert _media_files(app) == []
     reply = resident.tap(kind_reply, "公園・遊具")  # the same old button again
     assert "受付は終了しています" in reply["text"]
-    assert report_store.count_reports(_db(app)) == 0
+    assert report_store.count_reports(db_of(app)) == 0
 
 
 def test_postback_of_a_finished_report_does_not_submit_twice(app, resident):
@@ -242,7 +238,7 @@ def test_postback_of_a_finished_report_does_not_submit_twice(app, resident):
     resident.tap(confirm, "送信する")
     reply = resident.tap(confirm, "送信する")
     assert "受付は終了しています" in reply["text"]
-    assert report_store.count_reports(_db(app)) == 1
+    assert report_store.count_reports(db_of(app)) == 1
 
 
 def test_daily_limit(app, resident):
@@ -260,7 +256,7 @@ def test_daily_limit(app, resident):
         reply = resident.tap(reply, "説明なし")
         resident.tap(reply, "送信する")
     assert "1日1件まで" in reply["text"]
-    assert report_store.count_reports(_db(app)) == 1
+    assert report_store.count_reports(db_of(app)) == 1
 
 
 def test_stored_photo_is_a_valid_upright_jpeg(app, resident):

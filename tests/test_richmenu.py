@@ -217,12 +217,6 @@ def test_sync_refuses_a_broken_file_and_keeps_the_menus(runner, emulator, tmp_pa
 # --- disaster mode ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
-
-
 RESIDENTS = [
     {"user_id": "U" + "a" * 32, "area": "midori-1", "lang": "ja"},
     {"user_id": "U" + "b" * 32, "area": "midori-1", "lang": "en"},

@@ -61,15 +61,14 @@ def _wait_menu(sim: str, user: str, chat_bar: str, seconds: float = 30) -> dict:
 def test_disaster_menu_follows_the_alert_for_the_area_in_the_simulator(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from common import security
     from store import Store
-    from store import admin as admin_store
     from store import residents as resident_store
+    from tests.conftest import create_staff
 
     db_url = f"sqlite:///{tmp_path / 'menu.db'}"
     store = Store(db_url)
     for name, role in (("oper1", "operator"), ("appr1", "approver")):
-        admin_store.create_user(store.db, name, role, security.hash_password("kuyakusho-Midori-2026"))
+        create_staff(store.db, name, role)
     resident_store.bulk_add_residents(
         store.db,
         [{"user_id": A, "area": "midori-1", "lang": "en"}, {"user_id": B, "area": "wakaba-1", "lang": "ja"}],

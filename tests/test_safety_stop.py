@@ -28,12 +28,6 @@ RESIDENTS = [
 ]
 
 
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
-
-
 def _add_residents(rt):
     resident_store.bulk_add_residents(
         rt.store.db,

@@ -22,12 +22,6 @@ pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
-def db(app):
-    with app.app_context():
-        yield runtime(app).store.db
-
-
-@pytest.fixture
 def sample_db(db):
     service.import_file(db, SAMPLE, by="test")
     return db

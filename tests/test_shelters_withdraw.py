@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from bot.runtime import runtime
 from shelters import service
 from store import audit
 from store import shelters as shelter_store
@@ -16,11 +15,9 @@ pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
-def db(app):
-    with app.app_context():
-        db = runtime(app).store.db
-        service.import_file(db, SAMPLE, by="test")
-        yield db
+def db(db):
+    service.import_file(db, SAMPLE, by="test")
+    return db
 
 
 def _sample_without(tmp_path, keep_rows):
@@ -141,11 +138,9 @@ def test_gsi_csv_and_geojson_are_one_source_and_never_withdraw_the_standard_file
 
 
 def test_console_offers_no_opening_announcement_for_a_withdrawn_shelter(app, db, tmp_path):
-    from common import security
-    from store import admin as admin_store
-    from tests.test_admin import PASSWORD, ROLE_USERS, logged_in
+    from tests.conftest import ROLE_USERS, create_staff, logged_in
 
-    admin_store.create_user(db, ROLE_USERS["operator"], "operator", security.hash_password(PASSWORD))
+    create_staff(db, ROLE_USERS["operator"], "operator")
     path, rows = _sample_without(tmp_path, lambda i: i != 0)
     op = logged_in(app, "operator")
     assert op.get(f"/admin/alerts/new?shelter={_sid(rows[0])}").status_code == 200

@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from bot.runtime import runtime
 from outbox import sender
 from store import residents as resident_store
 from store import surveys as survey_store
@@ -15,12 +14,6 @@ from surveys import service
 from tests.conftest import create_accounts, post_events, postback_event, text_event
 
 pytestmark = pytest.mark.both_engines
-
-
-@pytest.fixture
-def rt(app):
-    with app.app_context():
-        yield runtime(app)
 
 
 def residents(rt, n, area="midori-1", lang="ja", start=0):

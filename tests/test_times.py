@@ -13,7 +13,7 @@ import wardtime
 from bot.runtime import runtime
 from store import audit as audit_store
 from store import core as core_store
-from tests.test_admin import admin_app, clock, logged_in  # noqa: F401 - fixtures
+from tests.conftest import logged_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((ROOT / "admin" / "templates").rglob("*.html"))
@@ -101,7 +101,7 @@ def _assert_ward_times(page: str, tz: ZoneInfo, where: str) -> int:
 
 
 @pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/Sao_Paulo"])
-def test_every_console_page_shows_ward_time(admin_app, zone):  # noqa: F811
+def test_every_console_page_shows_ward_time(admin_app, zone):
     tz = ZoneInfo(zone)
     admin_app.config["WARD_TZ"] = tz
     stamps = _seed(admin_app)
@@ -129,7 +129,7 @@ def test_every_console_page_shows_ward_time(admin_app, zone):  # noqa: F811
     assert _assert_ward_times(detail, tz, "shelter history") >= 1
 
 
-def test_dashboard_days_are_the_wards_calendar_days(admin_app, clock):  # noqa: F811
+def test_dashboard_days_are_the_wards_calendar_days(admin_app, clock):
     """A question at 08:00 JST on the 2nd is the 2nd's, though it is still the 1st in UTC."""
     tz = ZoneInfo("Asia/Tokyo")
     db = runtime(admin_app).store.db
