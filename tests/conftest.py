@@ -45,6 +45,7 @@ __all__ = [
     "create_accounts",
     "create_staff",
     "csrf_of",
+    "deliver_alerts",
     "db_of",
     "follow",
     "image_event",
@@ -57,6 +58,7 @@ __all__ = [
     "post_events",
     "postback_event",
     "say",
+    "send_alert",
     "send_location",
     "sign",
     "tap",
@@ -87,6 +89,10 @@ class Emulator:
         r = self.http.get(f"{self.base_url}/_emulator/messages", params=params)
         r.raise_for_status()
         return r.json()["messages"]
+
+    def replies(self, to: str) -> list[dict[str, Any]]:
+        """The reply messages `to` got so far, oldest first."""
+        return [m["message"] for m in self.messages(to=to, kind="reply")]
 
     def texts(self, to: str) -> list[str]:
         return [m["message"].get("text") or m["message"].get("altText", "") for m in self.messages(to)]
@@ -332,6 +338,29 @@ def password_hash(password: str) -> str:
     from common import security
 
     return security.hash_password(password)
+
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+
+def deliver_alerts(rt, alert_id: int | str | None = None) -> Any:
+    """Run the alert delivery worker once (no rate limit; a retry waits 10 ms instead of seconds)."""
+    from alerts.worker import run_worker
+
+    alert_id = int(alert_id) if alert_id is not None else None
+    return run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
+
+
+def send_alert(rt, by: str = "tanaka", **fields: Any) -> int:
+    """An alert written by `by`, approved and started by suzuki, delivered once; returns its id."""
+    from alerts import service
+
+    db = rt.store.db
+    alert_id = service.create_alert(db, by=by, **fields)
+    service.approve(db, alert_id, "suzuki")
+    service.start_delivery(db, alert_id, "suzuki")
+    deliver_alerts(rt, alert_id)
+    return alert_id
 
 
 # --- the console: accounts, a settable clock, logging in ------------------------------------------

@@ -6,19 +6,17 @@ import pytest
 
 from bot.runtime import runtime
 from store import residents as resident_store
-from tests.conftest import logged_in, page_csrf
+from tests.conftest import deliver_alerts, logged_in, page_csrf
 
 pytest.importorskip("alerts.service")
 from alerts import service  # only with the alerts feature
-from alerts.worker import run_worker
 
 EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください https://evil.example/"
 
 
 def _deliver(app, alert_id):
-    rt = runtime(app)
     with app.app_context():
-        run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
+        deliver_alerts(runtime(app), alert_id)
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import pytest
 
 from bot.runtime import runtime
 from store import residents as resident_store
-from tests.conftest import csrf_of, logged_in, page_csrf
+from tests.conftest import csrf_of, deliver_alerts, logged_in, page_csrf
 
 pytest.importorskip("alerts.service")
-from alerts.worker import run_worker  # only with the alerts feature
 
 TESTER = "U" + "a" * 32
 EN_RESIDENT = "U" + "e" * 32
@@ -59,7 +58,7 @@ def _approve_send_and_deliver(admin_app, alert_id):
     assert ap.post(f"/admin/alerts/{alert_id}/send", data={"csrf_token": page_csrf(ap)}).status_code == 302
     rt = runtime(admin_app)
     with admin_app.app_context():
-        run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
+        deliver_alerts(rt, alert_id)
     assert ap.get(f"/admin/alerts/{alert_id}/status.json").get_json()["state"] == "sent"
 
 

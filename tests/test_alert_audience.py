@@ -14,11 +14,10 @@ import uuid
 import pytest
 
 from alerts import service
-from alerts.worker import run_worker
 from bot.runtime import runtime
 from store import audit
 from store import residents as resident_store
-from tests.conftest import create_accounts, post_events
+from tests.conftest import create_accounts, deliver_alerts, post_events
 
 pytestmark = pytest.mark.both_engines
 
@@ -96,7 +95,7 @@ def test_test_audience_exercise_reaches_only_the_testers(rt, runner, emulator, a
 
     # The cancel follows the same path: only the testers who got it.
     cancel_id = service.cancel(rt.store.db, alert_id, "tanaka", confirmed=True)
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=cancel_id, backoff_base=0.01)
+    deliver_alerts(rt, cancel_id)
     assert sorted(m["to"] for m in emulator.messages()) == [TESTER_A, TESTER_A, TESTER_B, TESTER_B]
     assert service.get_alert(rt.store.db, cancel_id)["test_audience"] == 1
 

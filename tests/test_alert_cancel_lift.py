@@ -8,11 +8,10 @@ import json
 import pytest
 
 from alerts import service
-from alerts.worker import run_worker
 from common.i18n import LANGUAGES
 from store import audit
 from store import residents as resident_store
-from tests.conftest import create_accounts
+from tests.conftest import create_accounts, deliver_alerts
 
 EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください https://evil.example/"
 
@@ -64,10 +63,6 @@ def _sent_order(rt, runner, template="evac_level4", extra=()):
     return alert_id
 
 
-def _deliver(rt, alert_id):
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=int(alert_id), backoff_base=0.01)
-
-
 def test_free_text_cancel_needs_a_second_person(rt, runner, emulator):
     """The probe's attack: one operator (the author) cancels with their own words and a link."""
     alert_id = _sent_order(rt, runner)
@@ -83,7 +78,7 @@ def test_free_text_cancel_needs_a_second_person(rt, runner, emulator):
         assert refused.exit_code != 0 and "別の担当者" in refused.output
     refused = _cli(runner, "alert", "send", cancel_id, ok=False)
     assert refused.exit_code != 0 and "承認されていません" in refused.output
-    _deliver(rt, cancel_id)
+    deliver_alerts(rt, cancel_id)
     assert len(emulator.messages()) == before
     assert not any("evil.example" in m["message"]["text"] for m in emulator.messages())
     # The original is not cancelled by a draft: it still counts as live.
@@ -113,7 +108,7 @@ def test_fixed_cancel_shows_text_and_count_then_asks(rt, runner, emulator):
     assert "【取消】先ほどのお知らせ「【警戒レベル4】避難指示」は、誤って送信したものです" in out.output
     assert "CANCELLED" in out.output  # the English text shown too
     assert service.status(rt.store.db, int(alert_id))["cancelled_by"] is None
-    _deliver(rt, alert_id)
+    deliver_alerts(rt, alert_id)
     assert len(emulator.messages()) == before
     with pytest.raises(service.CancelNotConfirmed):
         service.cancel(rt.store.db, int(alert_id), "suzuki")
@@ -137,7 +132,7 @@ def test_cancel_with_yes_prints_the_id_last(rt, runner, emulator):
     alert_id = _sent_order(rt, runner)
     out = _cli(runner, "alert", "cancel", alert_id, "--by", "tanaka", "--yes")
     cancel_id = int(out.output.strip().splitlines()[-1])
-    _deliver(rt, cancel_id)
+    deliver_alerts(rt, cancel_id)
     assert service.status(rt.store.db, cancel_id)["sent"] == 4
     listing = _cli(runner, "alert", "list").output
     line = [x for x in listing.splitlines() if x.strip().startswith(str(cancel_id))][0]
@@ -220,10 +215,10 @@ def test_a_lift_sent_by_mistake_can_be_cancelled_and_the_order_is_in_force_again
     lift_id = service.lift(db, alert_id, "tanaka")
     service.approve(db, lift_id, "suzuki")
     service.start_delivery(db, lift_id, "suzuki")
-    _deliver(rt, lift_id)
+    deliver_alerts(rt, lift_id)
     assert service.active_alerts_for(db, "midori-1") == []
     cancel_id = service.cancel(db, lift_id, "suzuki", confirmed=True)
-    _deliver(rt, cancel_id)
+    deliver_alerts(rt, cancel_id)
     cancel = service.get_alert(db, cancel_id)
     assert cancel["title"].startswith(f"取消：#{lift_id}「【解除】")
     assert [a["id"] for a in service.active_alerts_for(db, "midori-1")] == [alert_id]
@@ -238,10 +233,10 @@ def test_nothing_more_goes_out_about_a_cancelled_alert(rt, runner, emulator):
     service.approve(db, lift_id, "suzuki")
     draft_id = service.cancel(db, alert_id, "tanaka", body="確認中です")  # free text, awaiting approval
     cancel_id = service.cancel(db, alert_id, "suzuki", confirmed=True)
-    _deliver(rt, cancel_id)
+    deliver_alerts(rt, cancel_id)
     with pytest.raises(service.AlreadyCancelled):
         service.start_delivery(db, lift_id, "suzuki")
     assert service.get_alert(db, draft_id)["state"] == "withdrawn"  # moot: out of the approval queue
     before = len(emulator.messages())
-    _deliver(rt, lift_id)
+    deliver_alerts(rt, lift_id)
     assert len(emulator.messages()) == before

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from alerts import service
-from alerts.worker import run_worker
 from shelters import service as shelters
 from store import residents as resident_store
+from tests.conftest import deliver_alerts, send_alert
 
 SCHOOL_1 = "E131999000101"  # みどり区立みどり小学校, みどり一丁目
 SCHOOL_2 = "E131999000201"  # みどり区立みどり中学校, みどり二丁目
@@ -35,15 +35,6 @@ def _residents(rt):
     )
 
 
-def _send(rt, status="actual", **kw):
-    db = rt.store.db
-    alert_id = service.create_alert(db, by="tanaka", status=status, **kw)
-    service.approve(db, alert_id, "suzuki")
-    service.start_delivery(db, alert_id, "suzuki")
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
-    return alert_id
-
-
 def _received(emulator, uid):
     return [m["message"] for m in emulator.messages() if m["to"] == uid]
 
@@ -58,7 +49,7 @@ def test_evacuation_alert_comes_with_the_open_shelters_of_the_residents_area(rt,
     _residents(rt)
     shelters.set_status(db, SCHOOL_1, "open", by="sato")
     shelters.set_status(db, SCHOOL_2, "crowded", count=300, by="sato")
-    alert_id = _send(rt, **ORDER)
+    alert_id = send_alert(rt, **ORDER)
 
     m1 = _received(emulator, "Um1")
     assert len(m1) == 2 and m1[0]["text"].startswith("【警戒レベル4】")
@@ -95,7 +86,7 @@ def test_evacuation_alert_comes_with_the_open_shelters_of_the_residents_area(rt,
 
 def test_no_open_shelter_still_brings_the_location_button(rt, emulator):
     _residents(rt)
-    _send(rt, **ORDER)
+    send_alert(rt, **ORDER)
     (only,) = _received(emulator, "Um1")
     assert only["text"].startswith("【警戒レベル4】") and only["quickReply"]["items"][0]["action"]["type"] == "location"
 
@@ -103,14 +94,14 @@ def test_no_open_shelter_still_brings_the_location_button(rt, emulator):
 def test_drill_gets_the_button_but_no_real_shelter_list(rt, emulator):
     _residents(rt)
     shelters.set_status(rt.store.db, SCHOOL_1, "open", by="sato")
-    _send(rt, status="exercise", **ORDER)
+    send_alert(rt, status="exercise", **ORDER)
     (only,) = _received(emulator, "Um1")
     assert only["text"].startswith("【訓練】") and "quickReply" in only
 
 
 def test_ordinary_notice_has_no_guide(rt, emulator):
     _residents(rt)
-    _send(rt, headline="給水のお知らせ", body="みどり公園で給水します")
+    send_alert(rt, headline="給水のお知らせ", body="みどり公園で給水します")
     (only,) = _received(emulator, "Um1")
     assert "quickReply" not in only
 
@@ -128,7 +119,7 @@ def test_per_area_batches_are_exactly_once_when_line_fails_after_accepting(rt, e
     service.start_delivery(db, alert_id, "suzuki", batch_size=7)
     # Half the attempts are accepted by LINE and then answered 500: the retry (same key) gets 409.
     emulator.faults(rate_500_after_accept=0.5, seed=11, endpoints=["multicast"])
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
+    deliver_alerts(rt, alert_id)
     emulator.faults()
     per_user: dict[str, list[str]] = {}
     for m in emulator.messages():

@@ -8,21 +8,16 @@ import time
 import pytest
 
 from alerts import render, service
-from alerts.worker import run_worker
 from bot.runtime import runtime
 from store import alerts as alert_store
 from store import residents as resident_store
-from tests.conftest import create_accounts
+from tests.conftest import create_accounts, deliver_alerts
 
 pytestmark = pytest.mark.both_engines
 
 
 def add(rt, *rows):
     resident_store.bulk_add_residents(rt.store.db, [dict(r) for r in rows])
-
-
-def deliver(rt, alert_id=None):
-    return run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
 
 
 def approved_alert(rt, **kw):
@@ -65,7 +60,7 @@ def test_drill_cannot_go_out_as_actual(rt, emulator):
     for lang, messages in alert["texts"].items():
         assert messages[0]["text"].startswith("【訓練】"), lang
     service.start_delivery(db, alert_id, "suzuki")
-    deliver(rt, alert_id)
+    deliver_alerts(rt, alert_id)
     for uid in ("Uja", "Uen", "Uko"):
         (text,) = emulator.texts(uid)
         assert text.startswith("【訓練】") and text.count("【訓練】") == 2
@@ -145,7 +140,7 @@ def test_language_groups_and_targeting(rt, emulator):
     )
     assert groups["ja"]["count"] == 3  # Uja, Ustop and the resident with no language
     service.start_delivery(db, alert_id, "suzuki")
-    deliver(rt, alert_id)
+    deliver_alerts(rt, alert_id)
     assert "Evacuation instruction (避難指示)" in emulator.texts("Uen")[0]
     assert "Chỉ thị sơ tán (避難指示" in emulator.texts("Uvi")[0]
     assert "避難指示" in emulator.texts("Uja")[0] and len(emulator.texts("Unone")) == 1
@@ -165,14 +160,14 @@ def test_cancel_reaches_exactly_the_original_recipients(rt, emulator):
         rt, template="evac_level3", fields={"areas": "みどり一丁目", "hazard": "土砂災害"}, areas=["midori-1"]
     )
     service.start_delivery(db, alert_id, "suzuki", batch_size=7)
-    deliver(rt, alert_id)
+    deliver_alerts(rt, alert_id)
     assert len(service.active_alerts_for(db, "midori-1")) == 1
     assert service.active_alerts_for(db, "midori-1")[0]["hazard"] == "landslide"
     assert service.active_alerts_for(db, "wakaba-1") == []
     add(rt, {"user_id": "Ulate", "lang": "ja", "area": "midori-1"})  # joined after the alert
     cancel_id = service.cancel(db, alert_id, "tanaka", confirmed=True)  # one person, no second approval
     assert cancel_id != alert_id
-    deliver(rt)
+    deliver_alerts(rt)
     counts = emulator.delivery_counts()
     per_user = {m["to"]: 0 for m in emulator.messages()}
     for m in emulator.messages():
@@ -248,7 +243,7 @@ def test_alert_that_expires_while_sending_is_not_sent_late(rt, runner, emulator)
     service.start_delivery(db, alert_id, "suzuki", batch_size=2)
     # The worker was down until after the expiry: nothing goes out late.
     alert_store.update_alert(db, alert_id, expires_at=time.time() - 1)
-    deliver(rt, alert_id)
+    deliver_alerts(rt, alert_id)
     assert emulator.messages() == []
     st = service.status(db, alert_id)
     assert (st["total"], st["sent"], st["pending"], st["withdrawn"], st["state"]) == (6, 0, 0, 6, "sent")
@@ -260,7 +255,7 @@ def test_alert_that_expires_while_sending_is_not_sent_late(rt, runner, emulator)
     emulator.faults(monthly_limit=True)
     stopped = approved_alert(rt, headline="断水のお知らせ", body="午後は断水します")
     service.start_delivery(db, stopped, "suzuki")
-    deliver(rt, stopped)
+    deliver_alerts(rt, stopped)
     assert service.status(db, stopped)["state"] == "stopped"
     emulator.faults()
     alert_store.update_alert(db, stopped, expires_at=time.time() - 1)
@@ -288,7 +283,7 @@ def test_cancel_and_correction_reference_the_original(rt, emulator):
         rt, template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "flood"}, areas=["midori-1"]
     )
     service.start_delivery(db, alert_id, "suzuki")
-    deliver(rt, alert_id)
+    deliver_alerts(rt, alert_id)
     fix_id = service.correct(db, alert_id, "tanaka", fields={"areas": "みどり一丁目・二丁目"})
     fix = service.get_alert(db, fix_id)
     assert (fix["msg_type"], fix["references_id"], fix["template"]) == ("update", alert_id, "evac_level4")
@@ -296,7 +291,7 @@ def test_cancel_and_correction_reference_the_original(rt, emulator):
         service.approve(db, fix_id, "tanaka")
     service.approve(db, fix_id, "suzuki")
     service.start_delivery(db, fix_id, "suzuki")
-    deliver(rt, fix_id)
+    deliver_alerts(rt, fix_id)
     en = emulator.texts("Uc1")
     assert en[1].startswith("【訂正】CORRECTION") and "[Alert Level 4] Evacuation instruction" in en[1]
     assert "みどり一丁目・二丁目" in en[1] and "피난지시" in emulator.texts("Uc2")[1]
@@ -305,7 +300,7 @@ def test_cancel_and_correction_reference_the_original(rt, emulator):
     assert service.get_alert(db, cancel_id)["state"] == "draft"  # free text: a second person approves
     service.approve(db, cancel_id, "tanaka")
     service.start_delivery(db, cancel_id, "tanaka")
-    deliver(rt, cancel_id)
+    deliver_alerts(rt, cancel_id)
     assert emulator.texts("Uc2")[2].startswith("【取消】") and "피난지시" in emulator.texts("Uc2")[2]
     entries = __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{alert_id}")
     cancel_entry = [e for e in entries if e["action"] == "alert.cancel_draft"][0]

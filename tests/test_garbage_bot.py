@@ -30,10 +30,6 @@ def gomi(app, runner):
     return app
 
 
-def replies(emulator, user=USER):
-    return [m["message"] for m in emulator.messages(to=user) if m["kind"] == "reply"]
-
-
 def quick_actions(message):
     return [i["action"] for i in (message.get("quickReply") or {}).get("items", [])]
 

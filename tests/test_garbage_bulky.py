@@ -13,8 +13,8 @@ from garbage.bulky import FeeListInvalid, parse_fee_list, sticker_breakdown
 from garbage.service import ward_today
 from store import garbage as garbage_store
 from store import residents as resident_store
-from tests.conftest import db_of
-from tests.test_garbage_bot import SAMPLE, USER, quick_actions, say, tap
+from tests.conftest import db_of, say, tap
+from tests.test_garbage_bot import SAMPLE, USER, quick_actions
 
 OTHER = "U" + "8" * 32
 pytestmark = pytest.mark.both_engines

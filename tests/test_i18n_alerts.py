@@ -14,9 +14,9 @@ import string
 import pytest
 
 from alerts import service
-from alerts.worker import run_worker
 from common.i18n import LANGUAGES
 from store import residents as resident_store
+from tests.conftest import deliver_alerts
 
 # The official term of each level in each language (Cabinet Office multilingual terms).
 LEVEL4 = {
@@ -55,7 +55,7 @@ def _users(prefix: str) -> dict[str, str]:
 
 def _deliver(rt, alert_id):
     service.start_delivery(rt.store.db, alert_id, "suzuki")
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
+    deliver_alerts(rt, alert_id)
 
 
 def _placeholders(text: str) -> set[str]:

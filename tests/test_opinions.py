@@ -11,22 +11,10 @@ from opinions import service
 from outbox import sender
 from store import opinions as opinion_store
 from store import residents as resident_store
-from tests.conftest import make_event, post_events, postback_event, text_event
+from tests.conftest import make_event, post_events, say, tap
 
 pytestmark = pytest.mark.both_engines
 USER = "U" + "7" * 32
-
-
-def say(client, emulator, text, user=USER):
-    token = emulator.mint_token(user)
-    assert post_events(client, [text_event(user, text, token)]).status_code == 200
-    return emulator.messages(user)[-1]["message"]
-
-
-def tap(client, emulator, data, user=USER):
-    token = emulator.mint_token(user)
-    assert post_events(client, [postback_event(user, data, token)]).status_code == 200
-    return emulator.messages(user)[-1]["message"]
 
 
 def button(message, label):
@@ -37,15 +25,15 @@ def button(message, label):
 
 
 def send_opinion(client, emulator, text="公園のベンチが壊れています。修理をお願いします。", reply=True, user=USER):
-    msg = say(client, emulator, "意見", user)
-    msg = tap(client, emulator, button(msg, "公園・緑"), user)
+    msg = say(client, emulator, "意見", user)[-1]
+    msg = tap(client, emulator, button(msg, "公園・緑"), user)[-1]
     assert "【公園・緑】" in msg["text"]
-    msg = say(client, emulator, text, user)
+    msg = say(client, emulator, text, user)[-1]
     assert "写真" in msg["text"]
-    msg = tap(client, emulator, button(msg, "写真なし"), user)
-    msg = tap(client, emulator, button(msg, "回答を希望する" if reply else "回答は不要"), user)
+    msg = tap(client, emulator, button(msg, "写真なし"), user)[-1]
+    msg = tap(client, emulator, button(msg, "回答を希望する" if reply else "回答は不要"), user)[-1]
     assert "この内容で送りますか" in msg["text"]
-    msg = tap(client, emulator, button(msg, "送信する"), user)
+    msg = tap(client, emulator, button(msg, "送信する"), user)[-1]
     assert "受付番号は O-" in msg["text"]
     return int(msg["text"].split("O-")[1][:6])
 
@@ -83,12 +71,12 @@ def topics_of(rt):
 def test_a_department_that_asks_for_approval_holds_the_reply_for_a_second_person(rt, emulator, client):
     db = rt.store.db
     resident_store.bulk_add_residents(db, [{"user_id": USER, "area": "midori-1", "lang": "ja"}])
-    msg = say(client, emulator, "提案")
-    msg = tap(client, emulator, button(msg, "防災・防犯"))
+    msg = say(client, emulator, "提案")[-1]
+    msg = tap(client, emulator, button(msg, "防災・防犯"))[-1]
     say(client, emulator, "防災訓練を土曜にも開いてほしい")
-    msg = tap(client, emulator, button(emulator.messages(USER)[-1]["message"], "写真なし"))
-    msg = tap(client, emulator, button(msg, "回答を希望する"))
-    msg = tap(client, emulator, button(msg, "送信する"))
+    msg = tap(client, emulator, button(emulator.messages(USER)[-1]["message"], "写真なし"))[-1]
+    msg = tap(client, emulator, button(msg, "回答を希望する"))[-1]
+    msg = tap(client, emulator, button(msg, "送信する"))[-1]
     opinion_id = int(msg["text"].split("O-")[1][:6])
     tops = topics_of(rt)
     reply_id, sent_now = service.write_reply(
@@ -108,39 +96,39 @@ def test_a_department_that_asks_for_approval_holds_the_reply_for_a_second_person
 
 def test_stopping_halfway_keeps_the_text_for_a_day(rt, emulator, client):
     resident_store.bulk_add_residents(rt.store.db, [{"user_id": USER, "area": None, "lang": "ja"}])
-    msg = say(client, emulator, "意見")
+    msg = say(client, emulator, "意見")[-1]
     tap(client, emulator, button(msg, "道路・交通"))
     say(client, emulator, "駅前の横断歩道の信号が短すぎます")
     # The resident goes away and asks something else, then comes back.
     say(client, emulator, "住民票をとりたい")
-    msg = say(client, emulator, "意見")
+    msg = say(client, emulator, "意見")[-1]
     assert "書きかけのご意見があります" in msg["text"] and "横断歩道" in msg["text"]
-    msg = tap(client, emulator, button(msg, "続ける"))
+    msg = tap(client, emulator, button(msg, "続ける"))[-1]
     assert "写真" in msg["text"]
 
 
 def test_bad_input_emoji_only_huge_text_cancel_and_expired_buttons(rt, emulator, client):
     db = rt.store.db
     resident_store.bulk_add_residents(db, [{"user_id": USER, "area": "midori-1", "lang": "ja"}])
-    msg = say(client, emulator, "意見")
+    msg = say(client, emulator, "意見")[-1]
     tap(client, emulator, button(msg, "その他"))
-    assert "文字でご意見を書いてください" in say(client, emulator, "👍👍🎉")["text"]
+    assert "文字でご意見を書いてください" in say(client, emulator, "👍👍🎉")[-1]["text"]
     long = "区のサービスについて。" * 600  # 6,000 characters: LINE itself sends at most 5,000
-    msg = say(client, emulator, long[:5000])
-    msg = tap(client, emulator, button(msg, "写真なし"))
-    msg = tap(client, emulator, button(msg, "回答は不要"))
+    msg = say(client, emulator, long[:5000])[-1]
+    msg = tap(client, emulator, button(msg, "写真なし"))[-1]
+    msg = tap(client, emulator, button(msg, "回答は不要"))[-1]
     assert len(msg["text"]) < 1500  # the confirmation shows an excerpt, not 5,000 characters
-    msg = say(client, emulator, "やめる")
+    msg = say(client, emulator, "やめる")[-1]
     assert "やめました" in msg["text"]
     assert opinion_store.list_opinions(db, {}) == []
     # A button from the finished dialogue does nothing harmful.
-    assert "見つかりませんでした" in tap(client, emulator, "a=op&s=send")["text"]
+    assert "見つかりませんでした" in tap(client, emulator, "a=op&s=send")[-1]["text"]
 
 
 def test_photo_is_stored_without_exif(rt, emulator, client, tmp_path):
     db = rt.store.db
     resident_store.bulk_add_residents(db, [{"user_id": USER, "area": "midori-1", "lang": "ja"}])
-    msg = say(client, emulator, "意見")
+    msg = say(client, emulator, "意見")[-1]
     tap(client, emulator, button(msg, "公園・緑"))
     say(client, emulator, "遊具のペンキがはがれています")
     from tests.reports_helpers import has_exif, image_event, jpeg_with_gps, put_content
@@ -151,8 +139,8 @@ def test_photo_is_stored_without_exif(rt, emulator, client, tmp_path):
     post_events(client, [image_event(USER, emulator.mint_token(USER), message_id)])
     msg = emulator.messages(USER)[-1]["message"]
     assert "回答を希望しますか" in msg["text"], msg["text"]
-    msg = tap(client, emulator, button(msg, "回答は不要"))
-    msg = tap(client, emulator, button(msg, "送信する"))
+    msg = tap(client, emulator, button(msg, "回答は不要"))[-1]
+    msg = tap(client, emulator, button(msg, "送信する"))[-1]
     opinion_id = int(msg["text"].split("O-")[1][:6])
     op = service.get(db, opinion_id)
     from reports.service import Settings
@@ -184,12 +172,12 @@ def test_ten_a_day(rt, emulator, client):
         opinion_store.insert_opinion(
             db, {"user_id": USER, "author": "x", "topic": "other", "body": f"{i}", "created_at": time.time()}
         )
-    msg = say(client, emulator, "意見")
+    msg = say(client, emulator, "意見")[-1]
     tap(client, emulator, button(msg, "その他"))
-    msg = say(client, emulator, "もうひとつ")
-    msg = tap(client, emulator, button(msg, "写真なし"))
-    msg = tap(client, emulator, button(msg, "回答は不要"))
-    msg = tap(client, emulator, button(msg, "送信する"))
+    msg = say(client, emulator, "もうひとつ")[-1]
+    msg = tap(client, emulator, button(msg, "写真なし"))[-1]
+    msg = tap(client, emulator, button(msg, "回答は不要"))[-1]
+    msg = tap(client, emulator, button(msg, "送信する"))[-1]
     assert "1日10件まで" in msg["text"]
 
 

@@ -11,27 +11,13 @@ from common.i18n import LANGUAGES
 from common.i18n import alerts as alert_catalog
 from common.i18n import residents as resident_catalog
 from store import residents as resident_store
-from tests.conftest import make_event, post_events, postback_event, text_event
+from tests.conftest import make_event, post_events, tap, text_event
 
 pytestmark = pytest.mark.both_engines
 
 
-def _event(kind: str, user_id: str, token: str | None = None, **extra):
-    return make_event(kind, user_id, token, **extra)
-
-
-def last_reply(emulator, user_id):
-    msgs = [m["message"] for m in emulator.messages(to=user_id, kind="reply")]
-    return msgs[-1] if msgs else None
-
-
 def quick_data(message):
     return [i["action"].get("data") for i in message["quickReply"]["items"]]
-
-
-def send_postback(client, emulator, user_id, data):
-    assert post_events(client, [postback_event(user_id, data, emulator.mint_token(user_id))]).status_code == 200
-    return last_reply(emulator, user_id)
 
 
 def test_catalogs_complete():
@@ -44,19 +30,19 @@ def test_catalogs_complete():
 def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
     uid = "Ureg0001"
     emulator.add_user(uid, language="en")
-    post_events(client, [_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": False})])
-    msg = last_reply(emulator, uid)
+    post_events(client, [make_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": False})])
+    msg = emulator.replies(uid)[-1]
     assert "area" in msg["text"].lower()  # English from the profile
     data = quick_data(msg)
     assert len(data) <= 13 and any("area_page" in d for d in data)  # 18 areas: paged
-    page2 = send_postback(client, emulator, uid, [d for d in data if "area_page" in d][0])
+    page2 = tap(client, emulator, [d for d in data if "area_page" in d][0], uid)[-1]
     assert any("wakaba" in d or "a=area" in d for d in quick_data(page2))
-    msg = send_postback(client, emulator, uid, "a=area&v=midori-2&m=r")
+    msg = tap(client, emulator, "a=area&v=midori-2&m=r", uid)[-1]
     assert "language" in msg["text"].lower()
-    msg = send_postback(client, emulator, uid, "a=lang&v=vi&m=r")
+    msg = tap(client, emulator, "a=lang&v=vi&m=r", uid)[-1]
     assert "Hiện tại" in msg["text"]
-    msg = send_postback(client, emulator, uid, "a=topic&v=garbage&m=r")
-    msg = send_postback(client, emulator, uid, "a=reg_done&m=r")
+    msg = tap(client, emulator, "a=topic&v=garbage&m=r", uid)[-1]
+    msg = tap(client, emulator, "a=reg_done&m=r", uid)[-1]
     with app.app_context():
         db = runtime(app).store.db
         r = resident_store.get_resident(db, uid)
@@ -69,25 +55,25 @@ def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
     )
 
     # Follow again without unfollowing: nothing is asked again.
-    post_events(client, [_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": True})])
-    msg = last_reply(emulator, uid)
+    post_events(client, [make_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": True})])
+    msg = emulator.replies(uid)[-1]
     assert "quickReply" not in msg and "Chào mừng" in msg["text"]
 
     post_events(client, [text_event(uid, "設定", emulator.mint_token(uid))])
-    msg = last_reply(emulator, uid)
+    msg = emulator.replies(uid)[-1]
     assert any("a=set" in d for d in quick_data(msg))
-    send_postback(client, emulator, uid, "a=set&v=area")
-    send_postback(client, emulator, uid, "a=area&v=*&m=s")
+    tap(client, emulator, "a=set&v=area", uid)
+    tap(client, emulator, "a=area&v=*&m=s", uid)
     post_events(client, [text_event(uid, "配信停止", emulator.mint_token(uid))])
     with app.app_context():
         r = resident_store.get_resident(db, uid)
         assert r.area is None and r.delivery_stopped is True
-    assert "a=delivery&v=restart" in quick_data(last_reply(emulator, uid))
-    send_postback(client, emulator, uid, "a=delivery&v=restart")
+    assert "a=delivery&v=restart" in quick_data(emulator.replies(uid)[-1])
+    tap(client, emulator, "a=delivery&v=restart", uid)
     with app.app_context():
         assert resident_store.get_resident(db, uid).delivery_stopped is False
 
-    post_events(client, [_event("unfollow", uid)])
+    post_events(client, [make_event("unfollow", uid)])
     with app.app_context():
         assert resident_store.get_resident(db, uid) is None
         counts = resident_store.resident_counts(db)
@@ -97,8 +83,8 @@ def test_registration_flow_settings_stop_and_unfollow(app, client, emulator):
 
 def test_follow_without_profile_language(client, emulator):
     uid = "Unoprofile"  # unknown to the emulator: profile 404
-    post_events(client, [_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": False})])
-    msg = last_reply(emulator, uid)
+    post_events(client, [make_event("follow", uid, emulator.mint_token(uid), follow={"isUnblocked": False})])
+    msg = emulator.replies(uid)[-1]
     assert "地域" in msg["text"]
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import pytest
 
 from alerts import service
-from alerts.worker import run_worker
 from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from common.i18n import residents as resident_catalog
 from nlp.normalize import normalize
 from store import residents as resident_store
-from tests.conftest import post_events, postback_event, text_event
+from tests.conftest import deliver_alerts, say, send_alert, tap
 
 # (user id, area, delivery_stopped, safety_stopped)
 RESIDENTS = [
@@ -36,15 +35,6 @@ def _add_residents(rt):
             for u, area, d, s in RESIDENTS
         ],
     )
-
-
-def _send(rt, by="tanaka", **kw):
-    db = rt.store.db
-    alert_id = service.create_alert(db, by=by, **kw)
-    service.approve(db, alert_id, "suzuki")
-    service.start_delivery(db, alert_id, "suzuki")
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
-    return alert_id
 
 
 def _reached(emulator, alert_marker):
@@ -103,7 +93,7 @@ CASES = [
 @pytest.mark.parametrize("kw, status, marker, expected", CASES, ids=[c[2] + c[1] for c in CASES])
 def test_life_safety_alerts_reach_residents_who_stopped_ordinary_notices(rt, emulator, kw, status, marker, expected):
     _add_residents(rt)
-    alert_id = _send(rt, status=status, **kw)
+    alert_id = send_alert(rt, status=status, **kw)
     assert _reached(emulator, marker) == expected
     assert service.status(rt.store.db, alert_id)["total"] == len(expected)
     alert = service.get_alert(rt.store.db, alert_id)
@@ -122,11 +112,11 @@ def test_preview_counts_the_stopped_residents_it_still_reaches(rt):
 
 def test_cancel_of_a_life_safety_alert_reaches_the_stopped_residents_who_got_it(rt, emulator):
     _add_residents(rt)
-    alert_id = _send(
+    alert_id = send_alert(
         rt, template="evac_level4", fields={"areas": "みどり一丁目", "hazard": "洪水"}, status="actual", **MIDORI
     )
     cancel_id = service.cancel(rt.store.db, alert_id, "tanaka", confirmed=True)
-    run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=cancel_id, backoff_base=0.01)
+    deliver_alerts(rt, cancel_id)
     assert _reached(emulator, "【取消】") == ["Unoarea_stop", "Uon", "Ustop"]
 
 
@@ -145,21 +135,6 @@ def test_restart_clears_both_stops_and_safety_stop_needs_ordinary_stop(rt):
 # --- the dialogue -------------------------------------------------------------------------------
 
 
-def _reply(emulator, uid):
-    msgs = [m["message"] for m in emulator.messages(to=uid, kind="reply")]
-    return msgs[-1]
-
-
-def _say(client, emulator, uid, text):
-    assert post_events(client, [text_event(uid, text, emulator.mint_token(uid))]).status_code == 200
-    return _reply(emulator, uid)
-
-
-def _tap(client, emulator, uid, data):
-    assert post_events(client, [postback_event(uid, data, emulator.mint_token(uid))]).status_code == 200
-    return _reply(emulator, uid)
-
-
 def _quick(message):
     return {i["action"]["label"]: i["action"].get("data") for i in message["quickReply"]["items"]}
 
@@ -174,7 +149,7 @@ def test_stop_reply_says_what_still_arrives_and_full_stop_takes_a_warned_second_
     uid = "Udialog1"
     with app.app_context():
         resident_store.set_resident(runtime(app).store.db, uid, area="midori-1", reg_step=None)
-    msg = _say(client, emulator, uid, "配信停止")
+    msg = say(client, emulator, "配信停止", uid)[-1]
     assert _state(app, uid) == (True, False)
     for what in ("警戒レベル4以上", "避難指示", "緊急安全確保", "避難所の開設", "地震"):
         assert what in msg["text"], what
@@ -182,21 +157,21 @@ def test_stop_reply_says_what_still_arrives_and_full_stop_takes_a_warned_second_
     assert quick["配信再開"] == "a=delivery&v=restart" and quick["緊急情報も止める"] == "a=delivery&v=safety_warn"
 
     # First tap: only a warning; nothing changes.
-    warn = _tap(client, emulator, uid, "a=delivery&v=safety_warn")
+    warn = tap(client, emulator, "a=delivery&v=safety_warn", uid)[-1]
     assert "⚠" in warn["text"] and "命に関わる" in warn["text"]
     assert _state(app, uid) == (True, False)
-    kept = _tap(client, emulator, uid, "a=delivery&v=safety_keep")
+    kept = tap(client, emulator, "a=delivery&v=safety_keep", uid)[-1]
     assert "これまでどおり届きます" in kept["text"] and _state(app, uid) == (True, False)
 
     # The explicit second step stops life-safety alerts too; the reply says they will not come.
-    _tap(client, emulator, uid, "a=delivery&v=safety_warn")
-    done = _tap(client, emulator, uid, "a=delivery&v=safety_stop")
+    tap(client, emulator, "a=delivery&v=safety_warn", uid)
+    done = tap(client, emulator, "a=delivery&v=safety_stop", uid)[-1]
     assert _state(app, uid) == (True, True) and "届きません" in done["text"]
-    again = _say(client, emulator, uid, "配信停止")  # does not pretend alerts still come
+    again = say(client, emulator, "配信停止", uid)[-1]  # does not pretend alerts still come
     assert "届きません" in again["text"] and _state(app, uid) == (True, True)
-    settings = _say(client, emulator, uid, "設定")
+    settings = say(client, emulator, "設定", uid)[-1]
     assert "すべて停止中" in settings["text"]
-    _say(client, emulator, uid, "配信再開")
+    say(client, emulator, "配信再開", uid)
     assert _state(app, uid) == (False, False)
 
 
@@ -207,7 +182,7 @@ def test_stop_phrasings_are_the_same_command(app, client, emulator, text):
     uid = "Uphrase1"
     with app.app_context():
         resident_store.set_resident(runtime(app).store.db, uid, area="midori-1", reg_step=None)
-    msg = _say(client, emulator, uid, text)
+    msg = say(client, emulator, text, uid)[-1]
     assert _state(app, uid) == (True, False)
     assert msg["text"] == resident_catalog.MESSAGES["ja"]["delivery_stopped_msg"]
 
@@ -219,7 +194,7 @@ def test_questions_about_notification_cards_are_not_a_stop(app, client, emulator
     uid = "Ucard0001"
     with app.app_context():
         resident_store.set_resident(runtime(app).store.db, uid, area="midori-1", reg_step=None)
-    msg = _say(client, emulator, uid, text)
+    msg = say(client, emulator, text, uid)[-1]
     assert _state(app, uid) == (False, False)
     assert "配信を止めました" not in msg["text"]
 

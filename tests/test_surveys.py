@@ -11,7 +11,7 @@ from outbox import sender
 from store import residents as resident_store
 from store import surveys as survey_store
 from surveys import service
-from tests.conftest import create_accounts, post_events, postback_event, text_event
+from tests.conftest import create_accounts, post_events, tap, text_event
 
 pytestmark = pytest.mark.both_engines
 
@@ -30,12 +30,6 @@ def buttons(emulator, user):
     """The quick-reply postbacks of the newest message the user received."""
     msg = emulator.messages(user)[-1]["message"]
     return [(i["action"]["label"], i["action"]["data"]) for i in msg.get("quickReply", {}).get("items", [])]
-
-
-def tap(client, emulator, user, data):
-    token = emulator.mint_token(user)
-    assert post_events(client, [postback_event(user, data, token)]).status_code == 200
-    return emulator.texts(user)[-1]
 
 
 def test_cli_contract_create_approve_send_results_close(runner, rt, emulator, client, app):
@@ -59,12 +53,12 @@ def test_cli_contract_create_approve_send_results_close(runner, rt, emulator, cl
 
     label, data = buttons(emulator, users[0])[1]
     assert label == "ふつう"
-    assert "ありがとうございました" in tap(client, emulator, users[0], data)
+    assert "ありがとうございました" in tap(client, emulator, data, users[0])[-1]["text"]
     res = json.loads(runner.invoke(args=["survey", "results", str(survey_id), "--json"]).output)
     assert res["sent"] == 30 and res["answered"] == 1 and res["counts"] == {"満足": 0, "ふつう": 1, "不満": 0}
 
     assert runner.invoke(args=["survey", "close", str(survey_id), "--by", "tanaka"]).exit_code == 0
-    assert "受付は終了しました" in tap(client, emulator, users[1], buttons(emulator, users[1])[0][1])
+    assert "受付は終了しました" in tap(client, emulator, buttons(emulator, users[1])[0][1], users[1])[-1]["text"]
     assert json.loads(runner.invoke(args=["survey", "results", str(survey_id), "--json"]).output)["answered"] == 1
 
 
@@ -89,12 +83,12 @@ def test_three_hundred_residents_tap_some_twice_some_change_results_exact(rt, em
     for user in users[:240]:
         options = buttons(emulator, user)
         choice = rng.randrange(3)
-        tap(client, emulator, user, options[choice][1])
+        tap(client, emulator, options[choice][1], user)
         if rng.random() < 0.2:  # tapped twice
-            tap(client, emulator, user, options[choice][1])
+            tap(client, emulator, options[choice][1], user)
         if rng.random() < 0.2:  # changed their mind: the later tap wins
             choice = (choice + 1) % 3
-            tap(client, emulator, user, options[choice][1])
+            tap(client, emulator, options[choice][1], user)
         final[user] = choice
     res = service.results(db, survey_id)
     want = {label: sum(1 for c in final.values() if c == i) for i, label in enumerate(["自習室", "カフェ", "子ども室"])}
@@ -114,11 +108,11 @@ def test_a_tap_by_someone_the_survey_was_not_sent_to_answers_for_nobody(rt, emul
     service.start_sending(db, survey_id, "tanaka", invitation)
     sender.deliver_due(rt.store, rt.line)
     data = buttons(emulator, asked[0])[0][1]  # a forwarded button carries no user: the tapper answers
-    assert "お送りした方だけ" in tap(client, emulator, outsider, data)
+    assert "お送りした方だけ" in tap(client, emulator, data, outsider)[-1]["text"]
     assert service.results(db, survey_id)["answered"] == 0
     # A forged postback with absurd numbers is an unknown survey, not a crash.
-    assert "見つかりませんでした" in tap(client, emulator, asked[0], "a=sv&s=99999999999999999999&q=0&o=0")
-    assert "見つかりませんでした" in tap(client, emulator, asked[0], f"a=sv&s={survey_id}&q=0&o=7")
+    assert "見つかりませんでした" in tap(client, emulator, "a=sv&s=99999999999999999999&q=0&o=0", asked[0])[-1]["text"]
+    assert "見つかりませんでした" in tap(client, emulator, f"a=sv&s={survey_id}&q=0&o=7", asked[0])[-1]["text"]
 
 
 def test_every_question_kind_one_at_a_time_with_free_text(rt, emulator, client):
@@ -144,13 +138,13 @@ def test_every_question_kind_one_at_a_time_with_free_text(rt, emulator, client):
     first = emulator.texts(user)[-1]
     assert "[Survey]" in first and "Which facility?" in first and "(1/4)" in first
     assert [label for label, _ in buttons(emulator, user)] == ["Library", "Gym"]
-    assert "(2/4)" in tap(client, emulator, user, buttons(emulator, user)[1][1])
+    assert "(2/4)" in tap(client, emulator, buttons(emulator, user)[1][1], user)[-1]["text"]
     multi = buttons(emulator, user)
-    tap(client, emulator, user, multi[0][1])
-    tap(client, emulator, user, buttons(emulator, user)[2][1])
+    tap(client, emulator, multi[0][1], user)
+    tap(client, emulator, buttons(emulator, user)[2][1], user)
     assert [label for label, _ in buttons(emulator, user)][:3] == ["✓ 児童手当", "医療費助成", "✓ 保育料無償化"]
-    assert "(3/4)" in tap(client, emulator, user, buttons(emulator, user)[-1][1])  # Done
-    assert "(4/4)" in tap(client, emulator, user, buttons(emulator, user)[4][1])  # rating 5
+    assert "(3/4)" in tap(client, emulator, buttons(emulator, user)[-1][1], user)[-1]["text"]  # Done
+    assert "(4/4)" in tap(client, emulator, buttons(emulator, user)[4][1], user)[-1]["text"]  # rating 5
     token = emulator.mint_token(user)
     post_events(client, [text_event(user, "駅前に駐輪場を増やしてください🚲", token)])
     assert "Thank you for answering" in emulator.texts(user)[-1]
@@ -188,7 +182,7 @@ def test_unfollow_forgets_who_was_asked_but_keeps_anonymous_answers(rt, emulator
 
     service.start_sending(db, survey_id, "tanaka", invitation)
     sender.deliver_due(rt.store, rt.line)
-    tap(client, emulator, user, buttons(emulator, user)[0][1])
+    tap(client, emulator, buttons(emulator, user)[0][1], user)
     resident_store.delete_resident(db, user)
     assert not survey_store.is_recipient(db, survey_id, user)
     assert service.results(db, survey_id)["answered"] == 1

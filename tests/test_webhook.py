@@ -7,7 +7,7 @@ import logging
 from urllib.parse import parse_qs
 
 from bot.runtime import runtime
-from tests.conftest import SECRET, TOKEN, post_events, postback_event, sign, text_event
+from tests.conftest import SECRET, TOKEN, post_events, postback_event, say, sign, text_event
 
 USER = "U" + "1" * 32
 
@@ -15,17 +15,6 @@ USER = "U" + "1" * 32
 def postback_id(action: dict) -> str:
     """The FAQ id a quick-reply postback action carries."""
     return parse_qs(action["data"])["id"][0]
-
-
-def replies(emulator, user=USER):
-    return [m for m in emulator.messages(to=user) if m["kind"] == "reply"]
-
-
-def ask(client, emulator, text, user=USER):
-    token = emulator.mint_token(user)
-    resp = post_events(client, [text_event(user, text, token)])
-    assert resp.status_code == 200
-    return [m["message"] for m in emulator.messages(to=user) if m["kind"] == "reply"][-1]
 
 
 def test_forged_signature_is_400_and_calls_nothing(client, emulator):
@@ -77,7 +66,7 @@ def test_empty_events_verification_request_is_200(client):
 
 
 def test_question_gets_the_right_answer_with_feedback_buttons(client, emulator, app):
-    msg = ask(client, emulator, "粗大ごみを出したいんだけど")
+    msg = say(client, emulator, "粗大ごみを出したいんだけど", USER)[-1]
     assert "粗大ごみ" in msg["text"]
     labels = [i["action"]["label"] for i in msg["quickReply"]["items"]]
     assert labels == ["解決した", "解決しない"]
@@ -93,11 +82,11 @@ def test_same_event_delivered_twice_gets_one_reply(client, emulator):
     assert post_events(client, [event]).status_code == 200
     event["deliveryContext"]["isRedelivery"] = True
     assert post_events(client, [event]).status_code == 200
-    assert len(replies(emulator)) == 1
+    assert len(emulator.replies(USER)) == 1
 
 
 def test_fallback_is_honest_and_logged_without_user_id(client, emulator, app):
-    msg = ask(client, emulator, "火星への移住ビザの取り方")
+    msg = say(client, emulator, "火星への移住ビザの取り方", USER)[-1]
     assert "お答えできませんでした" in msg["text"]
     assert app.config["CONTACT_PHONE"] in msg["text"]
     db = runtime(app).store.db
@@ -110,13 +99,13 @@ def test_fallback_is_honest_and_logged_without_user_id(client, emulator, app):
 
 
 def test_feedback_postback_is_stored(client, emulator, app):
-    msg = ask(client, emulator, "粗大ごみを出したい")
+    msg = say(client, emulator, "粗大ごみを出したい", USER)[-1]
     no = msg["quickReply"]["items"][1]["action"]
     post_events(client, [postback_event(USER, no["data"], emulator.mint_token(USER))])
     db = runtime(app).store.db
     fb = list(db.query("select * from feedback"))
     assert len(fb) == 1 and fb[0]["helpful"] == 0 and fb[0]["query_log_id"] is not None
-    assert "お問い合わせ" in replies(emulator)[-1]["message"]["text"]
+    assert "お問い合わせ" in emulator.replies(USER)[-1]["text"]
 
 
 def test_suggestions_have_short_labels_and_choosing_one_answers_it(app_config, emulator, monkeypatch):
@@ -137,7 +126,7 @@ def test_suggestions_have_short_labels_and_choosing_one_answers_it(app_config, e
             vague = q
             break
     assert vague is not None, "no vague query produced もしかして"
-    msg = ask(client, emulator, vague)
+    msg = say(client, emulator, vague, USER)[-1]
     items = msg["quickReply"]["items"]
     assert 2 <= len(items) <= 5
     for item in items:
@@ -145,22 +134,22 @@ def test_suggestions_have_short_labels_and_choosing_one_answers_it(app_config, e
     first = items[0]["action"]
     assert first["displayText"]  # the full question is what the resident appears to send
     post_events(client, [postback_event(USER, first["data"], emulator.mint_token(USER))])
-    answer = replies(emulator)[-1]["message"]
+    answer = emulator.replies(USER)[-1]
     chosen_id = postback_id(first)
     assert index.get(chosen_id).answer.strip()[:20] in answer["text"]
 
 
 def test_greeting_thanks_and_help(client, emulator):
-    assert "こんにちは" in ask(client, emulator, "こんにちは")["text"]
-    assert "どういたしまして" in ask(client, emulator, "ありがとうございます！")["text"]
-    assert "使い方" in ask(client, emulator, "ヘルプ")["text"]
+    assert "こんにちは" in say(client, emulator, "こんにちは", USER)[-1]["text"]
+    assert "どういたしまして" in say(client, emulator, "ありがとうございます！", USER)[-1]["text"]
+    assert "使い方" in say(client, emulator, "ヘルプ", USER)[-1]["text"]
 
 
 def test_standby_mode_gets_no_reply(client, emulator):
     event = text_event(USER, "粗大ごみを出したい", emulator.mint_token(USER))
     event["mode"] = "standby"
     assert post_events(client, [event]).status_code == 200
-    assert replies(emulator) == []
+    assert emulator.replies(USER) == []
 
 
 def test_reply_failure_still_answers_200(client, emulator):
@@ -177,8 +166,8 @@ def test_line_500_on_reply_keeps_webhook_200(client, emulator):
 
 def test_logs_hold_no_secrets_ids_or_message_bodies(client, emulator, caplog):
     caplog.set_level(logging.DEBUG)
-    ask(client, emulator, "住民票をコンビニで取りたい")
-    ask(client, emulator, "こんにちは")
+    say(client, emulator, "住民票をコンビニで取りたい", USER)
+    say(client, emulator, "こんにちは", USER)
     # The emulator's own access log (werkzeug) is the "LINE platform" side, not ours.
     text = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records if r.name != "werkzeug")
     assert "bot.answer_worker" in {r.name for r in caplog.records}
@@ -202,7 +191,7 @@ def test_sticker_gets_a_polite_text_prompt(client, emulator):
         "quoteToken": "q",
     }
     post_events(client, [event])
-    assert "文章で送って" in replies(emulator)[-1]["message"]["text"]  # a reaction, acknowledged
+    assert "文章で送って" in emulator.replies(USER)[-1]["text"]  # a reaction, acknowledged
 
 
 def _find(index, queries, want):
@@ -227,7 +216,7 @@ def test_close_runner_ups_are_offered_under_the_answer_and_related_questions_und
     # An answer that comes with close runner-ups: they are listed and one tap away.
     q, d = _find(index, queries, lambda d: d.kind == "answer" and d.candidates)
     assert q is not None, "no dev question produced an answer with close runner-ups"
-    msg = ask(client, emulator, q)
+    msg = say(client, emulator, q, USER)[-1]
     assert d.hit.entry.answer.strip()[:20] in msg["text"]
     items = msg["quickReply"]["items"]
     assert [i["action"]["label"] for i in items[:2]] == ["解決した", "解決しない"]
@@ -236,11 +225,11 @@ def test_close_runner_ups_are_offered_under_the_answer_and_related_questions_und
     for h in d.candidates:
         assert h.entry.question in msg["text"]
     post_events(client, [postback_event(USER, items[2]["action"]["data"], emulator.mint_token(USER))])
-    assert d.candidates[0].entry.answer.strip()[:20] in replies(emulator)[-1]["message"]["text"]
+    assert d.candidates[0].entry.answer.strip()[:20] in emulator.replies(USER)[-1]["text"]
     # "I don't know" stays honest (contact shown) but lists the entries that came close.
     q, d = _find(index, queries, lambda d: d.kind == "fallback" and d.candidates)
     assert q is not None, "no dev question produced a fallback with related questions"
-    msg = ask(client, emulator, q)
+    msg = say(client, emulator, q, USER)[-1]
     assert "お答えできませんでした" in msg["text"] and app.config["CONTACT_PHONE"] in msg["text"]
     offered = [postback_id(i["action"]) for i in msg["quickReply"]["items"]]
     assert offered == [h.entry.id for h in d.candidates]
