@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from bot.runtime import runtime
 from common import security
+from common.runtime import services
 
 
 def actor(by: str, action: str) -> str:
     """The checked name for `--by` (see security.check_actor), or a clear CLI error."""
     try:
-        return security.check_actor(runtime().store.db, by, action)
+        return security.check_actor(services().store.db, by, action)
     except security.ActorRefused as exc:
         raise click.ClickException(str(exc)) from None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from bot.runtime import runtime
 from common import security
+from common.runtime import services
 from store import admin as admin_store
 from store import audit as audit_store
 
@@ -14,7 +14,7 @@ users_cli = AppGroup("users", help="Manage console accounts (admin, staff, opera
 
 
 def _db():
-    return runtime().store.db
+    return services().store.db
 
 
 def _clean_name(name: str) -> str:

@@ -8,12 +8,14 @@ asks `services()` (features) or `bot.runtime.runtime()` (the bot and above), whi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from common.areas import Areas
-from common.line_api import LineApi
-from store import Store
+if TYPE_CHECKING:  # a command that needs only the store does not load the LINE SDK
+    from common.areas import Areas
+    from common.line_api import LineApi
+    from store import Store
 
 _KEY = "madoguchi"
 
