@@ -33,27 +33,22 @@ def add_tester(
 ) -> bool:
     """Put a staff phone (LINE user id) in the test audience; False when it was already there (note updated)."""
     user_id = _check_user_id(user_id)
+    ref = _tester_ref(user_id, secret)  # before any write: no change goes unaudited
     if not (by or "").strip():
         raise InvalidAlert(["登録する担当者を入力してください"])
     note = (note or "").strip()[:FIELD_MAX] or None
     created = alert_store.add_tester(db, user_id, by.strip(), note)
-    audit.record(
-        db,
-        by.strip(),
-        "alert.tester_add" if created else "alert.tester_update",
-        _tester_ref(user_id, secret),
-        {"note": note},
-        source,
-    )
+    audit.record(db, by.strip(), "alert.tester_add" if created else "alert.tester_update", ref, {"note": note}, source)
     return created
 
 
 def remove_tester(db: Database, user_id: str, by: str, source: str = "cli", *, secret: str) -> bool:
     """Take a LINE user id out of the test audience; False when it was not in it."""
     user_id = (user_id or "").strip()
+    ref = _tester_ref(user_id, secret)
     removed = alert_store.remove_tester(db, user_id)
     if removed:
-        audit.record(db, (by or "-").strip(), "alert.tester_remove", _tester_ref(user_id, secret), None, source)
+        audit.record(db, (by or "-").strip(), "alert.tester_remove", ref, None, source)
     return removed
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from alerts import service
 from bot.runtime import runtime
+from common.pseudonym import hash_user
 from store import audit
 from store import residents as resident_store
 from tests.conftest import create_accounts, deliver_alerts, post_events
@@ -173,3 +174,17 @@ def test_unfollow_removes_the_tester(app, client, emulator):
         assert [r["user_id"] for r in service.list_testers(rt.store.db)] == [TESTER_B]
         n = rt.store.db.execute("SELECT COUNT(*) FROM alert_testers WHERE user_id = ?", [TESTER_A]).fetchone()[0]
         assert n == 0
+
+
+def test_the_tester_pseudonym_is_salted_with_the_apps_secret(rt, runner, app):
+    create_accounts(app, tanaka="operator")
+    _cli_ok(runner, "alert", "testers", "add", TESTER_A, "--by", "tanaka")
+    _cli_ok(runner, "alert", "testers", "remove", TESTER_A, "--by", "tanaka")
+    targets = {e["action"]: e["target"] for e in audit.entries(rt.store.db, action_prefix="alert.tester")}
+    expected = "tester:" + hash_user(TESTER_A, app.config["SECRET_KEY"])
+    assert targets == {"alert.tester_add": expected, "alert.tester_remove": expected}
+    assert TESTER_A not in json.dumps(targets)
+    # Without the app's secret there is no pseudonym (it was salted with an empty key).
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        service.add_tester(rt.store.db, TESTER_B, "tanaka", secret="")
+    assert service.list_testers(rt.store.db) == []

@@ -305,3 +305,17 @@ def test_cancel_and_correction_reference_the_original(rt, emulator):
     entries = __import__("store.audit", fromlist=["entries"]).entries(db, target=f"alert:{alert_id}")
     cancel_entry = [e for e in entries if e["action"] == "alert.cancel_draft"][0]
     assert cancel_entry["actor"] == "suzuki" and cancel_entry["at"] > 0
+
+
+@pytest.mark.parametrize(("minutes", "sent"), [("5", False), ("60", True)])
+def test_the_configured_staleness_reaches_the_send_command(app_config, emulator, minutes, sent):
+    from webhook import create_app
+
+    app = create_app({**app_config, "ALERT_STALE_MINUTES": minutes})  # a string, as from the environment
+    create_accounts(app, tanaka="operator", suzuki="approver")
+    with app.app_context():
+        alert_id = approved_alert(runtime(app), headline="給水のお知らせ", body="みどり公園で給水を行います")
+        alert_store.update_alert(runtime(app).store.db, alert_id, approved_at=time.time() - 10 * 60)
+    out = app.test_cli_runner().invoke(args=["alert", "send", str(alert_id), "--by", "suzuki"])
+    assert (out.exit_code == 0) is sent, out.output
+    assert ("もう一度承認" in out.output) is not sent
