@@ -67,7 +67,7 @@ def _form_questions(form) -> tuple[list[surveys.Question], list[str]]:
             continue
         kind = form.get(f"q{i}_kind") or QuestionKind.SINGLE
         options = [o.strip() for o in (form.get(f"q{i}_options") or "").splitlines() if o.strip()]
-        if kind not in surveys.KINDS:
+        if kind not in QUESTION_KIND:
             problems.append(f"質問{i + 1}: 種類を選んでください")
             continue
         questions.append(surveys.make_question(kind, text, options))
