@@ -351,14 +351,14 @@ def deliver_alerts(rt, alert_id: int | str | None = None) -> Any:
     return run_worker(rt.store, rt.line, once=True, rate_limit_rps=None, alert_id=alert_id, backoff_base=0.01)
 
 
-def send_alert(rt, by: str = "tanaka", **fields: Any) -> int:
-    """An alert written by `by`, approved and started by suzuki, delivered once; returns its id."""
+def send_alert(rt, by: str = "tanaka", approver: str = "suzuki", **fields: Any) -> int:
+    """An alert written by `by`, approved and started by `approver`, delivered once; returns its id."""
     from alerts import service
 
     db = rt.store.db
     alert_id = service.create_alert(db, by=by, **fields)
-    service.approve(db, alert_id, "suzuki")
-    service.start_delivery(db, alert_id, "suzuki")
+    service.approve(db, alert_id, approver)
+    service.start_delivery(db, alert_id, approver)
     deliver_alerts(rt, alert_id)
     return alert_id
 

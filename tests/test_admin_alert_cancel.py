@@ -6,10 +6,9 @@ import pytest
 
 from bot.runtime import runtime
 from store import residents as resident_store
-from tests.conftest import deliver_alerts, logged_in, page_csrf
+from tests.conftest import deliver_alerts, logged_in, page_csrf, send_alert
 
 pytest.importorskip("alerts.service")
-from alerts import service  # only with the alerts feature
 
 EVIL = "【緊急】…今すぐ桜ヶ丘中学校へ避難してください https://evil.example/"
 
@@ -34,17 +33,8 @@ def order(admin_app):
                 {"user_id": "Uc4", "lang": "vi", "area": None},
             ],
         )
-        alert_id = service.create_alert(
-            db,
-            by="oper1",
-            template="evac_level4",
-            fields={"areas": "みどり一丁目", "hazard": "洪水"},
-            areas=["midori-1"],
-        )
-        service.approve(db, alert_id, "appr1")
-        service.start_delivery(db, alert_id, "appr1")
-    _deliver(admin_app, alert_id)
-    return alert_id
+        fields = {"areas": "みどり一丁目", "hazard": "洪水"}
+        return send_alert(rt, by="oper1", approver="appr1", template="evac_level4", fields=fields, areas=["midori-1"])
 
 
 def test_cancel_needs_the_confirmation_page(admin_app, order, emulator):

@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import dev
 
 
+@pytest.mark.slow  # a new process loads the whole app
 def test_printed_cli_lines_reach_the_instance_make_run_starts(tmp_path: Path):
     lines = dev.cli_lines()
     exports = dict(pair.split("=", 1) for line in lines if line.startswith("export ") for pair in shlex.split(line)[1:])

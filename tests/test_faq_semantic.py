@@ -169,6 +169,7 @@ print(cache.embedded)
 """
 
 
+@pytest.mark.slow  # three processes each load the embedding model
 def test_workers_starting_together_embed_each_text_once(tmp_path: Path) -> None:
     """Two fresh processes (gunicorn workers) build the same FAQ at once: one embeds, one reads."""
     import subprocess

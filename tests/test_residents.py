@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from alerts import service
-from alerts.worker import run_worker
 from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from common.i18n import alerts as alert_catalog
 from common.i18n import residents as resident_catalog
 from store import residents as resident_store
-from tests.conftest import make_event, post_events, tap, text_event
+from tests.conftest import make_event, post_events, send_alert, tap, text_event
 
 pytestmark = pytest.mark.both_engines
 
@@ -94,16 +93,8 @@ def test_disaster_mode_puts_the_alert_first(app, client, emulator):
         db = rt.store.db
         resident_store.set_resident(db, "Uin", area="midori-1", lang="en", lang_source="choice", reg_step=None)
         resident_store.set_resident(db, "Uout", area="wakaba-1", lang="ja", reg_step=None)
-        alert_id = service.create_alert(
-            db,
-            by="tanaka",
-            template="evac_level4",
-            fields={"areas": "みどり一丁目", "hazard": "洪水"},
-            areas=["midori-1"],
-        )
-        service.approve(db, alert_id, "suzuki")
-        service.start_delivery(db, alert_id, "suzuki")
-        run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
+        fields = {"areas": "みどり一丁目", "hazard": "洪水"}
+        alert_id = send_alert(rt, template="evac_level4", fields=fields, areas=["midori-1"])
         active = service.active_alerts_for(db, "midori-1")
         assert active[0]["hazard"] == "flood"
     post_events(client, [text_event("Uin", "粗大ごみを出したい", emulator.mint_token("Uin"))])

@@ -13,7 +13,7 @@ from bot.runtime import runtime
 from common.i18n import LANGUAGES
 from common.i18n.shelters import MESSAGES
 from shelters import service
-from tests.conftest import say, send_location
+from tests.conftest import say, send_alert, send_location
 from tests.test_shelters_fixtures import SAMPLE
 
 USER = "U" + "5" * 32
@@ -170,7 +170,6 @@ def test_many_long_shelters_stay_under_the_flex_size(app):
 def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
     """A real, approved and delivered 避難指示 for fire in the resident's area picks fire-safe shelters."""
     from alerts import service as alerts_service
-    from alerts.worker import run_worker
     from store import residents as resident_store
 
     with app.app_context():
@@ -181,16 +180,8 @@ def test_active_alert_hazard_picks_suitable_shelters(client, emulator, app):
             service.set_status(db, s["source_id"], "open", by="op")
         by_name = {s["name"]: s for s in service.list_shelters(db)}
         resident_store.set_resident(db, USER, area="midori-1", reg_step=None)
-        alert_id = alerts_service.create_alert(
-            db,
-            by="tanaka",
-            template="evac_level4",
-            fields={"areas": "みどり一丁目", "hazard": "大規模な火事"},
-            areas=["midori-1"],
-        )
-        alerts_service.approve(db, alert_id, "suzuki")
-        alerts_service.start_delivery(db, alert_id, "suzuki")
-        run_worker(rt.store, rt.line, once=True, rate_limit_rps=None)
+        fields = {"areas": "みどり一丁目", "hazard": "大規模な火事"}
+        send_alert(rt, template="evac_level4", fields=fields, areas=["midori-1"])
         assert [a["hazard"] for a in alerts_service.active_alerts_for(db, "midori-1")] == ["fire"]
     text, flex = send_location(client, emulator, *MIDORI_SCHOOL, user=USER)
     assert text["text"].startswith("大規模な火事に対応した")

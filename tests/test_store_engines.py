@@ -257,6 +257,7 @@ def test_concurrent_inbox_claims_keep_one_event_per_resident_in_progress(store):
     assert problems == []
 
 
+@pytest.mark.slow  # processes starting together
 def test_migrations_applied_once_when_processes_start_together(engine, tmp_path, request):
     if engine == "postgresql":
         database_url = request.getfixturevalue("pg_cluster").new_database()  # empty: nothing migrated yet

@@ -68,6 +68,7 @@ def test_fourteen_options_are_refused_with_the_reason(runner):
     assert out.exit_code != 0 and "選択肢は 2〜13 個です（14 個" in out.output and "13 個まで" in out.output
 
 
+@pytest.mark.slow  # about 700 webhook events
 def test_three_hundred_residents_tap_some_twice_some_change_results_exact(rt, emulator, client):
     db = rt.store.db
     users = residents(rt, 300)
