@@ -30,10 +30,13 @@ run: $(VENV)/.runtime
 test: lint typecheck $(VENV)/.dev browser postgresql nginx
 	$(PY) -m pytest -q
 
-## The quick loop while coding (about 3 minutes on 2 cores): no slow, browser or end-to-end tests, and
-## the both-engines tests on SQLite only (their PostgreSQL runs are marked slow).
+## The quick loop while coding: no slow, browser or end-to-end tests, and the both-engines tests on
+## SQLite only (their PostgreSQL runs are marked slow). Two processes (pytest-xdist): about a minute
+## of CPU in all, 40-50 s on two free cores, about 2 minutes when other work keeps them busy;
+## FAST_WORKERS=0 runs it in one process.
+FAST_WORKERS ?= 2
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest -q -m "not slow and not browser and not e2e"
+	$(PY) -m pytest -q -n $(FAST_WORKERS) -m "not slow and not browser and not e2e"
 
 ## Debian's chromium for the Playwright browser tests (no browser download).
 browser:
