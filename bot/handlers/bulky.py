@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, TextMessage
+from linebot.v3.messaging import Message, TextMessage
 
 from bot.context import Ctx
 from bot.events import on_postback, postback_data
-from bot.handlers.chat import TEXT_FIRST, clip_label, clip_text, command
+from bot.handlers.chat import TEXT_FIRST, clip_text, command, postback_buttons
 from bot.handlers.garbage import format_date
 from bot.handlers.residents import areas as ward_areas
 from common.i18n import t
@@ -55,23 +55,12 @@ class StickerPayment:
 PAYMENT: bulky.PaymentMethod | StickerPayment = StickerPayment()
 
 
-def _qr(items: list[tuple[str, str, str | None]]) -> QuickReply | None:
-    if not items:
-        return None
-    return QuickReply(
-        items=[
-            QuickReplyItem(action=PostbackAction(label=clip_label(label), data=data, display_text=shown or label))
-            for label, data, shown in items[:13]
-        ]
-    )
-
-
 def _quit_item(lang: str) -> tuple[str, str, str | None]:
     return (t("bulky_quit_label", lang), postback_data(a="bulky", v="quit"), None)
 
 
 def _text(text: str, lang: str, items: list[tuple[str, str, str | None]] | None = None) -> TextMessage:
-    return TextMessage(text=clip_text(text), quick_reply=_qr(items or []))
+    return TextMessage(text=clip_text(text), quick_reply=postback_buttons(items or []))
 
 
 def _item_lines(items: Sequence[dict[str, Any]]) -> str:

@@ -111,6 +111,19 @@ def clip_label(text: str, limit: int = LABEL_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def postback_buttons(items: Sequence[tuple[str, str, str | None]]) -> QuickReply | None:
+    """A quick reply of postback buttons, (label, data, text shown in the chat) each; None for no
+    buttons (LINE refuses an empty quick reply). LINE shows 13 at most."""
+    if not items:
+        return None
+    return QuickReply(
+        items=[
+            QuickReplyItem(action=PostbackAction(label=clip_label(label), data=data, display_text=shown or label))
+            for label, data, shown in items[:13]
+        ]
+    )
+
+
 def numbered_label(number: int, text: str, limit: int = LABEL_MAX) -> str:
     """A candidate's quick-reply label that keeps the number of its line in the message."""
     prefix = f"{number}. "

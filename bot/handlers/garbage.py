@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, TextMessage
+from linebot.v3.messaging import Message, TextMessage
 
 from bot.context import Ctx
 from bot.events import on_postback, postback_data
-from bot.handlers.chat import ANSWER_SOURCES, clip_label, clip_text
+from bot.handlers.chat import ANSWER_SOURCES, clip_text, postback_buttons
 from bot.handlers.residents import areas as ward_areas
 from common.i18n import t
 from garbage import service as garbage_service
@@ -82,17 +82,6 @@ def _resident_area(ctx: Ctx, gset: GarbageSet) -> tuple[str | None, Area | None]
     return code, garbage_service.resolve_area(gset, code, dict(ward_areas(ctx)))
 
 
-def _qr(items: list[tuple[str, str, str | None]]) -> QuickReply | None:
-    if not items:
-        return None
-    return QuickReply(
-        items=[
-            QuickReplyItem(action=PostbackAction(label=clip_label(label), data=data, display_text=shown or label))
-            for label, data, shown in items[:13]
-        ]
-    )
-
-
 def ask_area(ctx: Ctx, then: dict[str, Any], page: int = 0) -> Message:
     """The ward's areas that have garbage data, as quick replies; ``then`` says what to answer after."""
     loaded = _loaded(ctx)
@@ -107,7 +96,7 @@ def ask_area(ctx: Ctx, then: dict[str, Any], page: int = 0) -> Message:
         items.append((t("reg_next_page", ctx.lang), postback_data(a="g_area_page", p=page + 1, **then), None))
     elif page > 0:
         items.append(("◀ 1", postback_data(a="g_area_page", p=0, **then), None))
-    return TextMessage(text=t("garbage_ask_area", ctx.lang), quick_reply=_qr(items))
+    return TextMessage(text=t("garbage_ask_area", ctx.lang), quick_reply=postback_buttons(items))
 
 
 # --- items -------------------------------------------------------------------------------------
@@ -154,7 +143,7 @@ def item_messages(ctx: Ctx, loaded: garbage_service.Loaded, index: int, also: Se
         ]
     if lang != "ja" and t("garbage_data_ja", lang):
         lines.append(t("garbage_data_ja", lang))
-    first = TextMessage(text=clip_text("\n".join(lines)), quick_reply=None if ask else _qr(quick))
+    first = TextMessage(text=clip_text("\n".join(lines)), quick_reply=None if ask else postback_buttons(quick))
     return [first, ask] if ask else [first]
 
 
@@ -197,7 +186,7 @@ def calendar_messages(ctx: Ctx, loaded: garbage_service.Loaded, kind: str, offse
     resident = resident_store.get_resident(ctx.db, ctx.user_id) if ctx.user_id else None
     if resident is not None and "garbage" not in resident.topics:
         quick.append((t("garbage_remind_label", lang), postback_data(a="g_remind"), None))
-    return [TextMessage(text=clip_text("\n".join(lines)), quick_reply=_qr(quick))]
+    return [TextMessage(text=clip_text("\n".join(lines)), quick_reply=postback_buttons(quick))]
 
 
 # --- routing -----------------------------------------------------------------------------------
@@ -230,7 +219,10 @@ def garbage_source(ctx: Ctx, text: str, faq_top: float) -> list[Message] | None:
         ]
         core_store.log_query(ctx.db, normalize(text)[:500], "garbage_suggest", score=round(top.score, 4), lang=ctx.lang)
         return [
-            TextMessage(text=clip_text(t("garbage_suggest", ctx.lang, list="\n".join(lines))), quick_reply=_qr(quick))
+            TextMessage(
+                text=clip_text(t("garbage_suggest", ctx.lang, list="\n".join(lines))),
+                quick_reply=postback_buttons(quick),
+            )
         ]
     also = [h.index for h in hits[1:] if h.score >= top.score - ALSO_BAND][:MAX_ALSO]
     core_store.log_query(

@@ -17,7 +17,6 @@ from typing import Any
 from linebot.v3.messaging import (
     LocationAction,
     Message,
-    PostbackAction,
     QuickReply,
     QuickReplyItem,
     TextMessage,
@@ -33,6 +32,7 @@ from bot.handlers.chat import (
     clip_label,
     command,
     intent,
+    postback_buttons,
     small_talk,
 )
 from bot.language import normalize_lang
@@ -57,16 +57,6 @@ def areas(ctx: Ctx) -> tuple[tuple[str, str], ...]:
 
 def _lang(ctx: Ctx, resident: Resident | None) -> str:
     return (resident.lang if resident else None) or ctx.lang
-
-
-def _qr(items: list[tuple[str, str, str | None]]) -> QuickReply:
-    """Quick reply of postback buttons: (label, data, display text)."""
-    return QuickReply(
-        items=[
-            QuickReplyItem(action=PostbackAction(label=clip_label(label), data=data, display_text=shown or label))
-            for label, data, shown in items[:13]
-        ]
-    )
 
 
 def _area_name(ctx: Ctx, code: str | None, lang: str) -> str:
@@ -110,12 +100,12 @@ def ask_area(
     elif not only and page > 0:
         items.append(("◀ 1", postback_data(a="area_page", p=0, m=mode), None))
     items.append((t("reg_area_all", lang), postback_data(a="area", v="*", m=mode), None))
-    return TextMessage(text=t(key, lang), quick_reply=_qr(items))
+    return TextMessage(text=t(key, lang), quick_reply=postback_buttons(items))
 
 
 def ask_lang(lang: str, mode: str = "r") -> Message:
     items = [(name, postback_data(a="lang", v=code, m=mode), name) for code, name in LANGUAGE_NAMES.items()]
-    return TextMessage(text=t("reg_lang_ask", lang), quick_reply=_qr(items))
+    return TextMessage(text=t("reg_lang_ask", lang), quick_reply=postback_buttons(items))
 
 
 def ask_topics(resident: Resident, lang: str, mode: str = "r") -> Message:
@@ -126,7 +116,7 @@ def ask_topics(resident: Resident, lang: str, mode: str = "r") -> Message:
         items.append((mark + t(TOPIC.resident_key(topic), lang), postback_data(a="topic", v=topic, m=mode), None))
     items.append((t("reg_done_label", lang), postback_data(a="reg_done", m=mode), None))
     topics = "・".join(t(TOPIC.resident_key(x), lang) for x in resident.topics)
-    return TextMessage(text=t("reg_topics_ask", lang, topics=topics), quick_reply=_qr(items))
+    return TextMessage(text=t("reg_topics_ask", lang, topics=topics), quick_reply=postback_buttons(items))
 
 
 def next_question(ctx: Ctx, resident: Resident) -> list[Message]:
@@ -150,7 +140,11 @@ def settings_messages(ctx: Ctx, resident: Resident) -> list[Message]:
         (t("settings_topics_label", lang), postback_data(a="set", v="topics"), None),
         (t(stop[0], lang), postback_data(a="delivery", v=stop[1]), None),
     ]
-    return [TextMessage(text=t("settings_intro", lang) + "\n\n" + summary(ctx, resident), quick_reply=_qr(items))]
+    return [
+        TextMessage(
+            text=t("settings_intro", lang) + "\n\n" + summary(ctx, resident), quick_reply=postback_buttons(items)
+        )
+    ]
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -325,14 +319,14 @@ def _set_delivery(ctx: Ctx, stopped: bool) -> list[Message]:
     if stopped and resident.safety_stopped:
         # Already stopped completely: say so, instead of implying that alerts still arrive.
         items = [(t("restart_label", lang), postback_data(a="delivery", v="restart"), None)]
-        return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=_qr(items))]
+        return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=postback_buttons(items))]
     resident_store.set_resident(ctx.db, ctx.user_id, delivery_stopped=stopped)
     if stopped:
         items = [
             (t("restart_label", lang), postback_data(a="delivery", v="restart"), None),
             (t("safety_stop_label", lang), postback_data(a="delivery", v="safety_warn"), None),
         ]
-        return [TextMessage(text=t("delivery_stopped_msg", lang), quick_reply=_qr(items))]
+        return [TextMessage(text=t("delivery_stopped_msg", lang), quick_reply=postback_buttons(items))]
     return [TextMessage(text=t("delivery_restarted_msg", lang))]
 
 
@@ -346,7 +340,7 @@ def _safety_warning(ctx: Ctx) -> list[Message]:
         (t("safety_keep_label", lang), postback_data(a="delivery", v="safety_keep"), None),
         (t("safety_stop_confirm_label", lang), postback_data(a="delivery", v="safety_stop"), None),
     ]
-    return [TextMessage(text=t("safety_stop_warning", lang), quick_reply=_qr(items))]
+    return [TextMessage(text=t("safety_stop_warning", lang), quick_reply=postback_buttons(items))]
 
 
 def _stop_safety(ctx: Ctx) -> list[Message]:
@@ -358,7 +352,7 @@ def _stop_safety(ctx: Ctx) -> list[Message]:
     lang = _lang(ctx, resident)
     log.info("resident %s stopped life-safety alerts after the warning", ctx.user_hash)
     items = [(t("restart_label", lang), postback_data(a="delivery", v="restart"), None)]
-    return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=_qr(items))]
+    return [TextMessage(text=t("safety_stopped_msg", lang), quick_reply=postback_buttons(items))]
 
 
 @command("設定", "せってい", "settings", "setting")
