@@ -9,6 +9,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from store import transaction
+from store.records import record
 
 migrations = Migrations("madoguchi.admin")
 
@@ -99,14 +100,7 @@ class User:
 
 
 def _user(row: dict[str, Any]) -> User:
-    return User(
-        name=row["name"],
-        role=row["role"],
-        password_hash=row["password_hash"],
-        created_at=row["created_at"],
-        password_changed_at=row["password_changed_at"],
-        disabled=bool(row["disabled"]),
-    )
+    return record(User, row)
 
 
 # --- users -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlite_utils import Database, Migrations
 
 from store import transaction
 from store.dialect import skip_locked
+from store.records import record
 
 migrations = Migrations("madoguchi.alerts")
 
@@ -149,33 +150,7 @@ class AlertRow(TypedDict):
 
 
 def _alert_row(row: dict[str, Any]) -> AlertRow:
-    return AlertRow(
-        id=row["id"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        status=row["status"],
-        msg_type=row["msg_type"],
-        references_id=row["references_id"],
-        template=row["template"],
-        fields=json.loads(row["fields_json"] or "{}"),
-        event=row["event"],
-        level=row["level"],
-        hazard=row["hazard"],
-        severity=row["severity"],
-        headline=row["headline"],
-        areas=json.loads(row["areas_json"]),
-        langs=json.loads(row["langs_json"]),
-        topics=json.loads(row["topics_json"]),
-        expires_at=row["expires_at"],
-        state=row["state"],
-        approved_by=row["approved_by"],
-        approved_at=row["approved_at"],
-        started_by=row["started_by"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        stop_reason=row["stop_reason"],
-        test_audience=bool(row["test_audience"]),
-    )
+    return record(AlertRow, row, fields=json.loads(row["fields_json"] or "{}"))
 
 
 def insert_alert(db: Database, row: dict[str, Any], texts: dict[str, list[dict[str, Any]]]) -> int:

@@ -13,6 +13,7 @@ from sqlite_utils import Database, Migrations
 from nlp.pii import mask_personal
 from store import transaction
 from store.dialect import skip_locked
+from store.records import record
 from store.vocab import InboxState
 
 migrations = Migrations("madoguchi.core")
@@ -364,14 +365,7 @@ class FaqVersion:
 
 
 def _version_row(row: dict[str, Any]) -> FaqVersion:
-    return FaqVersion(
-        version=row["version"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        source_name=row["source_name"],
-        n_entries=row["n_entries"],
-        published_at=row["published_at"],
-    )
+    return record(FaqVersion, row)
 
 
 def create_faq_version(

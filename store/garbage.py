@@ -16,6 +16,7 @@ from sqlite_utils import Database, Migrations
 
 from store import outbox as outbox_store
 from store import transaction
+from store.records import record
 from store.vocab import BulkyStatus
 
 migrations = Migrations("madoguchi.garbage")
@@ -344,22 +345,7 @@ class BulkyRequest(TypedDict):
 
 
 def _request_row(row: dict[str, Any]) -> BulkyRequest:
-    return BulkyRequest(
-        id=row["id"],
-        receipt=row["receipt"],
-        user_id=row["user_id"],
-        area=row["area"],
-        address=row["address"],
-        day=row["day"],
-        items=json.loads(row["items_json"]),
-        total_fee=row["total_fee"],
-        lang=row["lang"],
-        status=BulkyStatus(row["status"]),
-        created_at=row["created_at"],
-        cancelled_at=row["cancelled_at"],
-        cancelled_by=row["cancelled_by"],
-        cancel_reason=row["cancel_reason"],
-    )
+    return record(BulkyRequest, row)
 
 
 def get_request(db: Database, request_id: int) -> BulkyRequest | None:

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from sqlite_utils import Database, Migrations
 
+from store.records import record
 from store.vocab import OpinionStatus
 
 migrations = Migrations("madoguchi.opinions")
@@ -153,24 +154,7 @@ class Opinion(TypedDict):
 
 
 def _opinion(row: dict[str, Any]) -> Opinion:
-    return Opinion(
-        id=row["id"],
-        author=row["author"],
-        area=row["area"],
-        lang=row["lang"],
-        topic=row["topic"],
-        department=row["department"],
-        body=row["body"],
-        photo_full=row["photo_full"],
-        photo_thumb=row["photo_thumb"],
-        wants_reply=bool(row["wants_reply"]),
-        status=OpinionStatus(row["status"]),
-        anonymised=bool(row["anonymised"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        answered_at=row["answered_at"],
-        reachable=bool(row["reachable"]),
-    )
+    return record(Opinion, row)
 
 
 _PUBLIC = (

@@ -19,6 +19,7 @@ from sqlite_utils import Database, Migrations
 from store import audit as audit_store
 from store import outbox as outbox_store
 from store import transaction
+from store.records import record
 from store.vocab import REPORT_CLOSED, ReportStatus
 
 migrations = Migrations("madoguchi.reports")
@@ -164,42 +165,11 @@ class Report(TypedDict):
 
 
 def _photo(row: dict[str, Any]) -> Photo:
-    return Photo(
-        id=row["id"],
-        report_id=row["report_id"],
-        position=row["position"],
-        name=row["name"],
-        thumb=row["thumb"],
-        width=row["width"],
-        height=row["height"],
-    )
+    return record(Photo, row)
 
 
 def _report(row: dict[str, Any], photos: list[Photo] | None = None) -> Report:
-    out = Report(
-        id=row["id"],
-        user_id=row["user_id"],
-        lang=row["lang"],
-        kind=row["kind"],
-        kind_name=row["kind_name"],
-        description=row["description"],
-        description_public=bool(row["description_public"]),
-        lat=row["lat"],
-        lon=row["lon"],
-        address=row["address"],
-        area_code=row["area_code"],
-        outside=bool(row["outside"]),
-        status=ReportStatus(row["status"]),
-        status_notes=row["status_notes"],
-        duplicate_of=row["duplicate_of"],
-        department=row["department"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        closed_at=row["closed_at"],
-    )
-    if photos is not None:
-        out["photos"] = photos
-    return out
+    return record(Report, row) if photos is None else record(Report, row, photos=photos)
 
 
 # --- drafts -----------------------------------------------------------------------------

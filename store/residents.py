@@ -19,6 +19,7 @@ from store import outbox as outbox_store
 from store import reports as report_store
 from store import surveys as survey_store
 from store import transaction
+from store.records import record
 from store.vocab import Topic
 
 migrations = Migrations("madoguchi.residents")
@@ -82,16 +83,7 @@ def _resident(db: Database, row: dict[str, Any]) -> Resident:
     ]
     if ALWAYS_TOPIC not in topics:
         topics.insert(0, ALWAYS_TOPIC)
-    return Resident(
-        user_id=row["user_id"],
-        area=row["area"],
-        lang=row["lang"],
-        lang_source=row["lang_source"],
-        topics=tuple(topics),
-        delivery_stopped=bool(row["delivery_stopped"]),
-        safety_stopped=bool(row["safety_stopped"]),
-        reg_step=row["reg_step"],
-    )
+    return record(Resident, row, topics=tuple(topics))
 
 
 def get_resident(db: Database, user_id: str) -> Resident | None:

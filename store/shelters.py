@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from store.dialect import is_postgres
+from store.records import record
 from store.vocab import ShelterStatus
 
 migrations = Migrations("madoguchi.shelters")
@@ -47,29 +48,7 @@ class Shelter:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Shelter:
-        return cls(
-            source_id=row["source_id"],
-            name=row["name"],
-            kana=row["kana"],
-            address=row["address"],
-            lat=row["lat"],
-            lon=row["lon"],
-            hazard_bits=row["hazard_bits"],
-            capacity=row["capacity"],
-            areas=tuple(a for a in row["areas"].split("|") if a),
-            is_shelter=bool(row["is_shelter"]),
-            url=row["url"],
-            municipality=row["municipality"],
-            source_format=row["source_format"],
-            source_name=row["source_name"],
-            created_at=row["created_at"],
-            data_updated_at=row["data_updated_at"],
-            status=ShelterStatus(row["status"]),
-            head_count=row["head_count"],
-            status_updated_at=row["status_updated_at"],
-            status_by=row["status_by"],
-            withdrawn_at=row["withdrawn_at"],
-        )
+        return record(cls, row, areas=tuple(a for a in row["areas"].split("|") if a))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,17 +66,9 @@ class StatusChange:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> StatusChange:
+        # (record() would turn the empty previous status of a shelter's first change into an error)
         previous = row["previous_status"]
-        return cls(
-            id=row["id"],
-            source_id=row["source_id"],
-            at=row["at"],
-            status=ShelterStatus(row["status"]),
-            previous_status=ShelterStatus(previous) if previous else None,
-            head_count=row["head_count"],
-            by=row["by"],
-            via=row["via"],
-        )
+        return record(cls, row, previous_status=ShelterStatus(previous) if previous else None)
 
 
 # Columns that come from the source file (an import replaces these and nothing else).

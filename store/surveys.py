@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from sqlite_utils import Database, Migrations
 
 from store import transaction
+from store.records import record
 from store.vocab import SurveyState
 
 migrations = Migrations("madoguchi.surveys")
@@ -96,24 +97,7 @@ class Survey(TypedDict):
 
 
 def _row(row: dict[str, Any]) -> Survey:
-    return Survey(
-        id=row["id"],
-        title=row["title"],
-        questions=json.loads(row["questions_json"]),
-        areas=json.loads(row["areas_json"]),
-        langs=json.loads(row["langs_json"]),
-        topics=json.loads(row["topics_json"]),
-        state=SurveyState(row["state"]),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        approved_by=row["approved_by"],
-        approved_at=row["approved_at"],
-        sent_by=row["sent_by"],
-        sent_at=row["sent_at"],
-        closes_at=row["closes_at"],
-        closed_by=row["closed_by"],
-        closed_at=row["closed_at"],
-    )
+    return record(Survey, row)
 
 
 def insert_survey(db: Database, row: dict[str, Any]) -> int:
