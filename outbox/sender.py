@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from linebot.v3.messaging import Message, TextMessage
@@ -82,7 +83,7 @@ def deliver_due(store_: Store, line: LineApi, worker_id: str | None = None, back
     handled = 0
     while (batch := store.claim(db, worker_id, LEASE_SECONDS)) is not None:
         with keep_lease(
-            lambda b=batch: store.renew_lease(store_.db, b["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
+            partial(store.renew_lease, store_.db, batch["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
         ):
             send_one(db, line, batch, backoff_base)
         handled += 1
@@ -113,7 +114,7 @@ def run(
                 continue
             limiter.wait(stop_event)
             with keep_lease(
-                lambda b=batch: store.renew_lease(store_.db, b["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
+                partial(store.renew_lease, store_.db, batch["id"], worker_id, LEASE_SECONDS), LEASE_SECONDS, store_
             ):
                 send_one(db, line, batch)
         except Exception:  # the delivery worker must keep running (database restart, …)

@@ -218,6 +218,8 @@ def photo(db: Database, s: Settings, user_id: str, lang: str, data: bytes, now: 
             draft = flow.add_photo(Draft(), stored)
             if not store.create_draft(db, user_id, draft.to_json(), lang, now):
                 row = store.get_draft(db, user_id)  # another photo of the same batch was first
+                if row is None:  # ... and that report was sent or cancelled in between
+                    raise FlowError("report_expired_postback")
                 draft = _mutate(db, user_id, row, lambda d: flow.add_photo(d, stored), now)
         else:
             draft = _mutate(db, user_id, row, lambda d: flow.add_photo(d, stored), now)
@@ -403,7 +405,7 @@ def change_status(
     note: str,
     status_notes: str | None,
     duplicate_of: int | None,
-    render_notice: Callable[[dict[str, Any], str, str | None], list[dict[str, Any]]],
+    render_notice: Callable[[store.Report, str, str | None], list[dict[str, Any]]],
     source: str,
 ) -> int:
     """Move a report to `new_status` (audited); queue one message to the reporter. Returns the change id."""

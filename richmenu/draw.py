@@ -49,7 +49,7 @@ def _font(lang: str, size: int) -> ImageFont.FreeTypeFont:
                 font = ImageFont.truetype(str(path), size, index=index)
             except OSError:
                 break
-            if font.getname()[0].endswith(f" {_CJK_FACE[lang]}"):
+            if (font.getname()[0] or "").endswith(f" {_CJK_FACE[lang]}"):
                 return font
         return ImageFont.truetype(str(path), size, index=0)
     path = _find("DejaVuSans-Bold.ttf") or _find("DejaVuSans.ttf")

@@ -19,8 +19,9 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -39,7 +40,7 @@ FULL_PASS_SECONDS = 60.0  # a full comparison at least this often, whatever chan
 LEASE_SECONDS = 30.0
 
 
-def is_disaster_trigger(alert: dict) -> bool:
+def is_disaster_trigger(alert: Mapping[str, Any]) -> bool:
     """An Actual alert that puts its areas in disaster mode (live rows only are passed in)."""
     if alert.get("test_audience"):
         return False

@@ -42,7 +42,7 @@ STATUS_ALIASES: dict[str, ShelterStatus] = {
     "開設中": ShelterStatus.OPEN,
     "満": ShelterStatus.FULL,
 }
-_STATUS_CODE = {s: i for i, s in enumerate(ShelterStatus)}
+_STATUS_CODE: dict[str, int] = {s: i for i, s in enumerate(ShelterStatus)}  # by code: rows carry plain strings
 
 
 # Far above any shelter's capacity, far below what the database's 64-bit integers hold (a
