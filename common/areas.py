@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from excelcsv import CsvInvalid, Sheet
@@ -73,8 +74,13 @@ class Area:
         """The name in ``lang``'s script when the areas file gives one, else the Japanese name."""
         return self.names.get(_COLUMN_OF.get(lang, lang)) or self.name
 
-    def keys(self) -> set[str]:
-        return {k for k in (area_key(self.name), area_key(self.kana), *map(area_key, self.names.values())) if k}
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """The spelling-free keys residents' text is matched against (computed once per area:
+        the areas are read once and searched on every message that may name one)."""
+        return frozenset(
+            k for k in (area_key(self.name), area_key(self.kana), *map(area_key, self.names.values())) if k
+        )
 
 
 class AreasFileError(ValueError):
@@ -177,7 +183,7 @@ def find_areas(areas: Sequence[Area], text: str) -> list[Area]:
     best: list[Area] = []
     best_len = 0
     for area in areas:
-        for k in area.keys():
+        for k in area.keys:
             if k in key and not _followed_by_number(key, k):
                 if len(k) > best_len:
                     best, best_len = [area], len(k)
@@ -187,7 +193,7 @@ def find_areas(areas: Sequence[Area], text: str) -> list[Area]:
         return best
     towns: list[Area] = []
     for area in areas:
-        for k in area.keys():
+        for k in area.keys:
             base = _base(k)
             if len(base) >= 2 and base in key and not _town_is_the_ward(key, base):
                 towns.append(area)
